@@ -1,0 +1,74 @@
+// swift-tools-version: 6.0
+//
+// Lookout: uptime and HTTP health checks at scale.
+// Module map (see README "Architecture"):
+//   CEngineShims  C shims over libev, libcurl, c-ares (macros and variadics Swift cannot call)
+//   LookoutCore   contracts shared by every process (monitor model, check result, status codes)
+//   LookoutEngine the check engine process, product `lookout-engine`
+//   LookoutBench  target farm, DNS server, load driver, capacity reports, product `lookout-bench`
+import PackageDescription
+
+let package = Package(
+    name: "Lookout",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "lookout-engine", targets: ["LookoutEngine"]),
+        .executable(name: "lookout-bench", targets: ["LookoutBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        .target(
+            name: "CEngineShims",
+            path: "Sources/CEngineShims",
+            linkerSettings: [
+                .linkedLibrary("ev"),
+                .linkedLibrary("curl"),
+                .linkedLibrary("cares"),
+                .linkedLibrary("ssl"),
+                .linkedLibrary("crypto"),
+            ]
+        ),
+        .target(
+            name: "LookoutCore",
+            path: "Sources/Core"
+        ),
+        .executableTarget(
+            name: "LookoutEngine",
+            dependencies: [
+                "CEngineShims",
+                "LookoutCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/Engine"
+        ),
+        .executableTarget(
+            name: "LookoutBench",
+            dependencies: [
+                "LookoutCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Sources/Bench"
+        ),
+        .testTarget(
+            name: "CoreTests",
+            dependencies: ["LookoutCore"],
+            path: "Tests/CoreTests"
+        ),
+        .testTarget(
+            name: "EngineTests",
+            dependencies: ["LookoutEngine", "LookoutCore"],
+            path: "Tests/EngineTests"
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["LookoutCore"],
+            path: "Tests/IntegrationTests"
+        ),
+    ]
+)

@@ -1,0 +1,92 @@
+// libcurl: one typed wrapper per argument kind of the variadic setopt/getinfo calls.
+#ifndef CENGINESHIMS_CURL_H
+#define CENGINESHIMS_CURL_H
+
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <stdint.h>
+
+static inline CURLcode CEngineShims_curl_easy_setopt_long(CURL *easy, CURLoption option, long value) {
+    return curl_easy_setopt(easy, option, value);
+}
+
+static inline CURLcode CEngineShims_curl_easy_setopt_offset(CURL *easy, CURLoption option, curl_off_t value) {
+    return curl_easy_setopt(easy, option, value);
+}
+
+/// Strings (copied by curl unless documented otherwise), curl_slist pointers and opaque user pointers.
+static inline CURLcode CEngineShims_curl_easy_setopt_pointer(CURL *easy, CURLoption option, const void *value) {
+    return curl_easy_setopt(easy, option, value);
+}
+
+static inline CURLcode CEngineShims_curl_easy_setopt_write_function(CURL *easy, CURLoption option, curl_write_callback callback) {
+    // Used for CURLOPT_WRITEFUNCTION and CURLOPT_HEADERFUNCTION, which share the type.
+    return curl_easy_setopt(easy, option, callback);
+}
+
+static inline CURLcode CEngineShims_curl_easy_setopt_opensocket_function(CURL *easy, curl_opensocket_callback callback) {
+    return curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, callback);
+}
+
+static inline CURLcode CEngineShims_curl_easy_getinfo_long(CURL *easy, CURLINFO info, long *value) {
+    return curl_easy_getinfo(easy, info, value);
+}
+
+static inline CURLcode CEngineShims_curl_easy_getinfo_offset(CURL *easy, CURLINFO info, curl_off_t *value) {
+    return curl_easy_getinfo(easy, info, value);
+}
+
+static inline CURLcode CEngineShims_curl_easy_getinfo_pointer(CURL *easy, CURLINFO info, void **value) {
+    return curl_easy_getinfo(easy, info, value);
+}
+
+static inline CURLMcode CEngineShims_curl_multi_setopt_long(CURLM *multi, CURLMoption option, long value) {
+    return curl_multi_setopt(multi, option, value);
+}
+
+static inline CURLMcode CEngineShims_curl_multi_setopt_pointer(CURLM *multi, CURLMoption option, void *value) {
+    return curl_multi_setopt(multi, option, value);
+}
+
+static inline CURLMcode CEngineShims_curl_multi_setopt_socket_function(CURLM *multi, curl_socket_callback callback) {
+    return curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, callback);
+}
+
+static inline CURLMcode CEngineShims_curl_multi_setopt_timer_function(CURLM *multi, curl_multi_timer_callback callback) {
+    return curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, callback);
+}
+
+/// CURLMsg's `data` is a union Swift reads awkwardly; DONE messages carry the transfer's result.
+static inline CURLcode CEngineShims_curl_msg_result(const CURLMsg *message) { return message->data.result; }
+
+/// Copies the IP address curl is about to connect to into `out` (network order).
+/// Returns 4 or 16 (the address length), or 0 for a family the policy cannot judge.
+static inline int CEngineShims_curl_sockaddr_ip(const struct curl_sockaddr *address, uint8_t out[16]) {
+    if (address->family == AF_INET) {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)&address->addr;
+        memcpy(out, &in4->sin_addr, 4);
+        return 4;
+    }
+    if (address->family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&address->addr;
+        memcpy(out, &in6->sin6_addr, 16);
+        return 16;
+    }
+    return 0;
+}
+
+static inline curl_socket_t CEngineShims_curl_open_socket(const struct curl_sockaddr *address) {
+    return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+
+static inline curl_socket_t CEngineShims_curl_SOCKET_BAD(void) { return CURL_SOCKET_BAD; }
+static inline curl_socket_t CEngineShims_curl_SOCKET_TIMEOUT(void) { return CURL_SOCKET_TIMEOUT; }
+
+/// notAfter of the peer's leaf certificate, epoch seconds, or -1 when there is none (plain HTTP,
+/// no handshake yet, not OpenSSL). Reads the live TLS session: call while the transfer runs
+/// (from the header callback), before curl closes the connection. Defined in shim.c.
+int64_t CEngineShims_curl_peer_certificate_not_after(CURL *easy);
+
+#endif

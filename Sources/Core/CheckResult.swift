@@ -1,0 +1,55 @@
+/// One finished check. A plain value: it leaves the engine's loop thread as it is.
+///
+/// Times are integers (microseconds, epoch milliseconds) so that the hot path never formats
+/// or allocates; the encoders turn them into the documented units.
+public struct CheckResult: Sendable, Equatable {
+    /// The monitor's id as given in the monitors file or database.
+    public var monitorId: String
+    /// Wall-clock start of the check (after any wait for a free slot), epoch milliseconds.
+    public var checkedAtMs: Int64
+    public var status: CheckStatus
+    /// The final HTTP status, 0 when there was no answer.
+    public var httpStatus: Int32
+    /// Time spent resolving names (all hops), microseconds; 0 for IP-literal targets or cache hits.
+    public var dnsMicros: Int32
+    /// TCP connect time of the final hop, microseconds.
+    public var connectMicros: Int32
+    /// TLS handshake time of the final hop, microseconds (0 for plain HTTP).
+    public var tlsMicros: Int32
+    /// Time to first byte of the final hop, from its start, microseconds.
+    public var ttfbMicros: Int32
+    /// Whole check, first DNS query to last byte of the final hop, microseconds.
+    public var totalMicros: Int32
+    /// Actual start minus due time, microseconds (scheduling lag; overload shows here).
+    public var lagMicros: Int32
+    /// Redirects followed.
+    public var redirects: Int16
+    /// nil when `status == .up`.
+    public var errorCode: CheckErrorCode?
+    /// A sentence a person can act on; nil when `status == .up`.
+    public var errorMessage: String?
+    /// notAfter of the leaf certificate (epoch seconds) for HTTPS checks that completed a handshake.
+    public var certExpiresAt: Int64?
+
+    public init(
+        monitorId: String, checkedAtMs: Int64, status: CheckStatus, httpStatus: Int32 = 0,
+        dnsMicros: Int32 = 0, connectMicros: Int32 = 0, tlsMicros: Int32 = 0, ttfbMicros: Int32 = 0,
+        totalMicros: Int32 = 0, lagMicros: Int32 = 0, redirects: Int16 = 0,
+        errorCode: CheckErrorCode? = nil, errorMessage: String? = nil, certExpiresAt: Int64? = nil
+    ) {
+        self.monitorId = monitorId
+        self.checkedAtMs = checkedAtMs
+        self.status = status
+        self.httpStatus = httpStatus
+        self.dnsMicros = dnsMicros
+        self.connectMicros = connectMicros
+        self.tlsMicros = tlsMicros
+        self.ttfbMicros = ttfbMicros
+        self.totalMicros = totalMicros
+        self.lagMicros = lagMicros
+        self.redirects = redirects
+        self.errorCode = errorCode
+        self.errorMessage = errorMessage
+        self.certExpiresAt = certExpiresAt
+    }
+}

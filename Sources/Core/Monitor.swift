@@ -1,0 +1,166 @@
+/// What to check, how often and what counts as healthy. The same value is read from a monitors
+/// file (JSON Lines), the database and the API; every default is documented here and in the README.
+public struct Monitor: Sendable, Equatable {
+    /// Caller-chosen identifier, unique within a file or account: 1...200 printable characters.
+    public var id: String
+    /// Absolute `http` or `https` URL. Required.
+    public var url: String
+    /// Seconds between checks. Default 60; at least 0.1, at most 86,400.
+    public var intervalSeconds: Double
+    /// Whole-check time budget (DNS + connect + TLS + request + body), ms. Default 10,000; 100...120,000.
+    public var timeoutMs: Int
+    /// TCP + TLS connect budget, ms. Default: min(timeoutMs, 5,000).
+    public var connectTimeoutMs: Int
+    /// HTTP method. Default `GET`. One of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS.
+    public var method: String
+    /// Extra request headers. Default none. `Host` and `Content-Length` are refused (the engine sets them).
+    public var headers: [String: String]
+    /// Request body (sent as given; set `Content-Type` in `headers`). Default none.
+    public var body: String?
+    /// Accepted HTTP statuses. Default: empty, meaning any 2xx.
+    public var expectedStatus: [Int]
+    /// The body must contain this text (case-sensitive). Default none.
+    public var keyword: String?
+    /// The body must NOT contain this text. Default none.
+    public var keywordAbsent: String?
+    /// A simple JSON path (`$.a.b[0].c`) whose value must equal `jsonEquals`. Default none.
+    public var jsonPath: String?
+    /// Expected value at `jsonPath`, compared as text (`"ok"`, `true`, `3`). Required with `jsonPath`.
+    public var jsonEquals: String?
+    /// Follow 3xx redirects. Default true.
+    public var followRedirects: Bool
+    /// Most redirects followed before `too_many_redirects`. Default 5; 0...20.
+    public var maxRedirects: Int
+    /// Verify the TLS certificate chain and host name. Default true.
+    public var verifyTLS: Bool
+    /// Most body bytes accepted before `too_large`. Default 1 MiB; 1 KiB...64 MiB.
+    public var maxBodyBytes: Int
+    /// Abort as `low_speed` when the transfer stays below this many bytes/s ... Default 0 (off).
+    public var lowSpeedBytesPerSecond: Int
+    /// ... for this many seconds. Default 10 (used only when `lowSpeedBytesPerSecond` > 0).
+    public var lowSpeedSeconds: Int
+    /// Allow a kept-alive connection to be reused by the next check. Default false: every check
+    /// opens a fresh connection (real connect/TLS timings) and asks the server to close it.
+    public var reuseConnection: Bool
+
+    public static let defaultIntervalSeconds = 60.0
+    public static let defaultTimeoutMs = 10_000
+    public static let defaultConnectTimeoutCapMs = 5_000
+    public static let defaultMaxRedirects = 5
+    public static let defaultMaxBodyBytes = 1 << 20
+    public static let allowedMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+    public init(
+        id: String, url: String, intervalSeconds: Double = Monitor.defaultIntervalSeconds,
+        timeoutMs: Int = Monitor.defaultTimeoutMs, connectTimeoutMs: Int? = nil, method: String = "GET",
+        headers: [String: String] = [:], body: String? = nil, expectedStatus: [Int] = [],
+        keyword: String? = nil, keywordAbsent: String? = nil, jsonPath: String? = nil, jsonEquals: String? = nil,
+        followRedirects: Bool = true, maxRedirects: Int = Monitor.defaultMaxRedirects, verifyTLS: Bool = true,
+        maxBodyBytes: Int = Monitor.defaultMaxBodyBytes, lowSpeedBytesPerSecond: Int = 0, lowSpeedSeconds: Int = 10,
+        reuseConnection: Bool = false
+    ) {
+        self.id = id
+        self.url = url
+        self.intervalSeconds = intervalSeconds
+        self.timeoutMs = timeoutMs
+        self.connectTimeoutMs = connectTimeoutMs ?? min(timeoutMs, Monitor.defaultConnectTimeoutCapMs)
+        self.method = method
+        self.headers = headers
+        self.body = body
+        self.expectedStatus = expectedStatus
+        self.keyword = keyword
+        self.keywordAbsent = keywordAbsent
+        self.jsonPath = jsonPath
+        self.jsonEquals = jsonEquals
+        self.followRedirects = followRedirects
+        self.maxRedirects = maxRedirects
+        self.verifyTLS = verifyTLS
+        self.maxBodyBytes = maxBodyBytes
+        self.lowSpeedBytesPerSecond = lowSpeedBytesPerSecond
+        self.lowSpeedSeconds = lowSpeedSeconds
+        self.reuseConnection = reuseConnection
+    }
+
+    /// True when a check must read the body (an assertion looks at it).
+    public var needsBody: Bool { keyword != nil || keywordAbsent != nil || jsonPath != nil }
+
+    /// Whether `status` counts as healthy for this monitor.
+    public func accepts(httpStatus status: Int) -> Bool {
+        expectedStatus.isEmpty ? (200...299).contains(status) : expectedStatus.contains(status)
+    }
+}
+
+/// Why a monitor definition is refused; `field` names the offending key.
+public struct MonitorValidationError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var field: String
+    public var reason: String
+    public init(field: String, reason: String) {
+        self.field = field
+        self.reason = reason
+    }
+    public var description: String { "\(field): \(reason)" }
+}
+
+extension Monitor {
+    /// Checks every field against its documented range; throws the first problem found.
+    public func validate() throws(MonitorValidationError) {
+        func fail(_ field: String, _ reason: String) -> MonitorValidationError {
+            MonitorValidationError(field: field, reason: reason)
+        }
+        if id.isEmpty || id.utf8.count > 200 { throw fail("id", "must be 1 to 200 characters") }
+        if id.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            throw fail("id", "must not contain control characters")
+        }
+        try MonitorURL.validate(url, field: "url")
+        if !intervalSeconds.isFinite || intervalSeconds < 0.1 || intervalSeconds > 86_400 {
+            throw fail("intervalSeconds", "must be between 0.1 and 86400 seconds")
+        }
+        if timeoutMs < 100 || timeoutMs > 120_000 { throw fail("timeoutMs", "must be between 100 and 120000") }
+        if connectTimeoutMs < 100 || connectTimeoutMs > timeoutMs {
+            throw fail("connectTimeoutMs", "must be between 100 and timeoutMs (\(timeoutMs))")
+        }
+        if !Monitor.allowedMethods.contains(method) {
+            throw fail("method", "must be one of \(Monitor.allowedMethods.sorted().joined(separator: ", "))")
+        }
+        for (name, value) in headers {
+            if name.isEmpty || !name.utf8.allSatisfy(Self.isHeaderNameByte) {
+                throw fail("headers", "'\(name)' is not a valid header name")
+            }
+            let lowered = name.lowercased()
+            if lowered == "host" || lowered == "content-length" || lowered == "transfer-encoding" {
+                throw fail("headers", "'\(name)' is set by the engine and cannot be overridden")
+            }
+            if value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) {
+                throw fail("headers", "value of '\(name)' must not contain CR, LF or NUL")
+            }
+        }
+        if let body, body.utf8.count > 1 << 20 { throw fail("body", "must be at most 1 MiB") }
+        for status in expectedStatus where !(100...599).contains(status) {
+            throw fail("expectedStatus", "\(status) is not an HTTP status (100...599)")
+        }
+        if let keyword, keyword.isEmpty { throw fail("keyword", "must not be empty") }
+        if let keywordAbsent, keywordAbsent.isEmpty { throw fail("keywordAbsent", "must not be empty") }
+        if (jsonPath == nil) != (jsonEquals == nil) {
+            throw fail(jsonPath == nil ? "jsonPath" : "jsonEquals", "jsonPath and jsonEquals go together")
+        }
+        if let jsonPath {
+            do { _ = try JSONPath(jsonPath) } catch { throw fail("jsonPath", error.description) }
+        }
+        if maxRedirects < 0 || maxRedirects > 20 { throw fail("maxRedirects", "must be between 0 and 20") }
+        if maxBodyBytes < 1024 || maxBodyBytes > 64 << 20 {
+            throw fail("maxBodyBytes", "must be between 1024 and 67108864")
+        }
+        if lowSpeedBytesPerSecond < 0 { throw fail("lowSpeedBytesPerSecond", "must not be negative") }
+        if lowSpeedSeconds < 1 || lowSpeedSeconds > 120 { throw fail("lowSpeedSeconds", "must be between 1 and 120") }
+    }
+
+    private static func isHeaderNameByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+}

@@ -1,0 +1,13 @@
+import ArgumentParser
+
+/// `lookout-engine`: the check engine. Running checks is the default subcommand, so
+/// `lookout-engine --monitors FILE ...` and `lookout-engine run --monitors FILE ...` are the same.
+@main
+struct LookoutEngineCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lookout-engine",
+        abstract: "Lookout check engine: thousands of HTTP(S) checks in flight on libev + curl multi + c-ares.",
+        subcommands: [RunCommand.self],
+        defaultSubcommand: RunCommand.self
+    )
+}

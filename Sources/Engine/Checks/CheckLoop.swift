@@ -1,0 +1,437 @@
+import LookoutCore
+import Synchronization
+
+/// One engine thread: a libev loop that keeps up to `maxInFlight` checks in flight with one curl
+/// multi handle and one c-ares channel, for the monitors assigned to it.
+///
+/// Thread confinement: everything here is created by the starting thread, then used only by the
+/// loop thread inside `run()`. The two exceptions are `requestStop()` (an ev_async send) and
+/// `statistics` (atomics); hence `@unchecked Sendable`.
+final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
+    struct Configuration: Sendable {
+        /// Checks in flight at most on this loop (DNS wait included).
+        var maxInFlight: Int
+        var policy: TargetPolicy
+        /// CA bundle file for TLS verification (nil = curl's built-in default).
+        var caBundlePath: String?
+        var dnsServer: String?
+        var dnsTimeoutMs: Int
+        var dnsTries: Int
+        var dnsCache: DNSCache.Configuration
+        /// Run each monitor once, then stop.
+        var once: Bool
+        var userAgent: String
+    }
+
+    /// A check in flight. Lives in `slots`, indexed by the slot number curl and DNS carry.
+    private struct CheckState {
+        var monitor: Int32 = -1
+        var due: Int64 = 0
+        var startMonotonic: Int64 = 0
+        var startWall: Int64 = 0
+        var dnsStarted: Int64 = 0
+        var dnsMicros: Int64 = 0
+        var redirects: Int16 = 0
+        /// The URL of the current hop (the monitor's own, or a redirect target).
+        var hopURL: MonitorURL?
+        var hopURLText: String = ""
+        /// URLs already requested, kept only once a redirect happened (loop detection).
+        var visited: [String] = []
+        var easy: CurlEasy?
+        var waitingForName: String?
+    }
+
+    let index: Int
+    let statistics = LoopStatistics()
+    private let configuration: Configuration
+    private let monitors: [PreparedMonitor]
+    private let results: ResultPipeline
+
+    private let loop: EventLoop
+    private var multi: CurlMulti!
+    private var dnsChannel: DNSChannel!
+    private var dnsCache: DNSCache
+    private var scheduler: CheckScheduler
+    private var schedulerTimer: LoopTimer!
+    private var flushTimer: LoopTimer!
+    private var wakeup: LoopWakeup!
+    private let stopFlag = Atomic<Bool>(false)
+
+    private var monitorBusy: [Bool]
+    private var literalAddresses: [IPAddress?]
+    private var slots: [CheckState]
+    private var freeSlots: [Int32]
+    private var spareEasies: [CurlEasy] = []
+    private var outgoing: [CheckResult] = []
+    private var inFlight = 0
+    private var admitting = false
+    private var stopping = false
+    private var onceRemaining: Int
+    /// Shared request headers for monitors without their own: "Connection: close".
+    private let closeHeaders = CurlHeaderList(["Connection: close"])
+
+    init(index: Int, monitors: [PreparedMonitor], configuration: Configuration, results: ResultPipeline) throws {
+        self.index = index
+        self.monitors = monitors
+        self.configuration = configuration
+        self.results = results
+        self.loop = try EventLoop()
+        self.dnsCache = DNSCache(configuration: configuration.dnsCache)
+        self.scheduler = CheckScheduler(capacity: monitors.count)
+        self.monitorBusy = Array(repeating: false, count: monitors.count)
+        self.literalAddresses = monitors.map { $0.url.hostIsIPLiteral ? IPAddress(parsing: $0.url.host) : nil }
+        self.slots = Array(repeating: CheckState(), count: configuration.maxInFlight)
+        self.freeSlots = (0..<Int32(configuration.maxInFlight)).reversed()
+        self.onceRemaining = monitors.count
+        self.outgoing.reserveCapacity(Self.flushBatchSize)
+        multi = CurlMulti(loop: loop)
+        multi.delegate = self
+        dnsChannel = try DNSChannel(
+            loop: loop, server: configuration.dnsServer, timeoutMs: configuration.dnsTimeoutMs,
+            tries: configuration.dnsTries
+        ) { [unowned self] name, answer, ttl in
+            self.dnsAnswered(name: name, answer: answer, ttlSeconds: ttl)
+        }
+        schedulerTimer = LoopTimer(loop: loop) { [unowned self] in self.admitDueChecks() }
+        flushTimer = LoopTimer(loop: loop) { [unowned self] in self.flushResults() }
+        wakeup = LoopWakeup(loop: loop) { [unowned self] in self.stopRequested() }
+        statistics.monitors.store(monitors.count, ordering: .relaxed)
+    }
+
+    private static let flushBatchSize = 512
+    private static let flushDelay = 0.05
+
+    // MARK: lifecycle
+
+    /// Runs the loop on the calling thread until every check is done (`once`) or a stop was
+    /// requested and the checks in flight finished.
+    func run() {
+        let wallNow = Clock.wallMicros()
+        let monotonicNow = Clock.monotonicMicros()
+        for (index, monitor) in monitors.enumerated() {
+            let due =
+                configuration.once
+                ? monotonicNow
+                : CheckPhase.firstDue(
+                    offset: monitor.phaseOffsetMicros, intervalMicros: monitor.intervalMicros,
+                    wallNow: wallNow, monotonicNow: monotonicNow)
+            scheduler.schedule(monitor: Int32(index), due: due)
+        }
+        if monitors.isEmpty && configuration.once { return }
+        if stopFlag.load(ordering: .relaxed) { return }
+        admitDueChecks()
+        loop.run()
+        flushResults()
+    }
+
+    /// Thread-safe: stop admitting checks, let those in flight finish, then leave `run()`.
+    func requestStop() {
+        stopFlag.store(true, ordering: .relaxed)
+        wakeup.send()
+    }
+
+    private func stopRequested() {
+        guard stopFlag.load(ordering: .relaxed), !stopping else { return }
+        stopping = true
+        schedulerTimer.cancel()
+        if inFlight == 0 { shutDown() }
+    }
+
+    private func shutDown() {
+        schedulerTimer.cancel()
+        flushResults()
+        loop.breakLoop()
+    }
+
+    // MARK: scheduling
+
+    private func admitDueChecks() {
+        if admitting { return }
+        admitting = true
+        defer { admitting = false }
+        var now = Clock.monotonicMicros()
+        while inFlight < configuration.maxInFlight && !stopping {
+            guard let entry = scheduler.popDue(now: now) else { break }
+            let monitorIndex = Int(entry.monitor)
+            if !configuration.once {
+                let next = CheckPhase.nextDue(
+                    after: entry.due, intervalMicros: monitors[monitorIndex].intervalMicros, now: now)
+                scheduler.schedule(monitor: entry.monitor, due: next)
+            }
+            if monitorBusy[monitorIndex] {
+                // The previous check of this monitor is still running (interval < its duration).
+                LoopStatistics.add(statistics.skippedBusy)
+                continue
+            }
+            startCheck(monitor: monitorIndex, due: entry.due, now: now)
+            now = Clock.monotonicMicros()
+        }
+        armSchedulerTimer(now: now)
+    }
+
+    private func armSchedulerTimer(now: Int64) {
+        // At capacity no timer is needed: the next finished check admits the next due one.
+        guard !stopping, inFlight < configuration.maxInFlight, let next = scheduler.nextDue else {
+            schedulerTimer.cancel()
+            return
+        }
+        schedulerTimer.schedule(after: Double(max(next - now, 0)) / 1_000_000)
+    }
+
+    // MARK: one check
+
+    private func startCheck(monitor monitorIndex: Int, due: Int64, now: Int64) {
+        let slot = Int(freeSlots.removeLast())
+        inFlight += 1
+        monitorBusy[monitorIndex] = true
+        LoopStatistics.add(statistics.checksStarted)
+        statistics.inFlight.store(inFlight, ordering: .relaxed)
+        let prepared = monitors[monitorIndex]
+        slots[slot].monitor = Int32(monitorIndex)
+        slots[slot].due = due
+        slots[slot].startMonotonic = now
+        slots[slot].startWall = Clock.wallMicros()
+        slots[slot].dnsMicros = 0
+        slots[slot].redirects = 0
+        slots[slot].hopURL = prepared.url
+        slots[slot].hopURLText = prepared.monitor.url
+        if let literal = literalAddresses[monitorIndex] {
+            connect(slot: slot, literal: literal)
+        } else {
+            beginHop(slot: slot)
+        }
+    }
+
+    /// Resolves the current hop's host (or takes its literal address), then starts the request.
+    private func beginHop(slot: Int) {
+        guard let url = slots[slot].hopURL else { return }
+        if url.hostIsIPLiteral, let literal = IPAddress(parsing: url.host) {
+            connect(slot: slot, literal: literal)
+            return
+        }
+        if url.host == "localhost" || url.host.hasSuffix(".localhost") {
+            // RFC 6761: localhost is loopback, never asked of DNS.
+            connect(slot: slot, resolved: [.v4(0x7F00_0001)])
+            return
+        }
+        let now = Clock.monotonicMicros()
+        slots[slot].dnsStarted = now
+        switch dnsCache.lookup(url.host, waiter: Int32(slot), now: now) {
+        case .cached(let answer):
+            LoopStatistics.add(statistics.dnsCacheHits)
+            use(answer, slot: slot)
+        case .joined:
+            LoopStatistics.add(statistics.dnsCoalesced)
+            slots[slot].waitingForName = url.host
+        case .query:
+            LoopStatistics.add(statistics.dnsCacheMisses)
+            slots[slot].waitingForName = url.host
+            dnsChannel.resolve(url.host)
+        }
+    }
+
+    private func dnsAnswered(name: String, answer: DNSAnswer, ttlSeconds: Int) {
+        let now = Clock.monotonicMicros()
+        let waiters = dnsCache.complete(name, answer: answer, ttlSeconds: ttlSeconds, now: now)
+        statistics.dnsCacheEntries.store(dnsCache.entryCount, ordering: .relaxed)
+        for waiter in waiters {
+            let slot = Int(waiter)
+            guard slots[slot].waitingForName == name else { continue }
+            slots[slot].waitingForName = nil
+            slots[slot].dnsMicros += now - slots[slot].dnsStarted
+            use(answer, slot: slot)
+        }
+    }
+
+    private func use(_ answer: DNSAnswer, slot: Int) {
+        switch answer {
+        case .failure(let code, let message):
+            finish(slot: slot, status: code.status, errorCode: code, message: message)
+        case .addresses(let addresses):
+            connect(slot: slot, resolved: addresses)
+        }
+    }
+
+    private func connect(slot: Int, literal: IPAddress) {
+        if let range = configuration.policy.refusal(for: literal) {
+            finish(slot: slot, status: .error, errorCode: .policy, message: Self.policyMessage(literal, range))
+            return
+        }
+        startTransfer(slot: slot, connectTo: nil)
+    }
+
+    private func connect(slot: Int, resolved addresses: [IPAddress]) {
+        // The first address the policy allows is the one curl connects to (CONNECT_TO), so a
+        // name cannot be re-resolved to something else between check and connect.
+        guard let address = addresses.first(where: { configuration.policy.refusal(for: $0) == nil }) else {
+            let first = addresses[0]
+            let range = configuration.policy.refusal(for: first) ?? "refused"
+            let host = slots[slot].hopURL?.host ?? "host"
+            finish(
+                slot: slot, status: .error, errorCode: .policy,
+                message: "\(host) resolves to \(first): " + Self.policyMessage(first, range))
+            return
+        }
+        startTransfer(slot: slot, connectTo: address)
+    }
+
+    private static func policyMessage(_ address: IPAddress, _ range: String) -> String {
+        "connection to \(address) refused by the target policy (\(range) address); "
+            + "allow it with --allow-private-targets or --allow-target"
+    }
+
+    private func startTransfer(slot: Int, connectTo address: IPAddress?) {
+        let now = Clock.monotonicMicros()
+        let prepared = monitors[Int(slots[slot].monitor)]
+        let monitor = prepared.monitor
+        // The wait for a free slot never counts; DNS and earlier hops do.
+        let remainingMs = (Int64(monitor.timeoutMs) * 1000 - (now - slots[slot].startMonotonic)) / 1000
+        guard remainingMs > 0, let url = slots[slot].hopURL else {
+            finish(slot: slot, status: .timeout, errorCode: .timeout, message: "the time budget was spent before the request could start")
+            return
+        }
+        let easy = spareEasies.popLast() ?? CurlEasy(policy: configuration.policy, caBundlePath: configuration.caBundlePath)
+        easy.checkSlot = Int32(slot)
+        easy.prepareForTransfer(
+            captureBody: monitor.needsBody, bodyLimit: monitor.maxBodyBytes, wantsCertificate: url.scheme == .https)
+        easy.configure(
+            url: slots[slot].hopURLText, monitor: monitor,
+            headers: prepared.headers ?? (monitor.reuseConnection ? nil : closeHeaders),
+            timeoutMs: Int(remainingMs), connectTimeoutMs: monitor.connectTimeoutMs,
+            userAgent: configuration.userAgent)
+        if let address {
+            easy.setConnectTo(host: url.host, port: url.port, address: address)
+        }
+        slots[slot].easy = easy
+        multi.add(easy)
+    }
+
+    func transferFinished(_ easy: CurlEasy, failure: (CheckErrorCode, String)?) {
+        let slot = Int(easy.checkSlot)
+        let monitor = monitors[Int(slots[slot].monitor)].monitor
+        if let (code, message) = failure {
+            finish(slot: slot, status: code.status, errorCode: code, message: message)
+            return
+        }
+        let httpStatus = easy.responseCode
+        if monitor.followRedirects, (300...399).contains(httpStatus), httpStatus != 304, let location = easy.redirectURL {
+            followRedirect(slot: slot, to: location, maxRedirects: monitor.maxRedirects)
+            return
+        }
+        let verdict = ResponseEvaluator.evaluate(monitor, httpStatus: httpStatus, body: easy.body)
+        finish(
+            slot: slot, status: verdict.status, httpStatus: httpStatus, errorCode: verdict.errorCode,
+            message: verdict.message)
+    }
+
+    private func followRedirect(slot: Int, to location: String, maxRedirects: Int) {
+        let from = slots[slot].hopURLText
+        if slots[slot].visited.isEmpty { slots[slot].visited.append(from) }
+        if slots[slot].visited.contains(location) {
+            let path = (slots[slot].visited + [location]).joined(separator: " -> ")
+            finish(slot: slot, status: .error, errorCode: .redirectLoop, message: "redirect loop: \(path)")
+            return
+        }
+        if Int(slots[slot].redirects) >= maxRedirects {
+            finish(
+                slot: slot, status: .error, errorCode: .tooManyRedirects,
+                message: "more than \(maxRedirects) redirects (next: \(location))")
+            return
+        }
+        let next: MonitorURL
+        do {
+            next = try MonitorURL(location, field: "Location")
+        } catch {
+            let code: CheckErrorCode = error.reason.hasPrefix("scheme") ? .unsupportedScheme : .badRedirect
+            finish(slot: slot, status: .error, errorCode: code, message: "redirect to \(location) refused: \(error.reason)")
+            return
+        }
+        // Hand the finished hop's handle back before the next hop takes one.
+        if let easy = slots[slot].easy {
+            easy.finishTransfer()
+            spareEasies.append(easy)
+            slots[slot].easy = nil
+        }
+        slots[slot].redirects += 1
+        slots[slot].visited.append(location)
+        slots[slot].hopURL = next
+        slots[slot].hopURLText = location
+        beginHop(slot: slot)
+    }
+
+    private func finish(
+        slot: Int, status: CheckStatus, httpStatus: Int = 0, errorCode: CheckErrorCode?, message: String?
+    ) {
+        let now = Clock.monotonicMicros()
+        let state = slots[slot]
+        let monitorIndex = Int(state.monitor)
+        var connect: Int64 = 0
+        var tls: Int64 = 0
+        var ttfb: Int64 = 0
+        var certificate: Int64?
+        if let easy = state.easy {
+            let timings = easy.timings
+            connect = max(timings.connect - timings.nameLookup, 0)
+            tls = timings.appConnect > 0 ? max(timings.appConnect - timings.connect, 0) : 0
+            ttfb = timings.startTransfer
+            certificate = easy.certificateNotAfter
+            easy.finishTransfer()
+            spareEasies.append(easy)
+        }
+        outgoing.append(
+            CheckResult(
+                monitorId: monitors[monitorIndex].monitor.id,
+                checkedAtMs: state.startWall / 1000,
+                status: status,
+                httpStatus: Int32(httpStatus),
+                dnsMicros: Self.clamp(state.dnsMicros),
+                connectMicros: Self.clamp(connect),
+                tlsMicros: Self.clamp(tls),
+                ttfbMicros: Self.clamp(ttfb),
+                totalMicros: Self.clamp(now - state.startMonotonic),
+                lagMicros: Self.clamp(state.startMonotonic - state.due),
+                redirects: state.redirects,
+                errorCode: errorCode,
+                errorMessage: message,
+                certExpiresAt: certificate))
+        slots[slot].easy = nil
+        slots[slot].hopURL = nil
+        slots[slot].waitingForName = nil
+        if !slots[slot].visited.isEmpty { slots[slot].visited = [] }
+        monitorBusy[monitorIndex] = false
+        inFlight -= 1
+        freeSlots.append(Int32(slot))
+        LoopStatistics.add(statistics.checksFinished)
+        statistics.inFlight.store(inFlight, ordering: .relaxed)
+
+        if outgoing.count >= Self.flushBatchSize {
+            flushResults()
+        } else if !flushTimer.isScheduled {
+            flushTimer.schedule(after: Self.flushDelay)
+        }
+        if configuration.once {
+            onceRemaining -= 1
+            if onceRemaining == 0 {
+                shutDown()
+                return
+            }
+        }
+        if stopping {
+            if inFlight == 0 { shutDown() }
+            return
+        }
+        admitDueChecks()
+    }
+
+    private func flushResults() {
+        flushTimer.cancel()
+        guard !outgoing.isEmpty else { return }
+        results.submit(outgoing)
+        outgoing.removeAll(keepingCapacity: true)
+    }
+
+    @inline(__always)
+    private static func clamp(_ value: Int64) -> Int32 {
+        Int32(clamping: value)
+    }
+}

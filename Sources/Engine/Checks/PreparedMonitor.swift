@@ -1,0 +1,38 @@
+import LookoutCore
+
+/// A monitor as a loop runs it: the user's definition plus what is derived from it once at load
+/// time (parsed URL, interval in microseconds, phase, request header list).
+struct PreparedMonitor: @unchecked Sendable {
+    // @unchecked: `headers` is an immutable C list that curl only reads.
+    let monitor: Monitor
+    let url: MonitorURL
+    let intervalMicros: Int64
+    let phaseOffsetMicros: Int64
+    /// nil = use the loop's shared default list.
+    let headers: CurlHeaderList?
+
+    init(_ monitor: Monitor) throws(MonitorValidationError) {
+        self.monitor = monitor
+        self.url = try MonitorURL(monitor.url)
+        self.intervalMicros = Int64((monitor.intervalSeconds * 1_000_000).rounded())
+        self.phaseOffsetMicros = CheckPhase.offset(id: monitor.id, intervalMicros: intervalMicros)
+        if monitor.headers.isEmpty && monitor.body == nil {
+            headers = nil
+        } else {
+            headers = CurlHeaderList(PreparedMonitor.headerLines(for: monitor))
+        }
+    }
+
+    /// The request headers every check of this monitor sends.
+    static func headerLines(for monitor: Monitor) -> [String] {
+        var lines: [String] = []
+        if !monitor.reuseConnection { lines.append("Connection: close") }
+        // No "Expect: 100-continue" round trip for request bodies.
+        if monitor.body != nil { lines.append("Expect:") }
+        for (name, value) in monitor.headers.sorted(by: { $0.key < $1.key }) {
+            // "Name;" is curl's spelling of a header with an empty value.
+            lines.append(value.isEmpty ? "\(name);" : "\(name): \(value)")
+        }
+        return lines
+    }
+}

@@ -1,0 +1,41 @@
+import LookoutCore
+
+/// Everything a standalone engine run is configured with. Built from the command line (see
+/// `RunCommand`, the one place that lists every flag) and validated there.
+struct EngineConfiguration: Sendable {
+    /// JSON Lines file of monitors (`--monitors`).
+    var monitorsPath: String
+    /// Where results go: a path, `-` for stdout, nil for nowhere (`--results`).
+    var resultsPath: String?
+    /// Stop after this many seconds (`--duration`); nil = until SIGINT/SIGTERM.
+    var durationSeconds: Double?
+    /// Check each monitor once, then exit (`--once`).
+    var once = false
+    /// Run the valid monitors of a file with bad lines (`--skip-invalid`).
+    var skipInvalid = false
+    /// Which target addresses checks may connect to (`--allow-private-targets`, `--allow-target`).
+    var policy = TargetPolicy()
+    /// Engine loops (threads). Default: one per core (`--loops`).
+    var loops: Int
+    /// Checks in flight per process, spread over the loops. Default 1000 (`--max-in-flight`).
+    var maxInFlight = 1000
+    /// Extra CA certificates trusted besides the system store (`--ca-file`).
+    var extraCAFile: String?
+    /// DNS server as IP:PORT (`--dns-server`); default: the machine's resolv.conf servers.
+    var dnsServer: String?
+    /// Per-try DNS timeout in ms (`--dns-timeout-ms`, default 2000) and tries (`--dns-tries`, default 2).
+    var dnsTimeoutMs = 2000
+    var dnsTries = 2
+    var dnsCache = DNSCache.Configuration()
+    /// Serve Prometheus metrics on this port (`--metrics-port`), bound to `metricsAddress`
+    /// (`--metrics-address`, default 127.0.0.1).
+    var metricsPort: Int?
+    var metricsAddress = "127.0.0.1"
+    /// Write the end-of-run summary as JSON here (`--summary-json`).
+    var summaryJSONPath: String?
+    /// Sent with every check (`--user-agent`).
+    var userAgent = "Lookout/0.1 (uptime check)"
+
+    /// The system CA bundle Debian's ca-certificates package maintains.
+    static let systemCABundle = "/etc/ssl/certs/ca-certificates.crt"
+}

@@ -1,0 +1,209 @@
+import Foundation
+import LookoutCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Starts a standalone engine: loads monitors, spreads them over the loops, runs the loops on
+/// their own threads, handles signals and `--duration` on the main thread, and prints the
+/// summary at the end.
+struct EngineRuntime {
+    let configuration: EngineConfiguration
+
+    /// Returns the process exit status: 0, or 1 when `--once` saw a check that was not UP.
+    func run() throws(EngineError) -> Int32 {
+        let started = Clock.monotonicMicros()
+        let usageAtStart = ProcessUsage.current()
+        Self.raiseFileDescriptorLimit()
+        signal(SIGPIPE, SIG_IGN)
+        CurlGlobal.initialize()
+        AresGlobal.initialize()
+
+        let prepared = try loadMonitors()
+        let caBundle = try CABundle(extraFile: configuration.extraCAFile)
+        defer { caBundle.remove() }
+
+        let results = try ResultPipeline(path: configuration.resultsPath)
+        results.start()
+
+        // Monitors go to loops by a stable hash of their id, so a monitor keeps its loop (and
+        // its DNS cache entries) across restarts.
+        let loopCount = max(1, min(configuration.loops, max(prepared.count, 1)))
+        var perLoop = Array(repeating: [PreparedMonitor](), count: loopCount)
+        for monitor in prepared {
+            perLoop[Int(CheckPhase.stableHash(monitor.monitor.id) % UInt64(loopCount))].append(monitor)
+        }
+        let inFlightPerLoop = max(1, (configuration.maxInFlight + loopCount - 1) / loopCount)
+        let loopConfiguration = CheckLoop.Configuration(
+            maxInFlight: inFlightPerLoop, policy: configuration.policy, caBundlePath: caBundle.path,
+            dnsServer: configuration.dnsServer, dnsTimeoutMs: configuration.dnsTimeoutMs,
+            dnsTries: configuration.dnsTries, dnsCache: configuration.dnsCache, once: configuration.once,
+            userAgent: configuration.userAgent)
+
+        // Signals are taken by the main thread with sigtimedwait; every thread started from here
+        // on inherits the blocked mask.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+
+        var loops: [CheckLoop] = []
+        do {
+            for (index, monitors) in perLoop.enumerated() {
+                loops.append(try CheckLoop(index: index, monitors: monitors, configuration: loopConfiguration, results: results))
+            }
+        } catch {
+            throw EngineError.loopSetup(String(describing: error))
+        }
+
+        var metricsServer: MetricsServer?
+        if let port = configuration.metricsPort {
+            metricsServer = try MetricsServer(
+                address: configuration.metricsAddress, port: port,
+                source: MetricsSource(loops: loops, results: results, startedMonotonic: started))
+            metricsServer?.start()
+        }
+
+        let finishedLoops = Atomic<Int>(0)
+        for loop in loops {
+            let thread = Thread {
+                loop.run()
+                finishedLoops.wrappingAdd(1, ordering: .releasing)
+            }
+            thread.name = "lookout-loop-\(loop.index)"
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        FileHandle.standardError.write(Data(
+            "lookout-engine: \(prepared.count) monitors on \(loops.count) loop(s), up to \(inFlightPerLoop * loops.count) in flight, curl \(CurlGlobal.version)\n".utf8))
+
+        // Main thread: wait for a signal, the deadline, or (with --once) all loops to finish.
+        let deadline = configuration.durationSeconds.map { started + Int64($0 * 1_000_000) }
+        var stopping = false
+        while finishedLoops.load(ordering: .acquiring) < loops.count {
+            var timeout = timespec(tv_sec: 0, tv_nsec: 50_000_000)
+            let received = sigtimedwait(&signals, nil, &timeout)
+            if received == SIGINT || received == SIGTERM {
+                if stopping {
+                    FileHandle.standardError.write(Data("lookout-engine: second signal, exiting without waiting\n".utf8))
+                    results.close()
+                    exit(130)
+                }
+                stopping = true
+                loops.forEach { $0.requestStop() }
+            }
+            if !stopping, let deadline, Clock.monotonicMicros() >= deadline {
+                stopping = true
+                loops.forEach { $0.requestStop() }
+            }
+        }
+        let elapsedSeconds = Double(Clock.monotonicMicros() - started) / 1_000_000
+        let writeError = results.close()
+        metricsServer?.stop()
+        let summary = results.summary
+        let usage = ProcessUsage.current()
+        let report = SummaryReport(
+            summary: summary, monitors: prepared.count, loops: loops.count, elapsedSeconds: elapsedSeconds,
+            cpuMicros: (usage.userMicros - usageAtStart.userMicros) + (usage.systemMicros - usageAtStart.systemMicros),
+            maxResidentKiB: usage.maxResidentKiB)
+        FileHandle.standardError.write(Data((report.line + "\n").utf8))
+        if let writeError {
+            FileHandle.standardError.write(Data("lookout-engine: writing results failed: \(writeError)\n".utf8))
+        }
+        if let path = configuration.summaryJSONPath {
+            do {
+                try report.json.write(to: URL(fileURLWithPath: path))
+            } catch {
+                throw EngineError.resultsFile(path: path, reason: "\(error)")
+            }
+        }
+        if writeError != nil { return 3 }
+        if configuration.once && summary.count(.up) != summary.checks { return 1 }
+        return 0
+    }
+
+    private func loadMonitors() throws(EngineError) -> [PreparedMonitor] {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: configuration.monitorsPath))
+        } catch {
+            let reason = FileManager.default.fileExists(atPath: configuration.monitorsPath) ? "not readable" : "no such file"
+            throw EngineError.monitorsFile(path: configuration.monitorsPath, reason: reason)
+        }
+        let parsed = MonitorFile.parse(data)
+        if !parsed.errors.isEmpty {
+            let lines = parsed.errors.map(\.description)
+            if !configuration.skipInvalid { throw EngineError.invalidMonitors(lines) }
+            FileHandle.standardError.write(Data(
+                "lookout-engine: skipping \(lines.count) invalid line(s):\n  \(lines.prefix(20).joined(separator: "\n  "))\n".utf8))
+        }
+        var prepared: [PreparedMonitor] = []
+        prepared.reserveCapacity(parsed.monitors.count)
+        for monitor in parsed.monitors {
+            do {
+                prepared.append(try PreparedMonitor(monitor))
+            } catch {
+                throw EngineError.invalidMonitors(["id \(monitor.id): \(error.description)"])
+            }
+        }
+        return prepared
+    }
+
+    /// A check holds a socket, and a loop holds thousands of checks: lift the soft limit on open
+    /// files (1024 by default) to the hard limit.
+    private static func raiseFileDescriptorLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
+}
+
+/// The CA bundle curl verifies against: the system bundle, or the system bundle plus the
+/// operator's extra CAs (`--ca-file`) written to a private temporary file. One file, no CA
+/// path: curl then parses it once and caches it (PLATFORM.md).
+struct CABundle {
+    let path: String?
+    private let isTemporary: Bool
+
+    init(extraFile: String?) throws(EngineError) {
+        let system = FileManager.default.isReadableFile(atPath: EngineConfiguration.systemCABundle)
+            ? EngineConfiguration.systemCABundle : nil
+        guard let extraFile else {
+            path = system
+            isTemporary = false
+            return
+        }
+        guard let extra = FileManager.default.contents(atPath: extraFile) else {
+            throw EngineError.caFile(path: extraFile, reason: "cannot read the file")
+        }
+        guard String(decoding: extra, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----") else {
+            throw EngineError.caFile(path: extraFile, reason: "no PEM certificate (-----BEGIN CERTIFICATE-----) in it")
+        }
+        var combined = Data()
+        if let system, let systemData = FileManager.default.contents(atPath: system) {
+            combined.append(systemData)
+            combined.append(contentsOf: [0x0A])
+        }
+        combined.append(extra)
+        var template = Array((NSTemporaryDirectory() + "/lookout-ca-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw EngineError.caFile(path: extraFile, reason: "cannot create a temporary bundle") }
+        let written = combined.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+        Glibc.close(fd)
+        let tempPath = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard written == combined.count else {
+            unlink(tempPath)
+            throw EngineError.caFile(path: extraFile, reason: "cannot write a temporary bundle")
+        }
+        path = tempPath
+        isTemporary = true
+    }
+
+    func remove() {
+        if isTemporary, let path { unlink(path) }
+    }
+}

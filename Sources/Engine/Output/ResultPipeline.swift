@@ -1,0 +1,118 @@
+import Foundation
+import LookoutCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Carries results from the loop threads to one writer thread, which encodes them as JSON Lines
+/// (by hand, see `ResultLineEncoder`), writes them to the results file and aggregates the
+/// run summary. Loops hand over whole batches: one lock per batch, never per check.
+final class ResultPipeline: @unchecked Sendable {
+    // @unchecked: `queue`/`closed` are guarded by `condition`, `summaryStorage` by `summaryLock`,
+    // `encoder` and `output` are touched only by the writer thread.
+    private let condition = NSCondition()
+    private var queue: [[CheckResult]] = []
+    private var closed = false
+    private var finished = false
+    private let summaryLock = NSLock()
+    private var summaryStorage = RunSummary()
+    private var encoder = ResultLineEncoder()
+    private let output: Int32?
+    private let closeOutput: Bool
+    private var writeError: String?
+
+    /// - Parameter path: a file to (over)write, `-` for standard output, nil for no results file.
+    init(path: String?) throws(EngineError) {
+        switch path {
+        case nil:
+            output = nil
+            closeOutput = false
+        case "-":
+            output = STDOUT_FILENO
+            closeOutput = false
+        case let path?:
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            if fd < 0 {
+                throw EngineError.resultsFile(path: path, reason: String(cString: strerror(errno)))
+            }
+            output = fd
+            closeOutput = true
+        }
+    }
+
+    func start() {
+        let thread = Thread { [self] in self.writerLoop() }
+        thread.name = "lookout-results"
+        thread.start()
+    }
+
+    /// Called by loop threads.
+    func submit(_ batch: [CheckResult]) {
+        condition.lock()
+        queue.append(batch)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Writes everything submitted so far and stops the writer thread. Returns the first write
+    /// error, if any (results that could not be written are still counted in the summary).
+    @discardableResult
+    func close() -> String? {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        while !finished { condition.wait() }
+        condition.unlock()
+        return writeError
+    }
+
+    var summary: RunSummary {
+        summaryLock.lock()
+        defer { summaryLock.unlock() }
+        return summaryStorage
+    }
+
+    private func writerLoop() {
+        while true {
+            condition.lock()
+            while queue.isEmpty && !closed { condition.wait() }
+            let batches = queue
+            queue.removeAll(keepingCapacity: true)
+            let done = closed && batches.isEmpty
+            condition.unlock()
+            if done { break }
+            for batch in batches {
+                summaryLock.lock()
+                for result in batch { summaryStorage.record(result) }
+                summaryLock.unlock()
+                if output != nil {
+                    for result in batch { encoder.append(result) }
+                }
+            }
+            flushEncoder()
+        }
+        if closeOutput, let output { Glibc.close(output) }
+        condition.lock()
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func flushEncoder() {
+        guard let output, !encoder.bytes.isEmpty else { return }
+        encoder.bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(output, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    if writeError == nil { writeError = String(cString: strerror(errno)) }
+                    return
+                }
+                offset += written
+            }
+        }
+        encoder.removeAll()
+    }
+}
