@@ -10,7 +10,7 @@ import PackageDescription
 
 let package = Package(
     name: "Lookout",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "lookout-engine", targets: ["LookoutEngine"]),
         .executable(name: "lookout-bench", targets: ["LookoutBench"]),
@@ -29,6 +29,8 @@ let package = Package(
                 .linkedLibrary("cares"),
                 .linkedLibrary("ssl"),
                 .linkedLibrary("crypto"),
+                .linkedLibrary("pq"),
+                .linkedLibrary("hiredis"),
             ]
         ),
         .target(
@@ -68,7 +70,8 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["LookoutCore"],
-            path: "Tests/IntegrationTests"
+            path: "Tests/IntegrationTests",
+            exclude: ["Fixtures"]
         ),
     ]
 )

@@ -5,6 +5,7 @@
 #include <openssl/x509.h>
 #include <openssl/asn1.h>
 #include <time.h>
+#include <hiredis/adapters/libev.h>
 
 int64_t CEngineShims_curl_peer_certificate_not_after(CURL *easy) {
     struct curl_tlssessioninfo *session = NULL;
@@ -17,4 +18,8 @@ int64_t CEngineShims_curl_peer_certificate_not_after(CURL *easy) {
     struct tm expiry;
     if (not_after == NULL || ASN1_TIME_to_tm(not_after, &expiry) != 1) return -1;
     return (int64_t)timegm(&expiry);
+}
+
+int CEngineShims_redis_libev_attach(struct ev_loop *loop, redisAsyncContext *context) {
+    return redisLibevAttach(loop, context);
 }

@@ -1,3 +1,8 @@
+extension Character {
+    /// 0-9 only (Character.isNumber also accepts other scripts' digits).
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}
+
 /// An IPv4 or IPv6 address as raw bytes (network order), parsed without the C library so that
 /// Core stays portable and the target policy can be tested as a pure function.
 public enum IPAddress: Sendable, Hashable, CustomStringConvertible {
@@ -63,7 +68,9 @@ public enum IPAddress: Sendable, Hashable, CustomStringConvertible {
                     result.append(UInt16(v4 >> 16))
                     result.append(UInt16(v4 & 0xFFFF))
                 } else {
-                    guard !piece.isEmpty, piece.count <= 4, let value = UInt16(piece, radix: 16) else { return nil }
+                    guard !piece.isEmpty, piece.count <= 4, piece.allSatisfy(\.isHexDigit),
+                        let value = UInt16(piece, radix: 16)
+                    else { return nil }
                     result.append(value)
                 }
             }

@@ -31,7 +31,7 @@ public struct JSONPath: Sendable, Equatable {
                 let inner = characters[characters.index(after: characters.startIndex)..<close]
                 if inner.count >= 2, let quote = inner.first, quote == "\"" || quote == "'", inner.last == quote {
                     steps.append(.key(String(inner.dropFirst().dropLast())))
-                } else if let index = Int(inner), index >= 0 {
+                } else if !inner.isEmpty, inner.allSatisfy(\.isASCIIDigit), let index = Int(inner) {
                     steps.append(.index(index))
                 } else {
                     throw ParseError(description: "'[\(inner)]' must be a non-negative index or a quoted name")

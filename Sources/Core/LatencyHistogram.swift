@@ -1,8 +1,9 @@
 /// A log-linear histogram of non-negative integer samples (microseconds, typically), in the
-/// spirit of HdrHistogram: 64 sub-buckets per power of two, so any percentile is reported within
+/// spirit of HdrHistogram: 64 buckets per power of two, so any percentile is reported within
 /// about 1.6% of the true sample. Fixed size (a few KiB), O(1) record, mergeable.
 public struct LatencyHistogram: Sendable {
-    private static let subBucketBits = 6
+    // 2^7 sub-buckets, of which values >= 128 use the upper half: 64 per power of two.
+    private static let subBucketBits = 7
     private static let subBucketCount = 1 << subBucketBits
     private static let bucketCount = 64 - subBucketBits
 
@@ -31,6 +32,7 @@ public struct LatencyHistogram: Sendable {
         let half = subBucketCount / 2
         let shift = (index - half) / half
         let sub = index - shift * half
+        guard shift < 56 else { return Int64.max }
         return (Int64(sub + 1) << Int64(shift)) - 1
     }
 

@@ -135,6 +135,9 @@ extension Monitor {
             }
         }
         if let body, body.utf8.count > 1 << 20 { throw fail("body", "must be at most 1 MiB") }
+        if body != nil && (method == "GET" || method == "HEAD") {
+            throw fail("body", "a \(method) request carries no body: use POST, PUT, PATCH, DELETE or OPTIONS")
+        }
         for status in expectedStatus where !(100...599).contains(status) {
             throw fail("expectedStatus", "\(status) is not an HTTP status (100...599)")
         }

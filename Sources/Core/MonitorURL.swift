@@ -53,7 +53,9 @@ public struct MonitorURL: Sendable, Equatable {
         let host = hostPart.lowercased()
         var port = scheme == .https ? 443 : 80
         if let portPart {
-            guard let value = Int(portPart), (1...65535).contains(value) else {
+            guard !portPart.isEmpty, portPart.allSatisfy(\.isASCIIDigit), portPart.count <= 5,
+                let value = Int(portPart), (1...65535).contains(value)
+            else {
                 throw fail("port '\(portPart)' must be a number from 1 to 65535")
             }
             port = value

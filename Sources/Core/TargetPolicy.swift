@@ -98,7 +98,7 @@ public struct CIDRRange: Sendable, Equatable, CustomStringConvertible {
         let maxLength = base.isIPv6 ? 128 : 32
         var length = maxLength
         if parts.count == 2 {
-            guard let value = Int(parts[1]), (0...maxLength).contains(value) else {
+            guard parts[1].allSatisfy(\.isASCIIDigit), let value = Int(parts[1]), (0...maxLength).contains(value) else {
                 throw MonitorValidationError(field: "cidr", reason: "prefix length in '\(text)' must be 0...\(maxLength)")
             }
             length = value

@@ -32,6 +32,8 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         var dnsStarted: Int64 = 0
         var dnsMicros: Int64 = 0
         var redirects: Int16 = 0
+        /// Status of the last redirect answer, reported when a later hop fails without one.
+        var redirectStatus: Int32 = 0
         /// The URL of the current hop (the monitor's own, or a redirect target).
         var hopURL: MonitorURL?
         var hopURLText: String = ""
@@ -119,7 +121,9 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         }
         if monitors.isEmpty && configuration.once { return }
         if stopFlag.load(ordering: .relaxed) { return }
-        admitDueChecks()
+        // The first admission runs inside the loop: a check that finishes at once (policy,
+        // cached DNS failure) may end a --once run, and ev_break before ev_run would be lost.
+        schedulerTimer.schedule(after: 0)
         loop.run()
         flushResults()
     }
@@ -193,6 +197,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         slots[slot].startWall = Clock.wallMicros()
         slots[slot].dnsMicros = 0
         slots[slot].redirects = 0
+        slots[slot].redirectStatus = 0
         slots[slot].hopURL = prepared.url
         slots[slot].hopURLText = prepared.monitor.url
         if let literal = literalAddresses[monitorIndex] {
@@ -315,7 +320,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         }
         let httpStatus = easy.responseCode
         if monitor.followRedirects, (300...399).contains(httpStatus), httpStatus != 304, let location = easy.redirectURL {
-            followRedirect(slot: slot, to: location, maxRedirects: monitor.maxRedirects)
+            followRedirect(slot: slot, to: location, maxRedirects: monitor.maxRedirects, httpStatus: httpStatus)
             return
         }
         let verdict = ResponseEvaluator.evaluate(monitor, httpStatus: httpStatus, body: easy.body)
@@ -324,17 +329,19 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             message: verdict.message)
     }
 
-    private func followRedirect(slot: Int, to location: String, maxRedirects: Int) {
+    private func followRedirect(slot: Int, to location: String, maxRedirects: Int, httpStatus: Int) {
         let from = slots[slot].hopURLText
         if slots[slot].visited.isEmpty { slots[slot].visited.append(from) }
         if slots[slot].visited.contains(location) {
             let path = (slots[slot].visited + [location]).joined(separator: " -> ")
-            finish(slot: slot, status: .error, errorCode: .redirectLoop, message: "redirect loop: \(path)")
+            finish(
+                slot: slot, status: .error, httpStatus: httpStatus, errorCode: .redirectLoop,
+                message: "redirect loop: \(path)")
             return
         }
         if Int(slots[slot].redirects) >= maxRedirects {
             finish(
-                slot: slot, status: .error, errorCode: .tooManyRedirects,
+                slot: slot, status: .error, httpStatus: httpStatus, errorCode: .tooManyRedirects,
                 message: "more than \(maxRedirects) redirects (next: \(location))")
             return
         }
@@ -343,7 +350,9 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             next = try MonitorURL(location, field: "Location")
         } catch {
             let code: CheckErrorCode = error.reason.hasPrefix("scheme") ? .unsupportedScheme : .badRedirect
-            finish(slot: slot, status: .error, errorCode: code, message: "redirect to \(location) refused: \(error.reason)")
+            finish(
+                slot: slot, status: .error, httpStatus: httpStatus, errorCode: code,
+                message: "redirect to \(location) refused: \(error.reason)")
             return
         }
         // Hand the finished hop's handle back before the next hop takes one.
@@ -353,6 +362,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             slots[slot].easy = nil
         }
         slots[slot].redirects += 1
+        slots[slot].redirectStatus = Int32(httpStatus)
         slots[slot].visited.append(location)
         slots[slot].hopURL = next
         slots[slot].hopURLText = location
@@ -383,7 +393,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
                 monitorId: monitors[monitorIndex].monitor.id,
                 checkedAtMs: state.startWall / 1000,
                 status: status,
-                httpStatus: Int32(httpStatus),
+                httpStatus: httpStatus != 0 ? Int32(httpStatus) : state.redirectStatus,
                 dnsMicros: Self.clamp(state.dnsMicros),
                 connectMicros: Self.clamp(connect),
                 tlsMicros: Self.clamp(tls),
