@@ -105,10 +105,15 @@ struct EngineRuntime {
         metricsServer?.stop()
         let summary = results.summary
         let usage = ProcessUsage.current()
-        let report = SummaryReport(
+        var report = SummaryReport(
             summary: summary, monitors: prepared.count, loops: loops.count, elapsedSeconds: elapsedSeconds,
             cpuMicros: (usage.userMicros - usageAtStart.userMicros) + (usage.systemMicros - usageAtStart.systemMicros),
             maxResidentKiB: usage.maxResidentKiB)
+        for loop in loops {
+            report.dnsHits += loop.statistics.dnsCacheHits.load(ordering: .relaxed)
+            report.dnsMisses += loop.statistics.dnsCacheMisses.load(ordering: .relaxed)
+            report.dnsCoalesced += loop.statistics.dnsCoalesced.load(ordering: .relaxed)
+        }
         FileHandle.standardError.write(Data((report.line + "\n").utf8))
         if let writeError {
             FileHandle.standardError.write(Data("lookout-engine: writing results failed: \(writeError)\n".utf8))

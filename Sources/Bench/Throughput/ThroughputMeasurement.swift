@@ -69,6 +69,18 @@ struct ThroughputMeasurement: Codable, Sendable {
         var rssKiBPerMonitor: Double
     }
 
+    /// The engine's DNS cache (from its summary), for runs with synthetic names.
+    struct DNSCache: Codable, Sendable {
+        var lookups: Int
+        var hits: Int
+        var misses: Int
+        var coalesced: Int
+        /// Distinct names in the monitors file: each must miss once.
+        var distinctNames: Int
+        /// Hits among the lookups after each name's first: 1 − (misses − names) / (lookups − names).
+        var hitRatioAfterFirstLookup: Double
+    }
+
     /// What the target farm saw.
     struct Farm: Codable, Sendable {
         var requests: Int
@@ -94,6 +106,7 @@ struct ThroughputMeasurement: Codable, Sendable {
     var steadyState: Window?
     var engine: Engine
     var farm: Farm
+    var dnsCache: DNSCache?
     /// Lines of the results file that were not check results.
     var malformedResultLines: Int
     /// The engine's `--summary-json`, as it wrote it (nil when it wrote none).
@@ -158,6 +171,20 @@ extension ThroughputMeasurement {
         )
         self.malformedResultLines = scan.malformedLines
         self.engineSummary = engineSummary
+        if setup.names == .dns, case .object(let summary)? = engineSummary, case .object(let dns)? = summary["dns"],
+            case .number(let hits)? = dns["cacheHits"], case .number(let misses)? = dns["cacheMisses"],
+            case .number(let coalesced)? = dns["coalesced"]
+        {
+            let lookups = Int(hits + misses + coalesced)
+            let names = setup.monitors
+            let later = lookups - names
+            let laterMisses = Int(misses) - names
+            self.dnsCache = DNSCache(
+                lookups: lookups, hits: Int(hits), misses: Int(misses), coalesced: Int(coalesced), distinctNames: names,
+                hitRatioAfterFirstLookup: later > 0 ? rounded(1 - Double(max(laterMisses, 0)) / Double(later), places: 5) : 0)
+        } else {
+            self.dnsCache = nil
+        }
         self.measuredAt = RFC3339.string(epochMilliseconds: measuredAtMs)
     }
 }

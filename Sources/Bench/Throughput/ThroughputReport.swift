@@ -67,6 +67,11 @@ enum ThroughputReport {
         lines.append(
             "         peak RSS \(fixed(engine.peakRSSMiB, 1)) MiB = \(fixed(engine.rssKiBPerMonitor, 2)) KiB per monitor"
         )
+        if let dns = m.dnsCache {
+            lines.append(
+                "dns      \(count(dns.lookups)) lookups: \(count(dns.hits)) hits, \(count(dns.misses)) misses, \(count(dns.coalesced)) coalesced; \(count(dns.distinctNames)) names; hit ratio after each name's first lookup \(fixed(dns.hitRatioAfterFirstLookup * 100, 3))%"
+            )
+        }
         lines.append(
             "farm     \(count(m.farm.requests)) requests (\(fixed(m.farm.requestsPerCheck, 3)) per check), \(count(m.farm.dnsQueries)) DNS queries"
         )

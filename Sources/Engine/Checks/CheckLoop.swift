@@ -1,12 +1,20 @@
 import LookoutCore
 import Synchronization
 
+/// A change to the monitors of a running loop (cluster mode: API edits, shard hand-over).
+enum MonitorCommand: Sendable {
+    /// Add the monitor, or replace the definition of the monitor with the same id.
+    case upsert(PreparedMonitor)
+    /// Stop checking the monitor (a check in flight still reports its result).
+    case remove(id: String)
+}
+
 /// One engine thread: a libev loop that keeps up to `maxInFlight` checks in flight with one curl
 /// multi handle and one c-ares channel, for the monitors assigned to it.
 ///
 /// Thread confinement: everything here is created by the starting thread, then used only by the
-/// loop thread inside `run()`. The two exceptions are `requestStop()` (an ev_async send) and
-/// `statistics` (atomics); hence `@unchecked Sendable`.
+/// loop thread inside `run()`. The exceptions are `requestStop()` and `apply(_:)` (a locked
+/// queue and an ev_async send) and `statistics` (atomics); hence `@unchecked Sendable`.
 final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     struct Configuration: Sendable {
         /// Checks in flight at most on this loop (DNS wait included).
@@ -18,6 +26,10 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         var dnsTimeoutMs: Int
         var dnsTries: Int
         var dnsCache: DNSCache.Configuration
+        /// DNS queries in flight at most on this loop; more wait in a queue. A burst of
+        /// thousands of outstanding UDP queries overflows the socket buffers (the kernel caps
+        /// SO_RCVBUF) and turns into false dns_timeout errors.
+        var dnsMaxQueriesInFlight: Int = 128
         /// Run each monitor once, then stop.
         var once: Bool
         var userAgent: String
@@ -41,12 +53,21 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         var visited: [String] = []
         var easy: CurlEasy?
         var waitingForName: String?
+        /// The monitor as it was when the check started (it may be edited or removed meanwhile).
+        var prepared: PreparedMonitor?
     }
 
     let index: Int
     let statistics = LoopStatistics()
     private let configuration: Configuration
-    private let monitors: [PreparedMonitor]
+    /// Indexed by monitor number; nil = removed (the number is reused later).
+    private var monitors: [PreparedMonitor?]
+    private var generations: [UInt32]
+    private var indexByID: [String: Int32] = [:]
+    private var freeMonitorIndices: [Int32] = []
+    /// Removed while a check of it was in flight: the number is freed when that check ends.
+    private var removalPending: [Bool]
+    private let pendingCommands = Mutex<[MonitorCommand]>([])
     private let results: ResultPipeline
 
     private let loop: EventLoop
@@ -59,6 +80,9 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     private var wakeup: LoopWakeup!
     private let stopFlag = Atomic<Bool>(false)
 
+    private var dnsQueriesInFlight = 0
+    private var deferredQueries: [String] = []
+    private var deferredQueryHead = 0
     private var monitorBusy: [Bool]
     private var literalAddresses: [IPAddress?]
     private var slots: [CheckState]
@@ -81,6 +105,9 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         self.dnsCache = DNSCache(configuration: configuration.dnsCache)
         self.scheduler = CheckScheduler(capacity: monitors.count)
         self.monitorBusy = Array(repeating: false, count: monitors.count)
+        self.generations = Array(repeating: 0, count: monitors.count)
+        self.removalPending = Array(repeating: false, count: monitors.count)
+        for (index, monitor) in monitors.enumerated() { indexByID[monitor.monitor.id] = Int32(index) }
         self.literalAddresses = monitors.map { $0.url.hostIsIPLiteral ? IPAddress(parsing: $0.url.host) : nil }
         self.slots = Array(repeating: CheckState(), count: configuration.maxInFlight)
         self.freeSlots = (0..<Int32(configuration.maxInFlight)).reversed()
@@ -96,7 +123,10 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         }
         schedulerTimer = LoopTimer(loop: loop) { [unowned self] in self.admitDueChecks() }
         flushTimer = LoopTimer(loop: loop) { [unowned self] in self.flushResults() }
-        wakeup = LoopWakeup(loop: loop) { [unowned self] in self.stopRequested() }
+        wakeup = LoopWakeup(loop: loop) { [unowned self] in
+            self.applyPendingCommands()
+            self.stopRequested()
+        }
         statistics.monitors.store(monitors.count, ordering: .relaxed)
     }
 
@@ -111,6 +141,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         let wallNow = Clock.wallMicros()
         let monotonicNow = Clock.monotonicMicros()
         for (index, monitor) in monitors.enumerated() {
+            guard let monitor else { continue }
             let due =
                 configuration.once
                 ? monotonicNow
@@ -132,6 +163,77 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     func requestStop() {
         stopFlag.store(true, ordering: .relaxed)
         wakeup.send()
+    }
+
+    /// Thread-safe: queue monitor changes for the loop; they apply on its next iteration.
+    func apply(_ commands: [MonitorCommand]) {
+        guard !commands.isEmpty else { return }
+        pendingCommands.withLock { $0.append(contentsOf: commands) }
+        wakeup.send()
+    }
+
+    private func applyPendingCommands() {
+        let commands = pendingCommands.withLock { queued in
+            defer { queued.removeAll() }
+            return queued
+        }
+        guard !commands.isEmpty else { return }
+        let wallNow = Clock.wallMicros()
+        let now = Clock.monotonicMicros()
+        for command in commands {
+            switch command {
+            case .upsert(let prepared):
+                upsert(prepared, wallNow: wallNow, now: now)
+            case .remove(let id):
+                remove(id: id)
+            }
+        }
+        statistics.monitors.store(indexByID.count, ordering: .relaxed)
+        if !stopping { admitDueChecks() }
+    }
+
+    private func upsert(_ prepared: PreparedMonitor, wallNow: Int64, now: Int64) {
+        let index: Int
+        if let existing = indexByID[prepared.monitor.id] {
+            index = Int(existing)
+            let previous = monitors[index]
+            monitors[index] = prepared
+            literalAddresses[index] = prepared.url.hostIsIPLiteral ? IPAddress(parsing: prepared.url.host) : nil
+            removalPending[index] = false
+            // Same interval: keep the schedule (and the phase). Otherwise start over on the new grid.
+            if previous?.intervalMicros == prepared.intervalMicros { return }
+            generations[index] &+= 1
+        } else if let reused = freeMonitorIndices.popLast() {
+            index = Int(reused)
+            monitors[index] = prepared
+            literalAddresses[index] = prepared.url.hostIsIPLiteral ? IPAddress(parsing: prepared.url.host) : nil
+            generations[index] &+= 1
+            indexByID[prepared.monitor.id] = reused
+        } else {
+            index = monitors.count
+            monitors.append(prepared)
+            literalAddresses.append(prepared.url.hostIsIPLiteral ? IPAddress(parsing: prepared.url.host) : nil)
+            generations.append(0)
+            monitorBusy.append(false)
+            removalPending.append(false)
+            indexByID[prepared.monitor.id] = Int32(index)
+        }
+        let due = CheckPhase.firstDue(
+            offset: prepared.phaseOffsetMicros, intervalMicros: prepared.intervalMicros, wallNow: wallNow,
+            monotonicNow: now)
+        scheduler.schedule(monitor: Int32(index), due: due, generation: generations[index])
+    }
+
+    private func remove(id: String) {
+        guard let existing = indexByID.removeValue(forKey: id) else { return }
+        let index = Int(existing)
+        monitors[index] = nil
+        generations[index] &+= 1
+        if monitorBusy[index] {
+            removalPending[index] = true
+        } else {
+            freeMonitorIndices.append(existing)
+        }
     }
 
     private func stopRequested() {
@@ -157,17 +259,20 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         while inFlight < configuration.maxInFlight && !stopping {
             guard let entry = scheduler.popDue(now: now) else { break }
             let monitorIndex = Int(entry.monitor)
+            // A removed or re-timed monitor leaves stale entries behind: drop them.
+            guard entry.generation == generations[monitorIndex], let prepared = monitors[monitorIndex] else {
+                continue
+            }
             if !configuration.once {
-                let next = CheckPhase.nextDue(
-                    after: entry.due, intervalMicros: monitors[monitorIndex].intervalMicros, now: now)
-                scheduler.schedule(monitor: entry.monitor, due: next)
+                let next = CheckPhase.nextDue(after: entry.due, intervalMicros: prepared.intervalMicros, now: now)
+                scheduler.schedule(monitor: entry.monitor, due: next, generation: entry.generation)
             }
             if monitorBusy[monitorIndex] {
                 // The previous check of this monitor is still running (interval < its duration).
                 LoopStatistics.add(statistics.skippedBusy)
                 continue
             }
-            startCheck(monitor: monitorIndex, due: entry.due, now: now)
+            startCheck(monitor: monitorIndex, prepared: prepared, due: entry.due, now: now)
             now = Clock.monotonicMicros()
         }
         armSchedulerTimer(now: now)
@@ -184,14 +289,14 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
 
     // MARK: one check
 
-    private func startCheck(monitor monitorIndex: Int, due: Int64, now: Int64) {
+    private func startCheck(monitor monitorIndex: Int, prepared: PreparedMonitor, due: Int64, now: Int64) {
         let slot = Int(freeSlots.removeLast())
         inFlight += 1
         monitorBusy[monitorIndex] = true
         LoopStatistics.add(statistics.checksStarted)
         statistics.inFlight.store(inFlight, ordering: .relaxed)
-        let prepared = monitors[monitorIndex]
         slots[slot].monitor = Int32(monitorIndex)
+        slots[slot].prepared = prepared
         slots[slot].due = due
         slots[slot].startMonotonic = now
         slots[slot].startWall = Clock.wallMicros()
@@ -231,12 +336,19 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         case .query:
             LoopStatistics.add(statistics.dnsCacheMisses)
             slots[slot].waitingForName = url.host
-            dnsChannel.resolve(url.host)
+            if dnsQueriesInFlight < configuration.dnsMaxQueriesInFlight {
+                dnsQueriesInFlight += 1
+                dnsChannel.resolve(url.host)
+            } else {
+                deferredQueries.append(url.host)
+            }
         }
     }
 
     private func dnsAnswered(name: String, answer: DNSAnswer, ttlSeconds: Int) {
         let now = Clock.monotonicMicros()
+        dnsQueriesInFlight -= 1
+        startDeferredQuery()
         let waiters = dnsCache.complete(name, answer: answer, ttlSeconds: ttlSeconds, now: now)
         statistics.dnsCacheEntries.store(dnsCache.entryCount, ordering: .relaxed)
         for waiter in waiters {
@@ -246,6 +358,19 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             slots[slot].dnsMicros += now - slots[slot].dnsStarted
             use(answer, slot: slot)
         }
+    }
+
+    /// Sends the oldest queued query, if any (one answer in, one query out).
+    private func startDeferredQuery() {
+        guard deferredQueryHead < deferredQueries.count else { return }
+        let name = deferredQueries[deferredQueryHead]
+        deferredQueryHead += 1
+        if deferredQueryHead == deferredQueries.count {
+            deferredQueries.removeAll(keepingCapacity: true)
+            deferredQueryHead = 0
+        }
+        dnsQueriesInFlight += 1
+        dnsChannel.resolve(name)
     }
 
     private func use(_ answer: DNSAnswer, slot: Int) {
@@ -287,7 +412,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
 
     private func startTransfer(slot: Int, connectTo address: IPAddress?) {
         let now = Clock.monotonicMicros()
-        let prepared = monitors[Int(slots[slot].monitor)]
+        guard let prepared = slots[slot].prepared else { return }
         let monitor = prepared.monitor
         // The wait for a free slot never counts; DNS and earlier hops do.
         let remainingMs = (Int64(monitor.timeoutMs) * 1000 - (now - slots[slot].startMonotonic)) / 1000
@@ -313,7 +438,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
 
     func transferFinished(_ easy: CurlEasy, failure: (CheckErrorCode, String)?) {
         let slot = Int(easy.checkSlot)
-        let monitor = monitors[Int(slots[slot].monitor)].monitor
+        guard let monitor = slots[slot].prepared?.monitor else { return }
         if let (code, message) = failure {
             finish(slot: slot, status: code.status, errorCode: code, message: message)
             return
@@ -390,7 +515,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         }
         outgoing.append(
             CheckResult(
-                monitorId: monitors[monitorIndex].monitor.id,
+                monitorId: state.prepared?.monitor.id ?? "",
                 checkedAtMs: state.startWall / 1000,
                 status: status,
                 httpStatus: httpStatus != 0 ? Int32(httpStatus) : state.redirectStatus,
@@ -407,8 +532,13 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         slots[slot].easy = nil
         slots[slot].hopURL = nil
         slots[slot].waitingForName = nil
+        slots[slot].prepared = nil
         if !slots[slot].visited.isEmpty { slots[slot].visited = [] }
         monitorBusy[monitorIndex] = false
+        if removalPending[monitorIndex] {
+            removalPending[monitorIndex] = false
+            freeMonitorIndices.append(Int32(monitorIndex))
+        }
         inFlight -= 1
         freeSlots.append(Int32(slot))
         LoopStatistics.add(statistics.checksFinished)

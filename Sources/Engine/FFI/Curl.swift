@@ -239,6 +239,7 @@ final class CurlEasy {
         _ = CEngineShims_curl_easy_setopt_opensocket_function(raw, curlOpenSocketCallback)
         set(CURLOPT_OPENSOCKETDATA, pointer: me)
         set(CURLOPT_NOSIGNAL, 1)
+        set(CURLOPT_TCP_NODELAY, 0)
         set(CURLOPT_PROTOCOLS_STR, "http,https")
         set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
         // Debian's libcurl sets a default CA *path*; with a path set curl re-parses the whole

@@ -9,6 +9,10 @@ struct SummaryReport {
     let elapsedSeconds: Double
     let cpuMicros: Int64
     let maxResidentKiB: Int64
+    /// DNS cache figures summed over the loops.
+    var dnsHits = 0
+    var dnsMisses = 0
+    var dnsCoalesced = 0
 
     var checksPerSecond: Double { elapsedSeconds > 0 ? Double(summary.checks) / elapsedSeconds : 0 }
     var cpuMicrosPerCheck: Double { summary.checks > 0 ? Double(cpuMicros) / Double(summary.checks) : 0 }
@@ -50,6 +54,7 @@ struct SummaryReport {
             "cpuSeconds": Double(cpuMicros) / 1_000_000,
             "cpuMicrosPerCheck": cpuMicrosPerCheck,
             "maxResidentKiB": maxResidentKiB,
+            "dns": ["cacheHits": dnsHits, "cacheMisses": dnsMisses, "coalesced": dnsCoalesced],
         ]
         return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])) ?? Data()
     }

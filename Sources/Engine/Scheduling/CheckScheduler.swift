@@ -7,6 +7,9 @@ struct CheckScheduler {
     struct Entry: Equatable {
         var due: Int64
         var monitor: Int32
+        /// The monitor's generation when scheduled: an entry whose generation is behind the
+        /// monitor's current one (monitor removed or its interval changed) is stale and dropped.
+        var generation: UInt32 = 0
     }
 
     private(set) var entries: [Entry] = []
@@ -19,8 +22,8 @@ struct CheckScheduler {
     /// The earliest due time, if any.
     var nextDue: Int64? { entries.first?.due }
 
-    mutating func schedule(monitor: Int32, due: Int64) {
-        entries.append(Entry(due: due, monitor: monitor))
+    mutating func schedule(monitor: Int32, due: Int64, generation: UInt32 = 0) {
+        entries.append(Entry(due: due, monitor: monitor, generation: generation))
         siftUp(entries.count - 1)
     }
 
