@@ -68,6 +68,16 @@ let package = Package(
             path: "Tests/EngineTests"
         ),
         .testTarget(
+            name: "ClusterTests",
+            dependencies: ["LookoutEngine", "LookoutCore"],
+            path: "Tests/ClusterTests"
+        ),
+        .testTarget(
+            name: "PersistenceTests",
+            dependencies: ["LookoutEngine", "LookoutCore"],
+            path: "Tests/PersistenceTests"
+        ),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: ["LookoutCore"],
             path: "Tests/IntegrationTests",

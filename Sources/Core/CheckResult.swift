@@ -30,12 +30,16 @@ public struct CheckResult: Sendable, Equatable {
     public var errorMessage: String?
     /// notAfter of the leaf certificate (epoch seconds) for HTTPS checks that completed a handshake.
     public var certExpiresAt: Int64?
+    /// The check's id (`checks.check_id`), assigned by the loop that ran it so that the row and
+    /// any state-change event name the same check. nil: the writer assigns one.
+    public var checkId: CheckID?
 
     public init(
         monitorId: String, checkedAtMs: Int64, status: CheckStatus, httpStatus: Int32 = 0,
         dnsMicros: Int32 = 0, connectMicros: Int32 = 0, tlsMicros: Int32 = 0, ttfbMicros: Int32 = 0,
         totalMicros: Int32 = 0, lagMicros: Int32 = 0, redirects: Int16 = 0,
-        errorCode: CheckErrorCode? = nil, errorMessage: String? = nil, certExpiresAt: Int64? = nil
+        errorCode: CheckErrorCode? = nil, errorMessage: String? = nil, certExpiresAt: Int64? = nil,
+        checkId: CheckID? = nil
     ) {
         self.monitorId = monitorId
         self.checkedAtMs = checkedAtMs
@@ -51,5 +55,6 @@ public struct CheckResult: Sendable, Equatable {
         self.errorCode = errorCode
         self.errorMessage = errorMessage
         self.certExpiresAt = certExpiresAt
+        self.checkId = checkId
     }
 }

@@ -2,6 +2,20 @@ import LookoutCore
 
 /// Everything a standalone engine run is configured with. Built from the command line (see
 /// `RunCommand`, the one place that lists every flag) and validated there.
+/// `--redis` and friends: the engine joins a cluster of engines coordinated through Redis.
+struct ClusterOptions: Sendable {
+    /// `--redis redis://IP:PORT[/db]` (an address: hiredis would resolve a name blocking).
+    var redis: RedisEndpoint
+    /// `--engine-id`, default `<host>-<pid>`.
+    var engineId: String
+    /// `--lease-ms`, default 10,000: a dead engine's shards move within about one lease.
+    var leaseMs: Int
+    /// `--redis-prefix`, default `lookout`.
+    var contract: ClusterContract
+    /// Seconds between full reconciles of the owned monitors with the database. Default 30.
+    var reconcileSeconds: Double = 30
+}
+
 struct EngineConfiguration: Sendable {
     /// JSON Lines file of monitors (`--monitors`).
     var monitorsPath: String
@@ -35,6 +49,9 @@ struct EngineConfiguration: Sendable {
     var summaryJSONPath: String?
     /// Sent with every check (`--user-agent`).
     var userAgent = "Lookout/0.1 (uptime check)"
+
+    /// Cluster mode (`--redis`): monitors come from the database for the shards this engine owns.
+    var cluster: ClusterOptions?
 
     /// The system CA bundle Debian's ca-certificates package maintains.
     static let systemCABundle = "/etc/ssl/certs/ca-certificates.crt"

@@ -11,44 +11,82 @@ import Glibc
 /// summary at the end.
 struct EngineRuntime {
     let configuration: EngineConfiguration
+    /// `--database`: results also go to PostgreSQL through the COPY writer (Persistence/).
+    var database: DatabaseRunOptions? = nil
 
     /// Returns the process exit status: 0, or 1 when `--once` saw a check that was not UP.
     func run() throws(EngineError) -> Int32 {
         let started = Clock.monotonicMicros()
         let usageAtStart = ProcessUsage.current()
-        Self.raiseFileDescriptorLimit()
-        signal(SIGPIPE, SIG_IGN)
-        CurlGlobal.initialize()
-        AresGlobal.initialize()
-
-        let prepared = try loadMonitors()
-        let caBundle = try CABundle(extraFile: configuration.extraCAFile)
-        defer { caBundle.remove() }
-
-        let results = try ResultPipeline(path: configuration.resultsPath)
-        results.start()
-
-        // Monitors go to loops by a stable hash of their id, so a monitor keeps its loop (and
-        // its DNS cache entries) across restarts.
-        let loopCount = max(1, min(configuration.loops, max(prepared.count, 1)))
-        var perLoop = Array(repeating: [PreparedMonitor](), count: loopCount)
-        for monitor in prepared {
-            perLoop[Int(CheckPhase.stableHash(monitor.monitor.id) % UInt64(loopCount))].append(monitor)
-        }
-        let inFlightPerLoop = max(1, (configuration.maxInFlight + loopCount - 1) / loopCount)
-        let loopConfiguration = CheckLoop.Configuration(
-            maxInFlight: inFlightPerLoop, policy: configuration.policy, caBundlePath: caBundle.path,
-            dnsServer: configuration.dnsServer, dnsTimeoutMs: configuration.dnsTimeoutMs,
-            dnsTries: configuration.dnsTries, dnsCache: configuration.dnsCache, once: configuration.once,
-            userAgent: configuration.userAgent)
-
-        // Signals are taken by the main thread with sigtimedwait; every thread started from here
-        // on inherits the blocked mask.
+        // Signals are taken by the main thread with sigtimedwait; block them before any thread
+        // starts, so that every thread inherits the mask and none is killed by a stray SIGTERM.
         var signals = sigset_t()
         sigemptyset(&signals)
         sigaddset(&signals, SIGINT)
         sigaddset(&signals, SIGTERM)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
+        Self.raiseFileDescriptorLimit()
+        signal(SIGPIPE, SIG_IGN)
+        CurlGlobal.initialize()
+        AresGlobal.initialize()
+
+        // Cluster mode starts with no monitors: they arrive from the database once the
+        // coordinator knows which shards this engine owns.
+        let prepared = configuration.cluster == nil ? try loadMonitors() : []
+        let caBundle = try CABundle(extraFile: configuration.extraCAFile)
+        defer { caBundle.remove() }
+
+        // With --database: migrate, upsert the monitors, prepare the COPY writer (started below,
+        // once signals are blocked) and hand it every result batch.
+        let writer = try database.map { options throws(EngineError) in
+            if let cluster = configuration.cluster {
+                return try ClusterDatabase.startWriter(options: options, engineId: cluster.engineId, log: .standardError)
+            }
+            return try StandaloneDatabase.startWriter(
+                monitors: prepared.map(\.monitor), options: options, log: .standardError)
+        }
+        var coordinator: ClusterCoordinator?
+        var monitorSync: ClusterMonitorSync?
+        let syncBox = Mutex<ClusterMonitorSync?>(nil)
+        if let cluster = configuration.cluster {
+            do {
+                coordinator = ClusterCoordinator(
+                    configuration: try ClusterCoordinator.Configuration(
+                        redis: cluster.redis, contract: cluster.contract, engineId: cluster.engineId,
+                        leaseMs: cluster.leaseMs,
+                        // A reply must come within half a lease, or a stuck heartbeat outlives it.
+                        commandTimeoutSeconds: min(2, Double(cluster.leaseMs) / 2000))
+                ) { event in
+                    syncBox.withLock { $0 }?.deliver(event)
+                }
+            } catch {
+                throw EngineError.invalidOption(name: "--redis", reason: error.description)
+            }
+        }
+        let results = try ResultPipeline(path: configuration.resultsPath, batchSink: Self.batchSink(writer, coordinator))
+        results.start()
+
+        // Monitors go to loops by a stable hash of their id, so a monitor keeps its loop (and
+        // its DNS cache entries) across restarts.
+        let loopCount = configuration.cluster != nil
+            ? max(1, configuration.loops) : max(1, min(configuration.loops, max(prepared.count, 1)))
+        var perLoop = Array(repeating: [PreparedMonitor](), count: loopCount)
+        for monitor in prepared {
+            perLoop[Int(CheckPhase.stableHash(monitor.monitor.id) % UInt64(loopCount))].append(monitor)
+        }
+        let inFlightPerLoop = max(1, (configuration.maxInFlight + loopCount - 1) / loopCount)
+        var loopConfiguration = CheckLoop.Configuration(
+            maxInFlight: inFlightPerLoop, policy: configuration.policy, caBundlePath: caBundle.path,
+            dnsServer: configuration.dnsServer, dnsTimeoutMs: configuration.dnsTimeoutMs,
+            dnsTries: configuration.dnsTries, dnsCache: configuration.dnsCache, once: configuration.once,
+            userAgent: configuration.userAgent)
+        if let coordinator, let cluster = configuration.cluster {
+            // Confirmed state changes go to the Redis stream the control plane consumes.
+            loopConfiguration.stateEvents = { coordinator.recordStateChanges($0) }
+            loopConfiguration.engineId = cluster.engineId
+        }
+
+        writer?.start()
 
         var loops: [CheckLoop] = []
         do {
@@ -63,7 +101,8 @@ struct EngineRuntime {
         if let port = configuration.metricsPort {
             metricsServer = try MetricsServer(
                 address: configuration.metricsAddress, port: port,
-                source: MetricsSource(loops: loops, results: results, startedMonotonic: started))
+                source: MetricsSource(
+                    loops: loops, results: results, startedMonotonic: started, writer: writer?.statistics))
             metricsServer?.start()
         }
 
@@ -77,6 +116,22 @@ struct EngineRuntime {
             thread.stackSize = 1 << 20
             thread.start()
         }
+        if let cluster = configuration.cluster, let coordinator {
+            let sync = ClusterMonitorSync(
+                configuration: ClusterMonitorSync.Configuration(
+                    databaseURL: database?.writer.databaseURL ?? "", reconcileSeconds: cluster.reconcileSeconds),
+                loops: loops, log: ClusterCoordinator.standardErrorLog)
+            sync.start()
+            syncBox.withLock { $0 = sync }
+            monitorSync = sync
+            do {
+                try coordinator.start()
+            } catch {
+                throw EngineError.invalidOption(name: "--redis", reason: error.description)
+            }
+            FileHandle.standardError.write(Data(
+                "lookout-engine: cluster engine \(cluster.engineId), Redis \(cluster.redis), lease \(cluster.leaseMs) ms\n".utf8))
+        }
         FileHandle.standardError.write(Data(
             "lookout-engine: \(prepared.count) monitors on \(loops.count) loop(s), up to \(inFlightPerLoop * loops.count) in flight, curl \(CurlGlobal.version)\n".utf8))
 
@@ -89,6 +144,10 @@ struct EngineRuntime {
             if received == SIGINT || received == SIGTERM {
                 if stopping {
                     FileHandle.standardError.write(Data("lookout-engine: second signal, exiting without waiting\n".utf8))
+                    if let figures = writer?.statistics.snapshot, figures.bufferedRows > 0 {
+                        FileHandle.standardError.write(Data(
+                            "lookout-engine: \(figures.bufferedRows) check rows not yet in the database are abandoned\n".utf8))
+                    }
                     results.close()
                     exit(130)
                 }
@@ -101,14 +160,20 @@ struct EngineRuntime {
             }
         }
         let elapsedSeconds = Double(Clock.monotonicMicros() - started) / 1_000_000
+        // Leave the cluster first (the other engines take our shards at their next heartbeat),
+        // then flush: every result batch reaches the writer and the live channel.
+        monitorSync?.stop()
         let writeError = results.close()
+        // After the results pipeline: every batch has reached the writer; now flush or spill it.
+        let databaseFigures = writer?.close()
+        coordinator?.stop(deregister: true)
         metricsServer?.stop()
         let summary = results.summary
         let usage = ProcessUsage.current()
         var report = SummaryReport(
             summary: summary, monitors: prepared.count, loops: loops.count, elapsedSeconds: elapsedSeconds,
             cpuMicros: (usage.userMicros - usageAtStart.userMicros) + (usage.systemMicros - usageAtStart.systemMicros),
-            maxResidentKiB: usage.maxResidentKiB)
+            maxResidentKiB: usage.maxResidentKiB, database: databaseFigures)
         for loop in loops {
             report.dnsHits += loop.statistics.dnsCacheHits.load(ordering: .relaxed)
             report.dnsMisses += loop.statistics.dnsCacheMisses.load(ordering: .relaxed)
@@ -126,8 +191,30 @@ struct EngineRuntime {
             }
         }
         if writeError != nil { return 3 }
+        if let databaseFigures, databaseFigures.droppedRows > 0 {
+            FileHandle.standardError.write(Data(
+                "lookout-engine: \(databaseFigures.droppedRows) check rows could not be stored (see the errors above)\n".utf8))
+            return 3
+        }
         if configuration.once && summary.count(.up) != summary.checks { return 1 }
         return 0
+    }
+
+    /// Where each batch of results goes besides the results file: the COPY writer and, in
+    /// cluster mode, the live channel (one short lock each, never a wait).
+    private static func batchSink(_ writer: CheckWriter?, _ coordinator: ClusterCoordinator?)
+        -> (@Sendable ([CheckResult]) -> Void)?
+    {
+        switch (writer, coordinator) {
+        case (nil, nil): return nil
+        case (let writer?, nil): return { writer.submit($0) }
+        case (nil, let coordinator?): return { coordinator.publishLive($0) }
+        case (let writer?, let coordinator?):
+            return { batch in
+                writer.submit(batch)
+                coordinator.publishLive(batch)
+            }
+        }
     }
 
     private func loadMonitors() throws(EngineError) -> [PreparedMonitor] {

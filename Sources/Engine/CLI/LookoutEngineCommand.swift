@@ -7,7 +7,8 @@ struct LookoutEngineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lookout-engine",
         abstract: "Lookout check engine: thousands of HTTP(S) checks in flight on libev + curl multi + c-ares.",
-        subcommands: [RunCommand.self],
+        // migrate / import: the database side (Persistence/, docs/DATABASE.md).
+        subcommands: [RunCommand.self, MigrateCommand.self, ImportCommand.self],
         defaultSubcommand: RunCommand.self
     )
 }

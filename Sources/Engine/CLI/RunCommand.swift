@@ -10,7 +10,7 @@ struct RunCommand: ParsableCommand {
     )
 
     @Option(name: .long, help: "JSON Lines file, one monitor per line (only id and url are required).")
-    var monitors: String
+    var monitors: String?
 
     @Option(name: .long, help: "Write one JSON line per check here ('-' = standard output).")
     var results: String?
@@ -60,7 +60,58 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "User-Agent header of every check.")
     var userAgent: String = "Lookout/0.1 (uptime check)"
 
+    // Database (Persistence/, docs/DATABASE.md): results also go to PostgreSQL's `checks`.
+
+    @Option(name: .long, help: "PostgreSQL URI: migrate, upsert the monitors and write every check into `checks`.")
+    var database: String?
+
+    @Option(name: .long, help: "Owner (e-mail) of the monitors file's monitors in the database.")
+    var owner: String = LookoutSchema.standaloneOwnerEmail
+
+    @Option(name: .long, help: "Rows per COPY batch (default 5000).")
+    var dbBatchRows: Int = 5000
+
+    @Option(name: .long, help: "Longest a result waits before a batch is written, ms (default 500).")
+    var dbBatchMs: Int = 500
+
+    @Option(name: .long, help: "Rows kept in memory while the database is away, then spilled (default 1000000).")
+    var dbBufferRows: Int = 1_000_000
+
+    @Option(name: .long, help: "Directory for rows the database could not take yet (default .lookout-spill).")
+    var spillDir: String = ".lookout-spill"
+
+    @Option(name: .long, help: "Drop check partitions older than this many days, hourly (default: keep).")
+    var retentionDays: Int?
+
+    // Cluster mode (Cluster/, README "Cluster mode"): monitors come from the database for the
+    // shards this engine owns; engines coordinate through Redis.
+
+    @Option(name: .long, help: "Redis URL redis://IP:PORT[/db]: run as one engine of a cluster (needs --database).")
+    var redis: String?
+
+    @Option(name: .long, help: "This engine's id in the cluster (default: <host>-<pid>).")
+    var engineId: String?
+
+    @Option(name: .long, help: "Cluster lease, ms: a dead engine's monitors move within about one lease (default 10000).")
+    var leaseMs: Int = 10_000
+
+    @Option(name: .long, help: "Prefix of the cluster's Redis keys and channels (default lookout).")
+    var redisPrefix: String = ClusterContract.defaultPrefix
+
+    @Option(name: .long, help: "Seconds between full reconciles of the owned monitors with the database (default 30).")
+    var reconcileSeconds: Double = 30
+
     func validate() throws {
+        if redis != nil {
+            if database == nil { throw ValidationError("--redis needs --database: cluster engines load their monitors from it") }
+            if monitors != nil { throw ValidationError("--monitors and --redis exclude each other: cluster engines load monitors from the database") }
+            if once { throw ValidationError("--once is for a monitors file, not for cluster mode") }
+            if leaseMs < 300 || leaseMs > 600_000 { throw ValidationError("--lease-ms must be 300...600000") }
+            if !(reconcileSeconds >= 1 && reconcileSeconds <= 3600) { throw ValidationError("--reconcile-seconds must be 1...3600") }
+            _ = try clusterOptions()
+        } else if monitors == nil {
+            throw ValidationError("give --monitors FILE (standalone) or --database URL --redis URL (cluster mode)")
+        }
         if let duration, !(duration > 0 && duration.isFinite) {
             throw ValidationError("--duration must be a positive number of seconds")
         }
@@ -75,6 +126,34 @@ struct RunCommand: ParsableCommand {
         for cidr in allowTarget {
             do { _ = try CIDRRange(cidr) } catch { throw ValidationError("--allow-target \(error.reason)") }
         }
+        if let options = databaseOptions {
+            do throws(EngineError) { try options.writer.validate() } catch { throw ValidationError(error.description) }
+            if !MonitorImporter.isValidEmail(owner) { throw ValidationError("--owner '\(owner)' is not an e-mail address") }
+        }
+    }
+
+    /// The `--database` settings, nil without `--database`.
+    var databaseOptions: DatabaseRunOptions? {
+        guard let database else { return nil }
+        var writer = CheckWriter.Configuration(databaseURL: database)
+        writer.batchRows = dbBatchRows
+        writer.batchMilliseconds = dbBatchMs
+        writer.bufferRows = dbBufferRows
+        writer.spillDirectory = spillDir
+        writer.retentionDays = retentionDays
+        return DatabaseRunOptions(writer: writer, ownerEmail: owner)
+    }
+
+    /// The cluster settings, nil without `--redis`.
+    func clusterOptions() throws -> ClusterOptions? {
+        guard let redis else { return nil }
+        let endpoint: RedisEndpoint
+        do { endpoint = try RedisEndpoint(url: redis) } catch { throw ValidationError("--redis: \(error.description)") }
+        let contract: ClusterContract
+        do { contract = try ClusterContract(prefix: redisPrefix) } catch { throw ValidationError("--redis-prefix: \(error.description)") }
+        let id = engineId ?? ClusterContract.defaultEngineId(host: ClusterCoordinator.hostName(), pid: getpid())
+        do { try ClusterContract.validateEngineId(id) } catch { throw ValidationError("--engine-id: \(error.description)") }
+        return ClusterOptions(redis: endpoint, engineId: id, leaseMs: leaseMs, contract: contract, reconcileSeconds: reconcileSeconds)
     }
 
     /// c-ares takes IP:PORT or [IPv6]:PORT; a host name would need a blocking lookup.
@@ -101,7 +180,7 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         var configuration = EngineConfiguration(
-            monitorsPath: monitors, loops: loops ?? max(ProcessInfo.processInfo.activeProcessorCount, 1))
+            monitorsPath: monitors ?? "", loops: loops ?? max(ProcessInfo.processInfo.activeProcessorCount, 1))
         configuration.resultsPath = results
         configuration.durationSeconds = duration
         configuration.once = once
@@ -117,9 +196,10 @@ struct RunCommand: ParsableCommand {
         configuration.metricsAddress = metricsAddress
         configuration.summaryJSONPath = summaryJSON
         configuration.userAgent = userAgent
+        configuration.cluster = try clusterOptions()
         let exitCode: Int32
         do {
-            exitCode = try EngineRuntime(configuration: configuration).run()
+            exitCode = try EngineRuntime(configuration: configuration, database: databaseOptions).run()
         } catch {
             FileHandle.standardError.write(Data("lookout-engine: \(error.description)\n".utf8))
             throw ExitCode(2)

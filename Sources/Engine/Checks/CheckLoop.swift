@@ -33,6 +33,12 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         /// Run each monitor once, then stop.
         var once: Bool
         var userAgent: String
+        /// Cluster mode: confirmed state changes (hysteresis per monitor, a quick re-check
+        /// before a first failure counts) go here, in batches, from the loop thread.
+        var stateEvents: (@Sendable ([StateChangeEvent]) -> Void)? = nil
+        /// Named in state-change events.
+        var engineId: String = ""
+        var healthThresholds: HealthThresholds = .standard
     }
 
     /// A check in flight. Lives in `slots`, indexed by the slot number curl and DNS carry.
@@ -83,6 +89,12 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     private var dnsQueriesInFlight = 0
     private var deferredQueries: [String] = []
     private var deferredQueryHead = 0
+    /// Confirmed state per monitor number (cluster mode only).
+    private var health: [MonitorHealth]
+    private var pendingStateEvents: [StateChangeEvent] = []
+    /// Check ids: a random instance per loop and a counter (see `CheckID`).
+    private let checkIdInstance = UInt64.random(in: 0 ... .max)
+    private var checkIdSequence: UInt64 = 0
     private var monitorBusy: [Bool]
     private var literalAddresses: [IPAddress?]
     private var slots: [CheckState]
@@ -106,6 +118,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         self.scheduler = CheckScheduler(capacity: monitors.count)
         self.monitorBusy = Array(repeating: false, count: monitors.count)
         self.generations = Array(repeating: 0, count: monitors.count)
+        self.health = Array(repeating: MonitorHealth(), count: monitors.count)
         self.removalPending = Array(repeating: false, count: monitors.count)
         for (index, monitor) in monitors.enumerated() { indexByID[monitor.monitor.id] = Int32(index) }
         self.literalAddresses = monitors.map { $0.url.hostIsIPLiteral ? IPAddress(parsing: $0.url.host) : nil }
@@ -206,6 +219,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         } else if let reused = freeMonitorIndices.popLast() {
             index = Int(reused)
             monitors[index] = prepared
+            health[index] = MonitorHealth()
             literalAddresses[index] = prepared.url.hostIsIPLiteral ? IPAddress(parsing: prepared.url.host) : nil
             generations[index] &+= 1
             indexByID[prepared.monitor.id] = reused
@@ -214,6 +228,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             monitors.append(prepared)
             literalAddresses.append(prepared.url.hostIsIPLiteral ? IPAddress(parsing: prepared.url.host) : nil)
             generations.append(0)
+            health.append(MonitorHealth())
             monitorBusy.append(false)
             removalPending.append(false)
             indexByID[prepared.monitor.id] = Int32(index)
@@ -263,7 +278,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             guard entry.generation == generations[monitorIndex], let prepared = monitors[monitorIndex] else {
                 continue
             }
-            if !configuration.once {
+            if !configuration.once && !entry.isRecheck {
                 let next = CheckPhase.nextDue(after: entry.due, intervalMicros: prepared.intervalMicros, now: now)
                 scheduler.schedule(monitor: entry.monitor, due: next, generation: entry.generation)
             }
@@ -528,7 +543,11 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
                 redirects: state.redirects,
                 errorCode: errorCode,
                 errorMessage: message,
-                certExpiresAt: certificate))
+                certExpiresAt: certificate,
+                checkId: nextCheckId()))
+        if configuration.stateEvents != nil, let prepared = state.prepared {
+            trackHealth(of: monitorIndex, prepared: prepared, result: outgoing[outgoing.count - 1], now: now)
+        }
         slots[slot].easy = nil
         slots[slot].hopURL = nil
         slots[slot].waitingForName = nil
@@ -565,9 +584,39 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
 
     private func flushResults() {
         flushTimer.cancel()
+        if !pendingStateEvents.isEmpty, let sink = configuration.stateEvents {
+            sink(pendingStateEvents)
+            pendingStateEvents.removeAll(keepingCapacity: true)
+        }
         guard !outgoing.isEmpty else { return }
         results.submit(outgoing)
         outgoing.removeAll(keepingCapacity: true)
+    }
+
+    private func nextCheckId() -> CheckID {
+        checkIdSequence &+= 1
+        return CheckID(instance: checkIdInstance, sequence: checkIdSequence)
+    }
+
+    /// Feeds the result to the monitor's hysteresis: a confirmed change becomes an event; a
+    /// change waiting for confirmation asks for a quick extra check.
+    private func trackHealth(of monitorIndex: Int, prepared: PreparedMonitor, result: CheckResult, now: Int64) {
+        // The monitor may have been removed (or replaced) while the check ran.
+        guard monitors[monitorIndex]?.monitor.id == prepared.monitor.id else { return }
+        let decision = health[monitorIndex].record(
+            result.status, intervalSeconds: prepared.monitor.intervalSeconds, thresholds: configuration.healthThresholds)
+        if let transition = decision.transition {
+            pendingStateEvents.append(
+                StateChangeEvent(
+                    monitorId: prepared.monitor.id, from: transition.from, to: transition.to, atMs: result.checkedAtMs,
+                    checkId: result.checkId?.description ?? "", engineId: configuration.engineId,
+                    reason: result.errorCode?.rawValue ?? "up", message: result.errorMessage ?? ""))
+        }
+        if let delay = decision.recheckAfterSeconds, !stopping {
+            scheduler.schedule(
+                monitor: Int32(monitorIndex), due: now + Int64(delay * 1_000_000),
+                generation: generations[monitorIndex], isRecheck: true)
+        }
     }
 
     @inline(__always)

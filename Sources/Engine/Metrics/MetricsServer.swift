@@ -11,6 +11,8 @@ struct MetricsSource: Sendable {
     let loops: [CheckLoop]
     let results: ResultPipeline
     let startedMonotonic: Int64
+    /// The database COPY writer's figures (`--database` runs); rendered by `CheckWriterFigures`.
+    var writer: CheckWriterStatistics? = nil
 
     /// Prometheus text exposition format 0.0.4.
     func render() -> String {
@@ -70,6 +72,7 @@ struct MetricsSource: Sendable {
         metric(
             "lookout_engine_uptime_seconds", "gauge", "Seconds since start.",
             [("", Double(Clock.monotonicMicros() - startedMonotonic) / 1_000_000)])
+        if let writer { out += writer.snapshot.prometheusText }
         return out
     }
 

@@ -21,9 +21,15 @@ final class ResultPipeline: @unchecked Sendable {
     private let output: Int32?
     private let closeOutput: Bool
     private var writeError: String?
+    /// Also receives every batch, on the writer thread (the database's COPY writer hooks in
+    /// here: `CheckWriter.submit`, which only queues). nil without `--database`.
+    private let batchSink: (@Sendable ([CheckResult]) -> Void)?
 
-    /// - Parameter path: a file to (over)write, `-` for standard output, nil for no results file.
-    init(path: String?) throws(EngineError) {
+    /// - Parameters:
+    ///   - path: a file to (over)write, `-` for standard output, nil for no results file.
+    ///   - batchSink: called with every batch on the writer thread (see `batchSink`).
+    init(path: String?, batchSink: (@Sendable ([CheckResult]) -> Void)? = nil) throws(EngineError) {
+        self.batchSink = batchSink
         switch path {
         case nil:
             output = nil
@@ -83,6 +89,7 @@ final class ResultPipeline: @unchecked Sendable {
             condition.unlock()
             if done { break }
             for batch in batches {
+                batchSink?(batch)
                 summaryLock.lock()
                 for result in batch { summaryStorage.record(result) }
                 summaryLock.unlock()

@@ -13,6 +13,8 @@ struct SummaryReport {
     var dnsHits = 0
     var dnsMisses = 0
     var dnsCoalesced = 0
+    /// The COPY writer's final figures (`--database` runs only).
+    var database: CheckWriterFigures? = nil
 
     var checksPerSecond: Double { elapsedSeconds > 0 ? Double(summary.checks) / elapsedSeconds : 0 }
     var cpuMicrosPerCheck: Double { summary.checks > 0 ? Double(cpuMicros) / Double(summary.checks) : 0 }
@@ -28,6 +30,14 @@ struct SummaryReport {
             + " total p50 \(milliseconds(summary.totalMicros.value(atPercentile: 50))) ms"
             + " p99 \(milliseconds(summary.totalMicros.value(atPercentile: 99))) ms;"
             + " cpu \(String(format: "%.1f", cpuMicrosPerCheck)) µs/check; peak rss \(maxResidentKiB / 1024) MiB"
+            + databaseLine
+    }
+
+    /// `; db rows written N (duplicates D) in B batches, spilled S pending, dropped X` (`--database` runs).
+    private var databaseLine: String {
+        guard let database else { return "" }
+        return "; db rows written \(database.rowsWritten) (duplicates \(database.rowsDuplicate)) in \(database.batches) batches,"
+            + " spilled \(database.spilledRows) pending, dropped \(database.droppedRows)"
     }
 
     var json: Data {
@@ -41,7 +51,7 @@ struct SummaryReport {
         }
         var byStatus: [String: Int] = [:]
         for status in CheckStatus.allCases { byStatus[status.name] = summary.count(status) }
-        let object: [String: Any] = [
+        var object: [String: Any] = [
             "monitors": monitors,
             "loops": loops,
             "checks": summary.checks,
@@ -56,6 +66,14 @@ struct SummaryReport {
             "maxResidentKiB": maxResidentKiB,
             "dns": ["cacheHits": dnsHits, "cacheMisses": dnsMisses, "coalesced": dnsCoalesced],
         ]
+        if let database {
+            object["database"] = [
+                "rowsReceived": database.rowsReceived, "rowsWritten": database.rowsWritten,
+                "rowsDuplicate": database.rowsDuplicate, "batches": database.batches,
+                "writeErrors": database.writeErrors, "spilledRowsPending": database.spilledRows,
+                "spilledRowsTotal": database.spilledRowsTotal, "droppedRows": database.droppedRows,
+            ]
+        }
         return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])) ?? Data()
     }
 }

@@ -10,6 +10,9 @@ struct CheckScheduler {
         /// The monitor's generation when scheduled: an entry whose generation is behind the
         /// monitor's current one (monitor removed or its interval changed) is stale and dropped.
         var generation: UInt32 = 0
+        /// A one-off extra check (a quick re-check confirming a state change): it does not
+        /// continue the monitor's regular schedule.
+        var isRecheck = false
     }
 
     private(set) var entries: [Entry] = []
@@ -22,8 +25,8 @@ struct CheckScheduler {
     /// The earliest due time, if any.
     var nextDue: Int64? { entries.first?.due }
 
-    mutating func schedule(monitor: Int32, due: Int64, generation: UInt32 = 0) {
-        entries.append(Entry(due: due, monitor: monitor, generation: generation))
+    mutating func schedule(monitor: Int32, due: Int64, generation: UInt32 = 0, isRecheck: Bool = false) {
+        entries.append(Entry(due: due, monitor: monitor, generation: generation, isRecheck: isRecheck))
         siftUp(entries.count - 1)
     }
 

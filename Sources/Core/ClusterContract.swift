@@ -1,0 +1,454 @@
+import Foundation
+
+/// The Redis names and message formats that engines and the control plane share. A contract:
+/// names and fields may be added, never renamed or removed.
+///
+/// Every name starts with `prefix` (default `lookout`), so several clusters — or several tests —
+/// can share one Redis without touching each other's keys. With the default prefix:
+///
+/// | Name                           | Type    | Written by    | Content                                             |
+/// |--------------------------------|---------|---------------|-----------------------------------------------------|
+/// | `lookout:engine:<engineId>`    | string  | engine        | `EngineRecord` JSON, `PX` = lease (expires if the engine dies) |
+/// | `lookout:engines`              | zset    | engine        | member = engine id, score = lease expiry (epoch ms, Redis clock) |
+/// | `lookout:monitors:changed`     | pub/sub | control plane | `MonitorChange` JSON (one object or an array)        |
+/// | `lookout:checks:live`          | pub/sub | engine        | JSON array of check results (the results-file objects) |
+/// | `lookout:events:state`         | stream  | engine        | `StateChangeEvent` fields, `MAXLEN ~ 100000`         |
+///
+/// Shards: every monitor belongs to one of `shardCount` (1024) shards, stored with it
+/// (`monitors.shard`, computed once by `MonitorShard`); engines split the shards among
+/// themselves by rendezvous hashing over the live members of `lookout:engines` (the engine's
+/// `ShardAssignment`, weights `stableHash("<engineId>:<shard>")`), so the control plane never
+/// assigns monitors to engines: it only says which monitor changed and in which shard.
+public struct ClusterContract: Sendable, Equatable {
+    /// Number of shards (`MonitorShard.count`, 1024). Fixed: changing it moves every monitor.
+    public static let shardCount = MonitorShard.count
+    /// Approximate cap of the state stream (`XADD ... MAXLEN ~ 100000`).
+    public static let stateStreamMaxLength = 100_000
+    /// The production prefix.
+    public static let defaultPrefix = "lookout"
+
+    /// First component of every key and channel name.
+    public let prefix: String
+
+    /// - Parameter prefix: 1...64 characters of `A-Z a-z 0-9 . _ - :`. Default `lookout`.
+    public init(prefix: String = ClusterContract.defaultPrefix) throws(ClusterContractError) {
+        guard (1...64).contains(prefix.utf8.count), prefix.utf8.allSatisfy({ Self.isNameByte($0) || $0 == 0x3A })
+        else {
+            throw ClusterContractError("Redis key prefix '\(prefix)' must be 1 to 64 characters of A-Z a-z 0-9 . _ - :")
+        }
+        self.prefix = prefix
+    }
+
+    /// The engine's registration: `<prefix>:engine:<engineId>` (a string key with the lease as TTL).
+    public func engineKey(_ engineId: String) -> String { "\(prefix):engine:\(engineId)" }
+    /// Sorted set of live engines: member = engine id, score = lease expiry in epoch ms on the
+    /// Redis server's clock (`TIME`). Members whose score is in the past are dead.
+    public var enginesKey: String { "\(prefix):engines" }
+    /// Pub/sub channel the control plane publishes `MonitorChange` messages on.
+    public var monitorsChangedChannel: String { "\(prefix):monitors:changed" }
+    /// Pub/sub channel engines publish batches of live results on.
+    public var liveChannel: String { "\(prefix):checks:live" }
+    /// Stream of confirmed monitor state changes, read by the control plane with a consumer group.
+    public var stateStream: String { "\(prefix):events:state" }
+
+    /// 64-bit FNV-1a of the UTF-8 bytes, finished with the SplitMix64 mixer (FNV-1a alone has
+    /// weak low bits for similar strings): the rendezvous weights. Stable across processes,
+    /// machines and versions.
+    public static func stableHash(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        return mix(hash)
+    }
+
+    /// The SplitMix64 finaliser.
+    @inline(__always)
+    public static func mix(_ value: UInt64) -> UInt64 {
+        var z = value &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Engine ids appear inside key names: 1...64 characters of `A-Z a-z 0-9 . _ -` (no `:`).
+    public static func validateEngineId(_ engineId: String) throws(ClusterContractError) {
+        guard (1...64).contains(engineId.utf8.count), engineId.utf8.allSatisfy(isNameByte) else {
+            throw ClusterContractError("engine id '\(engineId)' must be 1 to 64 characters of A-Z a-z 0-9 . _ -")
+        }
+    }
+
+    /// A valid engine id made of a host name and a process id, e.g. `web-3-4711`.
+    public static func defaultEngineId(host: String, pid: Int32) -> String {
+        let cleaned = String(
+            decoding: host.utf8.map { isNameByte($0) ? $0 : UInt8(ascii: "-") }.prefix(48),
+            as: UTF8.self
+        )
+        return "\(cleaned.isEmpty ? "engine" : cleaned)-\(pid)"
+    }
+
+    private static func isNameByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+            return true
+        default:
+            return false
+        }
+    }
+}
+
+/// A name or message that does not follow the cluster contract.
+public struct ClusterContractError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What is wrong, for a person.
+    public var description: String
+    /// Wraps a sentence.
+    public init(_ description: String) { self.description = description }
+}
+
+// MARK: - Monitor changes (control plane -> engines)
+
+/// A monitor was created, changed, paused or deleted: published by the control plane on
+/// `<prefix>:monitors:changed` after the database transaction committed.
+///
+/// Payload: one JSON object, or a JSON array of them (bulk imports):
+/// ```json
+/// {"monitorId": "42", "shard": 617, "op": "upsert"}
+/// ```
+/// - `monitorId`: the monitor's database id (`monitors.id`), a JSON integer or its decimal text
+///   (read as text either way).
+/// - `shard`: 0...1023, the monitor's `monitors.shard`.
+/// - `op`: `upsert` (created or changed: reload it from the database), `delete` (stop checking
+///   it), `pause` (stop checking it, keep it). Resuming a paused monitor is an `upsert`.
+///
+/// Pub/sub is fire-and-forget: engines also reconcile with the database periodically and after
+/// every reconnect of their subscription, so a lost message delays a change, never loses it.
+public struct MonitorChange: Sendable, Equatable, Hashable {
+    /// What happened to the monitor.
+    public enum Operation: String, Sendable, CaseIterable {
+        /// Created or changed (or resumed): load the current definition from the database.
+        case upsert
+        /// Deleted: stop checking it.
+        case delete
+        /// Paused: stop checking it until the next `upsert`.
+        case pause
+    }
+
+    /// The monitor's id.
+    public var monitorId: String
+    /// The monitor's shard, 0..<1024.
+    public var shard: Int
+    /// What happened.
+    public var operation: Operation
+
+    /// A change of one monitor.
+    public init(monitorId: String, shard: Int, operation: Operation) {
+        self.monitorId = monitorId
+        self.shard = shard
+        self.operation = operation
+    }
+
+    /// The JSON object for this change (what the control plane publishes).
+    public var json: String {
+        "{\"monitorId\":\(ContractJSON.quoted(monitorId)),\"shard\":\(shard),\"op\":\"\(operation.rawValue)\"}"
+    }
+
+    /// Reads a message payload: one object or an array of objects. Throws on the first bad one.
+    public static func parse(_ payload: [UInt8]) throws(ClusterContractError) -> [MonitorChange] {
+        let data = Data(payload)
+        let isArray =
+            payload.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) == UInt8(ascii: "[")
+        do {
+            if isArray {
+                return try JSONDecoder().decode([Wire].self, from: data).map(\.change)
+            }
+            return [try JSONDecoder().decode(Wire.self, from: data).change]
+        } catch let error as ClusterContractError {
+            throw error
+        } catch {
+            throw ClusterContractError(
+                "monitor change must be {\"monitorId\": string or integer, \"shard\": 0...\(ClusterContract.shardCount - 1), \"op\": \"upsert\"|\"delete\"|\"pause\"}"
+            )
+        }
+    }
+
+    /// The wire form; `monitorId` may be a JSON string or integer.
+    private struct Wire: Decodable {
+        var change: MonitorChange
+
+        enum CodingKeys: String, CodingKey {
+            case monitorId, shard, op
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            let monitorId: String
+            if let text = try? container.decode(String.self, forKey: .monitorId) {
+                monitorId = text
+            } else {
+                monitorId = String(try container.decode(Int64.self, forKey: .monitorId))
+            }
+            let shard = try container.decode(Int.self, forKey: .shard)
+            let op = try container.decode(String.self, forKey: .op)
+            guard !monitorId.isEmpty, (0..<ClusterContract.shardCount).contains(shard),
+                let operation = Operation(rawValue: op)
+            else {
+                throw ClusterContractError(
+                    "monitor change has an empty monitorId, a shard out of range or an unknown op"
+                )
+            }
+            change = MonitorChange(monitorId: monitorId, shard: shard, operation: operation)
+        }
+    }
+}
+
+// MARK: - Engine registration
+
+/// The value of `<prefix>:engine:<engineId>`, rewritten at every heartbeat with `PX <leaseMs>`:
+/// ```json
+/// {"engineId":"web-3-4711","host":"web-3","pid":4711,"startedAt":"2026-11-29T14:21:46.123Z",
+///  "leaseMs":10000,"ownedShards":512,"version":"0.1.0"}
+/// ```
+/// For people and dashboards; membership itself is the `<prefix>:engines` sorted set.
+public struct EngineRecord: Sendable, Equatable {
+    /// The engine's id (also the member name in `<prefix>:engines`).
+    public var engineId: String
+    /// Host name of the machine the engine runs on.
+    public var host: String
+    /// Process id on that host.
+    public var pid: Int32
+    /// When the engine process started, epoch milliseconds (RFC 3339 in JSON).
+    public var startedAtMs: Int64
+    /// Lease length: the engine is dead once it has not renewed its lease for this long.
+    public var leaseMs: Int
+    /// Shards the engine owned at this heartbeat.
+    public var ownedShards: Int
+    /// Engine software version.
+    public var version: String
+
+    /// A registration record.
+    public init(
+        engineId: String,
+        host: String,
+        pid: Int32,
+        startedAtMs: Int64,
+        leaseMs: Int,
+        ownedShards: Int,
+        version: String
+    ) {
+        self.engineId = engineId
+        self.host = host
+        self.pid = pid
+        self.startedAtMs = startedAtMs
+        self.leaseMs = leaseMs
+        self.ownedShards = ownedShards
+        self.version = version
+    }
+
+    /// The JSON text stored in Redis.
+    public var json: String {
+        "{\"engineId\":\(ContractJSON.quoted(engineId)),\"host\":\(ContractJSON.quoted(host)),\"pid\":\(pid),"
+            + "\"startedAt\":\"\(RFC3339.string(epochMilliseconds: startedAtMs))\",\"leaseMs\":\(leaseMs),"
+            + "\"ownedShards\":\(ownedShards),\"version\":\(ContractJSON.quoted(version))}"
+    }
+}
+
+// MARK: - Live results (engines -> control plane)
+
+/// Encodes a batch of results for `PUBLISH <prefix>:checks:live`: a JSON array whose elements
+/// are exactly the objects of the results file (`ResultLineEncoder`: `monitorId`, `checkedAt`,
+/// `status`, `httpStatus`, `dnsMs`, `connectMs`, `tlsMs`, `ttfbMs`, `totalMs`, `lagMs`,
+/// `redirects`, `errorCode`, `errorMessage`, `certExpiresAt`). Best effort: live results are
+/// dropped (and counted) when Redis is away; PostgreSQL has every result.
+public struct LiveResultsEncoder {
+    private var lines = ResultLineEncoder(reservingCapacity: 16 * 1024)
+
+    /// An encoder with a reusable buffer.
+    public init() {}
+
+    /// The message for `results`: `[{...},{...}]`.
+    public mutating func encode(_ results: ArraySlice<CheckResult>) -> [UInt8] {
+        lines.removeAll()
+        for result in results { lines.append(result) }
+        var message: [UInt8] = []
+        message.reserveCapacity(lines.bytes.count + 2)
+        message.append(UInt8(ascii: "["))
+        // Each record ends with "\n" and no record contains a raw newline (strings are escaped):
+        // the newlines become the separators.
+        for byte in lines.bytes { message.append(byte == UInt8(ascii: "\n") ? UInt8(ascii: ",") : byte) }
+        if message.count > 1 { message.removeLast() }
+        message.append(UInt8(ascii: "]"))
+        return message
+    }
+}
+
+// MARK: - State changes (engines -> control plane)
+
+/// A monitor's confirmed state. `unknown` until the engine has confirmed one.
+public enum MonitorState: String, Sendable, CaseIterable, CustomStringConvertible {
+    /// Not yet confirmed (a new monitor, or an engine that just took it over without a seed).
+    case unknown = "UNKNOWN"
+    /// Healthy: the recovery threshold of consecutive UP checks was reached.
+    case up = "UP"
+    /// Failing: the failure threshold of consecutive non-UP checks was reached.
+    case down = "DOWN"
+
+    /// The wire spelling: `UNKNOWN`, `UP`, `DOWN`.
+    public var description: String { rawValue }
+}
+
+/// A confirmed state change of one monitor, appended by the owning engine to the stream
+/// `<prefix>:events:state` with `XADD <stream> MAXLEN ~ 100000 * <fields>`. Every field value
+/// is a string:
+///
+/// | Field       | Meaning                                                                  |
+/// |-------------|--------------------------------------------------------------------------|
+/// | `monitorId` | the monitor (`monitors.id` in decimal in cluster mode)                   |
+/// | `from`      | `UNKNOWN`, `UP` or `DOWN`                                                |
+/// | `to`        | `UP` or `DOWN`                                                           |
+/// | `at`        | `checkedAt` of the confirming check, RFC 3339 UTC with milliseconds      |
+/// | `checkId`   | id of the confirming check (as written to `checks`)                      |
+/// | `engineId`  | the engine that confirmed it                                             |
+/// | `reason`    | the confirming check's `errorCode` for `DOWN` (`timeout`, `status_mismatch` ...), `up` for `UP` |
+/// | `message`   | the confirming check's `errorMessage` (empty for `UP`)                   |
+///
+/// Delivery is at least once: an engine re-sends an entry whose `XADD` reply it did not see, and
+/// an engine taking over a shard may confirm the same state again. Consumers de-duplicate on
+/// (`monitorId`, `checkId`) and ignore a change whose `from` is not the state they hold or whose
+/// `at` is older than the last one applied.
+public struct StateChangeEvent: Sendable, Equatable {
+    /// The monitor.
+    public var monitorId: String
+    /// State before the change.
+    public var from: MonitorState
+    /// State after the change.
+    public var to: MonitorState
+    /// `checkedAt` of the confirming check, epoch milliseconds.
+    public var atMs: Int64
+    /// The confirming check's id.
+    public var checkId: String
+    /// The engine that saw it.
+    public var engineId: String
+    /// `errorCode` of the confirming check, or `up` for a recovery.
+    public var reason: String
+    /// `errorMessage` of the confirming check, empty for a recovery.
+    public var message: String
+
+    /// A state change.
+    public init(
+        monitorId: String,
+        from: MonitorState,
+        to: MonitorState,
+        atMs: Int64,
+        checkId: String,
+        engineId: String,
+        reason: String,
+        message: String = ""
+    ) {
+        self.monitorId = monitorId
+        self.from = from
+        self.to = to
+        self.atMs = atMs
+        self.checkId = checkId
+        self.engineId = engineId
+        self.reason = reason
+        self.message = message
+    }
+
+    /// The stream entry's field/value pairs, in the documented order.
+    public var streamFields: [(String, String)] {
+        [
+            ("monitorId", monitorId), ("from", from.rawValue), ("to", to.rawValue),
+            ("at", RFC3339.string(epochMilliseconds: atMs)), ("checkId", checkId), ("engineId", engineId),
+            ("reason", reason), ("message", message),
+        ]
+    }
+
+    /// Reads a stream entry (what the control plane's consumer does). nil when a field is
+    /// missing or malformed; unknown extra fields are ignored.
+    public init?(streamFields fields: [String: String]) {
+        guard let monitorId = fields["monitorId"], let from = fields["from"].flatMap(MonitorState.init(rawValue:)),
+            let to = fields["to"].flatMap(MonitorState.init(rawValue:)), let at = fields["at"],
+            let atMs = RFC3339.parseEpochMilliseconds(at), let checkId = fields["checkId"],
+            let engineId = fields["engineId"], let reason = fields["reason"]
+        else { return nil }
+        self.init(
+            monitorId: monitorId,
+            from: from,
+            to: to,
+            atMs: atMs,
+            checkId: checkId,
+            engineId: engineId,
+            reason: reason,
+            message: fields["message"] ?? ""
+        )
+    }
+}
+
+extension RFC3339 {
+    /// Reads `YYYY-MM-DDTHH:MM:SS[.fff]Z` (UTC only, as Lookout writes it) into epoch milliseconds.
+    public static func parseEpochMilliseconds(_ text: String) -> Int64? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 20, bytes.last == UInt8(ascii: "Z") else { return nil }
+        func number(_ range: Range<Int>) -> Int64? {
+            var value: Int64 = 0
+            for index in range {
+                guard index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) else {
+                    return nil
+                }
+                value = value * 10 + Int64(bytes[index] - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        guard bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
+            bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
+            let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+        else { return nil }
+        var millis: Int64 = 0
+        if bytes[19] == UInt8(ascii: ".") {
+            let digits = bytes.count - 1 - 20
+            guard (1...9).contains(digits), let fraction = number(20..<(bytes.count - 1)) else { return nil }
+            var scaled = fraction
+            if digits < 3 {
+                for _ in digits..<3 { scaled *= 10 }
+            } else {
+                for _ in 3..<digits { scaled /= 10 }
+            }
+            millis = scaled
+        } else if bytes.count != 20 {
+            return nil
+        }
+        // Howard Hinnant's days-from-civil.
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        return ((days * 86_400 + hour * 3600 + minute * 60 + second) * 1000) + millis
+    }
+}
+
+/// JSON string literals for the hand-built messages of this file.
+enum ContractJSON {
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}

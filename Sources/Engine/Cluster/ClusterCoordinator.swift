@@ -1,0 +1,593 @@
+import Foundation
+import LookoutCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An engine's link to the cluster: one thread with its own `EventLoop` and two Redis
+/// connections (commands, and a subscriber: RESP2 cannot mix them).
+///
+/// On that thread it registers the engine and renews its lease (`MembershipState`), follows the
+/// live members and computes the shards this engine owns (`ShardAssignment`), listens for
+/// monitor changes, publishes live results in batches and appends confirmed state changes to
+/// the state stream. After a reconnect (Redis restart, `CLIENT KILL`, network) it registers
+/// again and re-subscribes by itself.
+///
+/// Threads: `start`, `stop` from the owner (main) thread; `publishLive` and
+/// `recordStateChanges` from any thread (check loops): they take one short lock per call and
+/// never wait for Redis. `onEvent` runs on the coordinator thread: hand the event to the check
+/// loops (their own queue + wake-up), do not block in it.
+final class ClusterCoordinator: @unchecked Sendable {
+    // @unchecked: mutable state is either in `inbox` (a Mutex) or confined to the coordinator
+    // thread (`CoordinatorCore`); `configuration`, `statistics` and the closures are immutable.
+
+    /// What the owner hears about.
+    enum Event: Sendable, Equatable {
+        /// The shards this engine owns now (the whole set, not a difference). First sent after
+        /// the first registration; until then the engine owns nothing.
+        case ownedShardsChanged(Set<Int>)
+        /// Monitors of owned shards changed (in arrival order, coalesced per loop iteration).
+        case monitorsChanged([MonitorChange])
+        /// The change subscription was re-established after a disconnect: notifications may
+        /// have been missed, so reconcile the owned shards with the database now.
+        case monitorNotificationsResumed
+    }
+
+    enum LogLevel: Int, Sendable, Comparable {
+        case debug, info, warning, error
+        static func < (lhs: LogLevel, rhs: LogLevel) -> Bool { lhs.rawValue < rhs.rawValue }
+    }
+    typealias Log = @Sendable (LogLevel, String) -> Void
+
+    /// Warnings and errors to standard error.
+    static let standardErrorLog: Log = { level, message in
+        guard level >= .info else { return }
+        FileHandle.standardError.write(Data("lookout-engine: cluster: \(message)\n".utf8))
+    }
+
+    let configuration: Configuration
+    let statistics = ClusterStatistics()
+    fileprivate let onEvent: @Sendable (Event) -> Void
+    fileprivate let log: Log
+
+    fileprivate struct Inbox: ~Copyable {
+        var live: [CheckResult] = []
+        var events: [StateChangeEvent] = []
+        var stop: StopMode?
+        var wakeup: LoopWakeup?
+        var state: RunState = .idle
+    }
+    fileprivate enum RunState { case idle, running, finished }
+    fileprivate enum StopMode { case deregister, abandon }
+    fileprivate let inbox = Mutex(Inbox())
+    private let threadFinished = DispatchSemaphore(value: 0)
+
+    init(
+        configuration: Configuration,
+        log: @escaping Log = ClusterCoordinator.standardErrorLog,
+        onEvent: @escaping @Sendable (Event) -> Void
+    ) {
+        self.configuration = configuration
+        self.log = log
+        self.onEvent = onEvent
+    }
+
+    // MARK: owner thread
+
+    /// Starts the coordinator thread; returns once its loop exists. Connecting to Redis happens
+    /// in the background (a Redis that is down is retried with back-off, never an error here).
+    func start() throws(ClusterConfigurationError) {
+        let alreadyStarted = inbox.withLock { box -> Bool in
+            if box.state != .idle { return true }
+            box.state = .running
+            return false
+        }
+        if alreadyStarted { return }
+        let setup = SetupResult()
+        let thread = Thread { [self] in
+            // hiredis writes to sockets the server may have closed: take EPIPE, not SIGPIPE.
+            var pipe = sigset_t()
+            sigemptyset(&pipe)
+            sigaddset(&pipe, SIGPIPE)
+            pthread_sigmask(SIG_BLOCK, &pipe, nil)
+            let core: CoordinatorCore
+            do {
+                core = try CoordinatorCore(owner: self)
+            } catch {
+                setup.error = "could not create the cluster event loop: \(error)"
+                inbox.withLock { $0.state = .finished }
+                setup.ready.signal()
+                threadFinished.signal()
+                return
+            }
+            inbox.withLock { $0.wakeup = core.wakeup }
+            setup.ready.signal()
+            core.run()
+            inbox.withLock { box in
+                box.state = .finished
+                box.wakeup = nil
+                box.live = []
+                box.events = []
+            }
+            statistics.connected.store(0, ordering: .relaxed)
+            threadFinished.signal()
+        }
+        thread.name = "lookout-cluster"
+        thread.stackSize = 1 << 20
+        thread.start()
+        setup.ready.wait()
+        if let error = setup.error { throw ClusterConfigurationError(error) }
+    }
+
+    /// Stops the coordinator and waits (up to `timeoutSeconds`) for its thread to end.
+    /// - Parameter deregister: true (a graceful stop): publish what is queued, send the pending
+    ///   state changes, then remove this engine from the cluster so the others take its shards
+    ///   at their next heartbeat. false: just close the connections, as if the process had been
+    ///   killed (the others take over when the lease runs out; tests use it to simulate kill -9).
+    func stop(deregister: Bool = true, timeoutSeconds: Double = 5) {
+        let running = inbox.withLock { box -> Bool in
+            guard box.state == .running, let wakeup = box.wakeup else { return false }
+            if box.stop == nil { box.stop = deregister ? .deregister : .abandon }
+            wakeup.send()
+            return true
+        }
+        guard running else { return }
+        if threadFinished.wait(timeout: .now() + timeoutSeconds) == .success {
+            threadFinished.signal()  // let a second stop() return too
+        }
+    }
+
+    // MARK: any thread
+
+    /// Queues results for the live channel. Never blocks on Redis: when the queue is full, or
+    /// the coordinator is not running, the results are dropped and counted.
+    func publishLive(_ results: [CheckResult]) {
+        guard !results.isEmpty else { return }
+        let accepted = inbox.withLock { box -> Bool in
+            guard box.state == .running, box.stop == nil, let wakeup = box.wakeup,
+                box.live.count + results.count <= configuration.liveQueueLimit
+            else { return false }
+            box.live.append(contentsOf: results)
+            wakeup.send()
+            return true
+        }
+        if !accepted { ClusterStatistics.add(statistics.liveResultsDropped, results.count) }
+    }
+
+    /// Queues confirmed state changes for the state stream (at least once; see `StateEventOutbox`).
+    func recordStateChanges(_ events: [StateChangeEvent]) {
+        guard !events.isEmpty else { return }
+        let accepted = inbox.withLock { box -> Bool in
+            guard box.state == .running, let wakeup = box.wakeup else { return false }
+            box.events.append(contentsOf: events)
+            wakeup.send()
+            return true
+        }
+        if !accepted { ClusterStatistics.add(statistics.stateEventsDropped, events.count) }
+    }
+
+    // MARK: defaults
+
+    /// The machine's host name (gethostname), "unknown" if it has none.
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
+        let bytes = buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }
+        return bytes.isEmpty ? "unknown" : String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func processId() -> Int32 { getpid() }
+}
+
+/// Hand-over from the coordinator thread to `start()`, ordered by the semaphore.
+private final class SetupResult: @unchecked Sendable {
+    let ready = DispatchSemaphore(value: 0)
+    var error: String?
+}
+
+/// The coordinator thread's state. Everything here is confined to that thread.
+private final class CoordinatorCore {
+    let owner: ClusterCoordinator
+    let configuration: ClusterCoordinator.Configuration
+    let statistics: ClusterStatistics
+    let loop: EventLoop
+    let commands: RedisConnection
+    let subscriber: RedisConnection
+    var membership: MembershipState
+    var wakeup: LoopWakeup!
+    private var membershipTimer: LoopTimer!
+    private var liveTimer: LoopTimer!
+    private var outboxRetryTimer: LoopTimer!
+    private var changesTimer: LoopTimer!
+    private var stopTimer: LoopTimer!
+
+    private var liveBuffer: [CheckResult] = []
+    private var liveSpare: [CheckResult] = []
+    private var liveEncoder = LiveResultsEncoder()
+    private var outbox: StateEventOutbox
+    private var pendingChanges: [MonitorChange] = []
+    private var heartbeatSequence = 0
+    private var subscribedBefore = false
+    private var commandsReadyBefore = false
+    private var stopping: ClusterCoordinator.StopMode?
+    private var finished = false
+
+    private let engineKey: [UInt8]
+    private let enginesKey: [UInt8]
+    private let liveChannel: [UInt8]
+    private let stateStream: [UInt8]
+
+    init(owner: ClusterCoordinator) throws {
+        self.owner = owner
+        configuration = owner.configuration
+        statistics = owner.statistics
+        loop = try EventLoop()
+        let name = "lookout-engine:\(configuration.engineId)"
+        commands = RedisConnection(
+            loop: loop,
+            configuration: RedisConnection.Configuration(
+                endpoint: configuration.redis,
+                clientName: name,
+                connectTimeoutSeconds: configuration.connectTimeoutSeconds,
+                commandTimeoutSeconds: configuration.commandTimeoutSeconds,
+                backoff: configuration.backoff
+            )
+        )
+        subscriber = RedisConnection(
+            loop: loop,
+            configuration: RedisConnection.Configuration(
+                endpoint: configuration.redis,
+                clientName: name + ":sub",
+                connectTimeoutSeconds: configuration.connectTimeoutSeconds,
+                commandTimeoutSeconds: configuration.commandTimeoutSeconds,
+                backoff: configuration.backoff
+            )
+        )
+        membership = MembershipState(
+            configuration: MembershipState.Configuration(
+                engineId: configuration.engineId,
+                leaseMs: Int64(configuration.leaseMs)
+            )
+        )
+        outbox = StateEventOutbox(limit: configuration.stateEventLimit)
+        let contract = configuration.contract
+        engineKey = Array(contract.engineKey(configuration.engineId).utf8)
+        enginesKey = Array(contract.enginesKey.utf8)
+        liveChannel = Array(contract.liveChannel.utf8)
+        stateStream = Array(contract.stateStream.utf8)
+
+        wakeup = LoopWakeup(loop: loop) { [unowned self] in self.drainInbox() }
+        membershipTimer = LoopTimer(loop: loop) { [unowned self] in self.membershipTick() }
+        liveTimer = LoopTimer(loop: loop) { [unowned self] in self.flushLive() }
+        outboxRetryTimer = LoopTimer(loop: loop) { [unowned self] in self.pumpOutbox() }
+        changesTimer = LoopTimer(loop: loop) { [unowned self] in self.deliverChanges() }
+        stopTimer = LoopTimer(loop: loop) { [unowned self] in self.finish() }
+
+        commands.onReady = { [unowned self] in self.commandsReady() }
+        commands.onDown = { [unowned self] error in self.commandsDown(error) }
+        subscriber.onDown = { [unowned self] error in
+            self.owner.log(.debug, "subscriber connection: \(error)")
+        }
+        subscriber.onSubscribed = { [unowned self] _ in self.subscribed() }
+        subscriber.subscribe([contract.monitorsChangedChannel]) { [unowned self] message in
+            self.monitorMessage(message)
+        }
+    }
+
+    /// Runs the loop until a stop request has been carried out.
+    func run() {
+        commands.start()
+        subscriber.start()
+        drainInbox()
+        if !finished { loop.run() }
+        // Close before the connections are released: their callbacks still reach this object.
+        commands.close()
+        subscriber.close()
+    }
+
+    private var nowMs: Int64 { Clock.monotonicMicros() / 1000 }
+
+    // MARK: membership
+
+    private func commandsReady() {
+        statistics.connected.store(1, ordering: .relaxed)
+        if commandsReadyBefore {
+            ClusterStatistics.add(statistics.reconnects)
+            owner.log(.info, "reconnected to Redis at \(configuration.redis)")
+        }
+        commandsReadyBefore = true
+        guard stopping == nil else { return }
+        apply(membership.connectionReady(now: nowMs))
+        outboxRetryTimer.cancel()
+        pumpOutbox()
+    }
+
+    private func commandsDown(_ error: RedisError) {
+        let wasConnected = statistics.connected.exchange(0, ordering: .relaxed) == 1
+        membership.connectionLost(now: nowMs)
+        if wasConnected {
+            owner.log(
+                .warning,
+                "lost Redis (\(error)); keeping the \(membership.ownedShards?.count ?? 0) owned shards while reconnecting"
+            )
+        } else if commands.failedAttempts == 1 || commands.failedAttempts % 20 == 0 {
+            owner.log(.warning, "cannot reach Redis (\(error)), attempt \(commands.failedAttempts); retrying")
+        }
+        rearmMembershipTimer()
+    }
+
+    private func membershipTick() {
+        guard stopping == nil else { return }
+        apply(membership.tick(now: nowMs))
+    }
+
+    private func apply(_ actions: [MembershipState.Action]) {
+        for action in actions {
+            switch action {
+            case .register(let reason):
+                ClusterStatistics.add(statistics.registrations)
+                if reason != .initial {
+                    ClusterStatistics.add(statistics.reRegistrations)
+                    owner.log(.info, "registering again as \(configuration.engineId) (\(reason))")
+                }
+                sendHeartbeat()
+            case .heartbeat:
+                sendHeartbeat()
+            case .ownedShardsChanged(let shards):
+                statistics.ownedShards.store(shards.count, ordering: .relaxed)
+                owner.log(
+                    .info,
+                    "owning \(shards.count) of \(ClusterContract.shardCount) shards (\(membership.liveMembers.count) live engine(s))"
+                )
+                owner.onEvent(.ownedShardsChanged(shards))
+            }
+        }
+        statistics.members.store(membership.liveMembers.count, ordering: .relaxed)
+        rearmMembershipTimer()
+    }
+
+    private func rearmMembershipTimer() {
+        guard stopping == nil else { return }
+        let now = nowMs
+        if let next = membership.nextWakeup(now: now) {
+            membershipTimer.schedule(after: Double(max(next - now, 0)) / 1000)
+        } else {
+            membershipTimer.cancel()
+        }
+    }
+
+    /// Lua, so that the lease expiry is on Redis' clock (engines never compare wall clocks) and
+    /// registration, expiry of dead members and the member read are one round trip.
+    /// KEYS: engine key, engines set. ARGV: engine id, lease ms, engine record JSON.
+    /// Returns {server now ms, {id, expiry, id, expiry, ...}}.
+    static let heartbeatScript = """
+        if redis.replicate_commands then redis.replicate_commands() end
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local lease = tonumber(ARGV[2])
+        redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
+        redis.call('ZADD', KEYS[2], string.format('%.0f', now + lease), ARGV[1])
+        redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. string.format('%.0f', now))
+        return {now, redis.call('ZRANGEBYSCORE', KEYS[2], string.format('%.0f', now), '+inf', 'WITHSCORES')}
+        """
+
+    private func sendHeartbeat() {
+        heartbeatSequence += 1
+        let sequence = heartbeatSequence
+        let record = EngineRecord(
+            engineId: configuration.engineId,
+            host: configuration.host,
+            pid: configuration.pid,
+            startedAtMs: configuration.startedAtMs,
+            leaseMs: configuration.leaseMs,
+            ownedShards: membership.ownedShards?.count ?? 0,
+            version: configuration.version
+        )
+        let argv: [[UInt8]] = [
+            Array("EVAL".utf8), Array(Self.heartbeatScript.utf8), Array("2".utf8), engineKey, enginesKey,
+            Array(configuration.engineId.utf8), Array(String(configuration.leaseMs).utf8), Array(record.json.utf8),
+        ]
+        commands.send(argv) { [unowned self] result in
+            self.heartbeatFinished(sequence: sequence, result: result)
+        }
+    }
+
+    private func heartbeatFinished(sequence: Int, result: Result<RedisReply, RedisError>) {
+        guard sequence == heartbeatSequence, stopping == nil else { return }
+        let now = nowMs
+        if case .success(.array(let parts)) = result, parts.count == 2, case .integer(let serverNow) = parts[0],
+            case .array(let items) = parts[1]
+        {
+            var members: [(id: String, expiresAtMs: Int64)] = []
+            members.reserveCapacity(items.count / 2)
+            var index = 0
+            while index + 1 < items.count {
+                if let id = items[index].text, let score = items[index + 1].text.flatMap(Double.init) {
+                    members.append((id, Int64(score)))
+                }
+                index += 2
+            }
+            let actions = membership.heartbeatSucceeded(now: now, serverNowMs: serverNow, members: members)
+            if let renewed = membership.leaseRenewedAt {
+                statistics.leaseRenewedAtMicros.store(renewed * 1000, ordering: .relaxed)
+            }
+            apply(actions)
+            return
+        }
+        ClusterStatistics.add(statistics.heartbeatFailures)
+        switch result {
+        case .success(let reply):
+            owner.log(.warning, "heartbeat refused by Redis: \(reply)")
+        case .failure(let error):
+            owner.log(.debug, "heartbeat failed: \(error)")
+        }
+        apply(membership.heartbeatFailed(now: now))
+    }
+
+    // MARK: monitor changes
+
+    private func subscribed() {
+        if subscribedBefore {
+            owner.log(.info, "monitor change notifications resumed; reconcile with the database")
+            owner.onEvent(.monitorNotificationsResumed)
+        }
+        subscribedBefore = true
+    }
+
+    private func monitorMessage(_ message: RedisMessage) {
+        let changes: [MonitorChange]
+        do {
+            changes = try MonitorChange.parse(message.payload)
+        } catch {
+            ClusterStatistics.add(statistics.monitorChangesInvalid)
+            owner.log(.warning, "ignoring a monitor change: \(error.description)")
+            return
+        }
+        ClusterStatistics.add(statistics.monitorChangesReceived, changes.count)
+        // Only owned shards matter; a shard that becomes ours later is loaded whole from the
+        // database, which already holds the change (it is published after the commit).
+        guard let owned = membership.ownedShards, stopping == nil else { return }
+        let relevant = changes.filter { owned.contains($0.shard) }
+        guard !relevant.isEmpty else { return }
+        pendingChanges.append(contentsOf: relevant)
+        if !changesTimer.isScheduled { changesTimer.schedule(after: 0) }
+    }
+
+    private func deliverChanges() {
+        guard !pendingChanges.isEmpty else { return }
+        let changes = pendingChanges
+        pendingChanges.removeAll(keepingCapacity: true)
+        owner.onEvent(.monitorsChanged(changes))
+    }
+
+    // MARK: inbox, live results and state changes
+
+    private func drainInbox() {
+        var live = liveSpare
+        var events: [StateChangeEvent] = []
+        let stop = owner.inbox.withLock { box -> ClusterCoordinator.StopMode? in
+            swap(&live, &box.live)
+            swap(&events, &box.events)
+            return box.stop
+        }
+        if !events.isEmpty {
+            outbox.append(events)
+            statistics.stateEventsDropped.store(outbox.dropped, ordering: .relaxed)
+            statistics.stateEventsPending.store(outbox.count, ordering: .relaxed)
+            pumpOutbox()
+        }
+        if !live.isEmpty {
+            liveBuffer.append(contentsOf: live)
+            live.removeAll(keepingCapacity: true)
+            if liveBuffer.count >= configuration.liveBatchMaxResults {
+                flushLive()
+            } else if !liveTimer.isScheduled {
+                liveTimer.schedule(after: Double(configuration.liveBatchMaxDelayMs) / 1000)
+            }
+        }
+        liveSpare = live
+        if let stop, stopping == nil { beginStop(stop) }
+    }
+
+    private func flushLive() {
+        liveTimer.cancel()
+        guard !liveBuffer.isEmpty else { return }
+        defer { liveBuffer.removeAll(keepingCapacity: true) }
+        guard commands.isReady, commands.pendingCount < configuration.livePendingCommandLimit else {
+            ClusterStatistics.add(statistics.liveResultsDropped, liveBuffer.count)
+            return
+        }
+        var start = 0
+        while start < liveBuffer.count {
+            let end = min(start + configuration.liveBatchMaxResults, liveBuffer.count)
+            let message = liveEncoder.encode(liveBuffer[start..<end])
+            commands.send([Array("PUBLISH".utf8), liveChannel, message], completion: nil)
+            ClusterStatistics.add(statistics.liveMessagesPublished)
+            ClusterStatistics.add(statistics.liveResultsPublished, end - start)
+            start = end
+        }
+    }
+
+    private static let xaddHead: [[UInt8]] = [
+        Array("XADD".utf8), [], Array("MAXLEN".utf8), Array("~".utf8),
+        Array(String(ClusterContract.stateStreamMaxLength).utf8), Array("*".utf8),
+    ]
+
+    private func pumpOutbox() {
+        guard commands.isReady, !outboxRetryTimer.isScheduled,
+            let batch = outbox.nextBatch(max: configuration.stateEventBatch)
+        else { return }
+        let tracker = BatchTracker(count: batch.count)
+        for (offset, event) in batch.enumerated() {
+            var argv = Self.xaddHead
+            argv[1] = stateStream
+            for (field, value) in event.streamFields {
+                argv.append(Array(field.utf8))
+                argv.append(Array(value.utf8))
+            }
+            commands.send(argv) { [unowned self] result in
+                if case .success(.string) = result { tracker.acknowledged[offset] = true }
+                if case .success(.error(let text)) = result {
+                    self.owner.log(.warning, "XADD to \(self.configuration.contract.stateStream) refused: \(text)")
+                }
+                tracker.remaining -= 1
+                if tracker.remaining == 0 { self.outboxBatchFinished(tracker.acknowledged) }
+            }
+        }
+    }
+
+    private func outboxBatchFinished(_ acknowledged: [Bool]) {
+        let written = outbox.batchFinished(acknowledged: acknowledged)
+        ClusterStatistics.add(statistics.stateEventsWritten, written)
+        statistics.stateEventsPending.store(outbox.count, ordering: .relaxed)
+        if written < acknowledged.count {
+            // Refused or connection lost: retry later (a reconnect retries at once).
+            outboxRetryTimer.schedule(after: configuration.stateEventRetrySeconds)
+        } else if stopping == nil || stopping == .deregister {
+            pumpOutbox()
+        }
+    }
+
+    // MARK: stopping
+
+    private func beginStop(_ mode: ClusterCoordinator.StopMode) {
+        stopping = mode
+        membershipTimer.cancel()
+        guard mode == .deregister, commands.isReady else {
+            finish()
+            return
+        }
+        flushLive()
+        pumpOutbox()
+        commands.send([Array("ZREM".utf8), enginesKey, Array(configuration.engineId.utf8)], completion: nil)
+        commands.send([Array("DEL".utf8), engineKey], completion: nil)
+        // Replies come in order: when PING answers, everything before it was processed. A batch
+        // of state changes still waiting then is lost with the process, as it would be anyway.
+        commands.send(["PING"]) { [unowned self] _ in self.finish() }
+        stopTimer.schedule(after: min(1, configuration.commandTimeoutSeconds))
+    }
+
+    private func finish() {
+        guard !finished else { return }
+        finished = true
+        if stopping == .deregister { statistics.ownedShards.store(0, ordering: .relaxed) }
+        membershipTimer.cancel()
+        liveTimer.cancel()
+        outboxRetryTimer.cancel()
+        changesTimer.cancel()
+        stopTimer.cancel()
+        loop.breakLoop()
+    }
+}
+
+/// Replies of one pipelined batch of `XADD`s.
+private final class BatchTracker {
+    var acknowledged: [Bool]
+    var remaining: Int
+    init(count: Int) {
+        acknowledged = Array(repeating: false, count: count)
+        remaining = count
+    }
+}

@@ -1,0 +1,78 @@
+/// Delays between reconnection attempts: exponential with full-range jitter, capped.
+///
+/// Pure (the jitter comes from a seeded SplitMix64 stream), so tests see exact values. Attempt
+/// n waits `min(maximum, initial * multiplier^n)` scaled by a random factor in
+/// `[1 - jitter, 1]`, so a fleet of engines that lost Redis together does not reconnect in step.
+struct ReconnectBackoff: Sendable {
+    struct Configuration: Sendable, Equatable {
+        /// First delay, seconds. Default 0.1.
+        var initialSeconds: Double
+        /// Cap, seconds. Default 5: keep it well below the lease so that an engine whose
+        /// connection dropped re-registers before its lease runs out.
+        var maximumSeconds: Double
+        /// Growth per failed attempt. Default 2.
+        var multiplier: Double
+        /// Fraction of each delay that is randomised, 0...1. Default 0.2.
+        var jitter: Double
+
+        init(
+            initialSeconds: Double = 0.1,
+            maximumSeconds: Double = 5,
+            multiplier: Double = 2,
+            jitter: Double = 0.2
+        )
+            throws(ClusterConfigurationError)
+        {
+            guard initialSeconds > 0, maximumSeconds >= initialSeconds, multiplier >= 1, (0...1).contains(jitter) else {
+                throw ClusterConfigurationError(
+                    "reconnect back-off needs 0 < initial <= maximum, multiplier >= 1 and jitter in 0...1"
+                )
+            }
+            self.initialSeconds = initialSeconds
+            self.maximumSeconds = maximumSeconds
+            self.multiplier = multiplier
+            self.jitter = jitter
+        }
+
+        /// 0.1 s doubling to 5 s, 20 % jitter.
+        static let standard = Configuration(uncheckedInitial: 0.1, maximum: 5, multiplier: 2, jitter: 0.2)
+
+        private init(uncheckedInitial: Double, maximum: Double, multiplier: Double, jitter: Double) {
+            initialSeconds = uncheckedInitial
+            maximumSeconds = maximum
+            self.multiplier = multiplier
+            self.jitter = jitter
+        }
+    }
+
+    let configuration: Configuration
+    private(set) var attempt = 0
+    private var randomState: UInt64
+
+    init(configuration: Configuration = .standard, seed: UInt64 = 0x5EED) {
+        self.configuration = configuration
+        self.randomState = seed
+    }
+
+    /// The delay before the next attempt; each call counts one failed attempt.
+    mutating func nextDelay() -> Double {
+        var base = configuration.initialSeconds
+        var step = 0
+        while step < attempt && base < configuration.maximumSeconds {
+            base *= configuration.multiplier
+            step += 1
+        }
+        base = min(base, configuration.maximumSeconds)
+        attempt += 1
+        randomState &+= 0x9E37_79B9_7F4A_7C15
+        var z = randomState
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        let unit = Double(z >> 11) / Double(1 << 53)
+        return base * (1 - configuration.jitter * unit)
+    }
+
+    /// A connection succeeded: the next failure starts again from the initial delay.
+    mutating func reset() { attempt = 0 }
+}

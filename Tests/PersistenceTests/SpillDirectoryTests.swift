@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+
+@testable import LookoutEngine
+
+private func lines(_ range: Range<Int>, day: String = "2026-01-02") -> [UInt8] {
+    Array(range.map { "id-\($0)\t1\t\(day)T00:00:00.000Z\tUP\n" }.joined().utf8)
+}
+
+private func rowIds(_ chunk: SpillDirectory.Chunk) -> [String] {
+    String(decoding: chunk.bytes, as: UTF8.self).split(separator: "\n").map { String($0.split(separator: "\t")[0]) }
+}
+
+private func segmentFiles(_ path: String) -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasSuffix(".copy") }.sorted()
+}
+
+@Suite("Spill directory (local files, no database)")
+struct SpillDirectoryTests {
+    @Test("rows come back oldest first across segments; acknowledged segments are deleted")
+    func drainOrder() throws {
+        try withTemporaryDirectory { (path: String) throws in
+            let spill = try SpillDirectory(path: path + "/spill", instance: "aaaa", segmentRows: 5)
+            try spill.append(lines(0..<3), rows: 3)
+            try spill.append(lines(3..<7), rows: 4)  // segment 1 full (7 >= 5): sealed
+            try spill.append(lines(7..<9, day: "2026-01-03"), rows: 2)
+            #expect(segmentFiles(path + "/spill").count == 2)
+            var seen: [String] = []
+            while let chunk = try spill.loadChunk(maxRows: 4) {
+                #expect(chunk.rows <= 4)
+                seen += rowIds(chunk)
+                if rowIds(chunk).contains("id-8") { #expect(chunk.days == ["2026-01-03"]) }
+                spill.acknowledge(chunk)
+            }
+            #expect(seen == (0..<9).map { "id-\($0)" })
+            #expect(segmentFiles(path + "/spill").isEmpty)
+            #expect(spill.truncatedRows == 0)
+        }
+    }
+
+    @Test("an unacknowledged chunk is offered again by the next drainer")
+    func unacknowledgedStays() throws {
+        try withTemporaryDirectory { (path: String) throws in
+            do {
+                let first = try SpillDirectory(path: path, instance: "aaaa")
+                try first.append(lines(0..<10), rows: 10)
+                let chunk = try #require(try first.loadChunk(maxRows: 4))
+                #expect(rowIds(chunk) == ["id-0", "id-1", "id-2", "id-3"])
+                first.close()  // crash-like: nothing acknowledged
+            }
+            let second = try SpillDirectory(path: path, instance: "bbbb")
+            #expect(second.scan() == 10)
+            let chunk = try #require(try second.loadChunk(maxRows: 100))
+            #expect(chunk.rows == 10)
+            second.acknowledge(chunk)
+            #expect(try second.loadChunk(maxRows: 100) == nil)
+        }
+    }
+
+    @Test("a segment held by a live writer is left alone")
+    func lockedSegmentSkipped() throws {
+        try withTemporaryDirectory { (path: String) throws in
+            let writer = try SpillDirectory(path: path, instance: "aaaa", segmentRows: 1_000)
+            try writer.append(lines(0..<3), rows: 3)  // still the open, locked segment
+            let other = try SpillDirectory(path: path, instance: "bbbb")
+            #expect(other.scan() == 0)
+            #expect(try other.loadChunk(maxRows: 10) == nil)
+            writer.close()
+            #expect(other.scan() == 3)
+            let chunk = try #require(try other.loadChunk(maxRows: 10))
+            #expect(chunk.rows == 3)
+        }
+    }
+
+    @Test("a torn last line (crash mid-append) is skipped and counted")
+    func tornTail() throws {
+        try withTemporaryDirectory { (path: String) throws in
+            let file = path + "/checks-0000000000001-cccc-000001.copy"
+            let bytes = lines(0..<2) + Array("id-2\t1\t2026-01".utf8)
+            _ = FileManager.default.createFile(atPath: file, contents: Data(bytes))
+            let spill = try SpillDirectory(path: path, instance: "dddd")
+            #expect(spill.scan() == 2)
+            let chunk = try #require(try spill.loadChunk(maxRows: 10))
+            #expect(rowIds(chunk) == ["id-0", "id-1"])
+            spill.acknowledge(chunk)
+            #expect(spill.truncatedRows == 1)
+            #expect(segmentFiles(path).isEmpty)
+        }
+    }
+
+    @Test("a path that cannot be a directory is refused at start")
+    func unusablePath() throws {
+        try withTemporaryDirectory { (path: String) throws in
+            _ = FileManager.default.createFile(atPath: path + "/file", contents: Data())
+            #expect(throws: SpillError.self) { try SpillDirectory(path: path + "/file/spill", instance: "x") }
+        }
+    }
+}
