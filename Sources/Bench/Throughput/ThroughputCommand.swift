@@ -63,6 +63,9 @@ struct ThroughputCommand: ParsableCommand {
     @Option(help: "Loopback addresses of the farm.")
     var farmAddresses = 8
 
+    @Option(help: "PostgreSQL URI: the engine also writes every check to the database (rows/s in the report).")
+    var database: String?
+
     func run() throws {
         let configuration: ThroughputConfiguration
         do {
@@ -84,11 +87,13 @@ struct ThroughputCommand: ParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
+        var withDatabase = configuration
+        withDatabase.databaseURL = database
         signal(SIGPIPE, SIG_IGN)
         let shutdown = ShutdownSignal(watchStandardInput: false)
         let measurement: ThroughputMeasurement
         do {
-            measurement = try ThroughputDriver(configuration: configuration).run(shutdown: shutdown)
+            measurement = try ThroughputDriver(configuration: withDatabase).run(shutdown: shutdown)
         } catch {
             StandardStreams.error("lookout-bench throughput: \(error)")
             if case .interrupted = error { throw ExitCode(130) }

@@ -37,6 +37,9 @@ struct ThroughputConfiguration: Sendable {
     var farmThreads: Int = 1
     /// Loopback addresses of the farm. Default 8.
     var farmAddresses: Int = 8
+    /// `--database URL`: the engine also writes every check to PostgreSQL (COPY writer), so the
+    /// cost of persistence shows side by side with a run without it. nil: standalone.
+    var databaseURL: String?
     /// Extra time the engine gets after `durationSeconds` to finish in-flight checks and flush
     /// before it is stopped, seconds. Default: the check timeout plus 30 s.
     var exitGraceSeconds: Double { Double(timeoutMs) / 1000 + 30 }

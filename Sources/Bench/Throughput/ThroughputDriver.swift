@@ -51,6 +51,9 @@ struct ThroughputDriver {
         if let loops = configuration.loops { arguments += ["--loops", String(loops)] }
         if let maxInFlight = configuration.maxInFlight { arguments += ["--max-in-flight", String(maxInFlight)] }
         arguments += ["--summary-json", files.summary]
+        if let database = configuration.databaseURL {
+            arguments += ["--database", database, "--owner", "bench@lookout.local", "--spill-dir", files.directory + "/spill"]
+        }
 
         log(
             "running \(enginePath) with \(configuration.monitors) monitors for \(ThroughputReport.number(configuration.durationSeconds)) s"

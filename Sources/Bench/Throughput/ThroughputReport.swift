@@ -67,6 +67,14 @@ enum ThroughputReport {
         lines.append(
             "         peak RSS \(fixed(engine.peakRSSMiB, 1)) MiB = \(fixed(engine.rssKiBPerMonitor, 2)) KiB per monitor"
         )
+        if case .object(let summary)? = m.engineSummary, case .object(let database)? = summary["database"],
+            case .number(let written)? = database["rowsWritten"], case .number(let dropped)? = database["droppedRows"]
+        {
+            let seconds = max(m.engine.wallSeconds, 0.001)
+            lines.append(
+                "database \(count(Int(written))) rows written = \(fixed(written / seconds, 1)) rows/s over the engine's run, \(count(Int(dropped))) dropped"
+            )
+        }
         if let dns = m.dnsCache {
             lines.append(
                 "dns      \(count(dns.lookups)) lookups: \(count(dns.hits)) hits, \(count(dns.misses)) misses, \(count(dns.coalesced)) coalesced; \(count(dns.distinctNames)) names; hit ratio after each name's first lookup \(fixed(dns.hitRatioAfterFirstLookup * 100, 3))%"
