@@ -102,7 +102,8 @@ struct EngineRuntime {
             metricsServer = try MetricsServer(
                 address: configuration.metricsAddress, port: port,
                 source: MetricsSource(
-                    loops: loops, results: results, startedMonotonic: started, writer: writer?.statistics))
+                    loops: loops, results: results, startedMonotonic: started, writer: writer?.statistics,
+                    cluster: coordinator?.statistics))
             metricsServer?.start()
         }
 

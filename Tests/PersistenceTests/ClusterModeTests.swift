@@ -27,15 +27,18 @@ struct ClusterModeTests {
         let resultsPath: String
         let process = Process()
 
-        init(id: String, databaseURL: String, redisURL: String, prefix: String, leaseMs: Int, directory: String) throws {
+        init(
+            id: String, databaseURL: String, redisURL: String, prefix: String, leaseMs: Int, directory: String,
+            extraArguments: [String] = []
+        ) throws {
             self.id = id
             resultsPath = directory + "/results-\(id).jsonl"
             process.executableURL = try Binaries.url(of: "lookout-engine")
             process.arguments = [
                 "--database", databaseURL, "--redis", redisURL, "--redis-prefix", prefix, "--engine-id", id,
                 "--lease-ms", String(leaseMs), "--allow-private-targets", "--results", resultsPath,
-                "--spill-dir", directory + "/spill-\(id)", "--reconcile-seconds", "5", "--loops", "1",
-            ]
+                "--spill-dir", directory + "/spill-\(id)", "--loops", "1",
+            ] + (extraArguments.isEmpty ? ["--reconcile-seconds", "5"] : extraArguments)
             process.currentDirectoryURL = URL(fileURLWithPath: directory)
             let stderrPath = directory + "/engine-\(id).stderr"
             _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
@@ -44,8 +47,8 @@ struct ClusterModeTests {
             try process.run()
         }
 
-        /// (monitorId, checkedAt epoch seconds) of every result line written so far.
-        func checks() -> [(monitor: String, at: Double)] {
+        /// (monitorId, checkedAt epoch seconds, HTTP status) of every result line written so far.
+        func checks() -> [(monitor: String, at: Double, httpStatus: Int)] {
             guard let text = try? String(contentsOfFile: resultsPath, encoding: .utf8) else { return [] }
             let formatter = ISO8601DateFormatter()
             formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
@@ -54,7 +57,7 @@ struct ClusterModeTests {
                     let monitor = object["monitorId"] as? String, let at = object["checkedAt"] as? String,
                     let date = formatter.date(from: at)
                 else { return nil }
-                return (monitor, date.timeIntervalSince1970)
+                return (monitor, date.timeIntervalSince1970, object["httpStatus"] as? Int ?? 0)
             }
         }
 
@@ -170,6 +173,64 @@ struct ClusterModeTests {
                     #expect(try schema.count("SELECT count(*) FROM checks WHERE check_id = $1::uuid", [checkId]) == 1,
                             "the event names the row of the confirming check")
                 }
+            }
+        }
+    }
+
+    @Test("a monitor changed or deleted in the database reaches its engine within a second")
+    func changeNotificationsApplyWithinASecond() throws {
+        let redis = try #require(ClusterTestEnvironment.redisURL, "REDIS_URL is not set")
+        try withTestSchema { schema in
+            try withTemporaryDirectory { directory in
+                let farm = try Farm()
+                defer { farm.stop() }
+                let monitors = ["edited", "deleted", "kept"].map {
+                    "{\"id\":\"\($0)\",\"url\":\"\(farm.url("/ok"))\",\"intervalSeconds\":0.5}"
+                }
+                try (monitors.joined(separator: "\n") + "\n").write(
+                    toFile: directory + "/monitors.jsonl", atomically: true, encoding: .utf8)
+                let imported = try Run.run(
+                    "lookout-engine",
+                    ["import", "--database", schema.url, "--owner", "ops@example.com", directory + "/monitors.jsonl"],
+                    in: directory)
+                #expect(imported.status == 0, "import: \(imported.standardError)")
+                let prefix = "lookout-test-\(UInt32.random(in: 0 ... .max))"
+                // A long reconcile period: only the notification can explain a change within a second.
+                let engine = try Engine(
+                    id: "engine-n", databaseURL: schema.url, redisURL: redis, prefix: prefix, leaseMs: 1500,
+                    directory: directory, extraArguments: ["--reconcile-seconds", "600"])
+                defer { engine.stop() }
+                Thread.sleep(forTimeInterval: 3)
+
+                let connection = try schema.connect()
+                func row(_ externalId: String) throws -> (id: String, shard: String) {
+                    let result = try connection.execute(
+                        "SELECT id, shard FROM monitors WHERE external_id = $1", [externalId])
+                    return (result.string(row: 0, column: 0) ?? "", result.string(row: 0, column: 1) ?? "")
+                }
+                let edited = try row("edited")
+                let deleted = try row("deleted")
+                let kept = try row("kept")
+                try connection.execute(
+                    "UPDATE monitors SET url = $1, updated_at = now() WHERE id = $2::bigint",
+                    [farm.url("/status/503"), edited.id])
+                try connection.execute("DELETE FROM monitors WHERE id = $1::bigint", [deleted.id])
+                let changed = Date().timeIntervalSince1970
+                let message =
+                    "[{\"monitorId\":\"\(edited.id)\",\"shard\":\(edited.shard),\"op\":\"upsert\"},"
+                    + "{\"monitorId\":\"\(deleted.id)\",\"shard\":\(deleted.shard),\"op\":\"delete\"}]"
+                _ = try Self.redisCLI(redis, ["PUBLISH", "\(prefix):monitors:changed", message])
+                Thread.sleep(forTimeInterval: 2.5)
+                engine.stop()
+
+                let late = engine.checks().filter { $0.at >= changed + 1.0 }
+                let editedLate = late.filter { $0.monitor == edited.id }
+                #expect(!editedLate.isEmpty, "the edited monitor is still checked")
+                #expect(
+                    editedLate.allSatisfy { $0.httpStatus == 503 },
+                    "checks a second after the change use the new URL: \(editedLate)")
+                #expect(late.filter { $0.monitor == deleted.id }.isEmpty, "the deleted monitor is no longer checked")
+                #expect(late.contains { $0.monitor == kept.id && $0.httpStatus == 200 }, "the untouched monitor goes on")
             }
         }
     }

@@ -13,6 +13,8 @@ struct MetricsSource: Sendable {
     let startedMonotonic: Int64
     /// The database COPY writer's figures (`--database` runs); rendered by `CheckWriterFigures`.
     var writer: CheckWriterStatistics? = nil
+    /// Cluster mode: the coordinator's figures (shards owned, lease age, Redis link).
+    var cluster: ClusterStatistics? = nil
 
     /// Prometheus text exposition format 0.0.4.
     func render() -> String {
@@ -73,6 +75,17 @@ struct MetricsSource: Sendable {
             "lookout_engine_uptime_seconds", "gauge", "Seconds since start.",
             [("", Double(Clock.monotonicMicros() - startedMonotonic) / 1_000_000)])
         if let writer { out += writer.snapshot.prometheusText }
+        if let cluster {
+            let lease = cluster.leaseAgeSeconds(nowMicros: Clock.monotonicMicros())
+            metric("lookout_engine_cluster_shards_owned", "gauge", "Shards this engine owns.", [("", Double(cluster.ownedShards.load(ordering: .relaxed)))])
+            metric("lookout_engine_cluster_members", "gauge", "Live engines seen in Redis.", [("", Double(cluster.members.load(ordering: .relaxed)))])
+            metric("lookout_engine_cluster_lease_age_seconds", "gauge", "Seconds since the lease was last renewed (-1: never).", [("", lease ?? -1)])
+            metric("lookout_engine_cluster_redis_connected", "gauge", "1 while the Redis command link is up.", [("", Double(cluster.connected.load(ordering: .relaxed)))])
+            metric("lookout_engine_cluster_reregistrations_total", "counter", "Registrations after a lost lease or a Redis restart.", [("", Double(cluster.reRegistrations.load(ordering: .relaxed)))])
+            metric("lookout_engine_cluster_live_results_dropped_total", "counter", "Live results not published (Redis away or slow).", [("", Double(cluster.liveResultsDropped.load(ordering: .relaxed)))])
+            metric("lookout_engine_cluster_state_events_written_total", "counter", "State changes appended to the stream.", [("", Double(cluster.stateEventsWritten.load(ordering: .relaxed)))])
+            metric("lookout_engine_cluster_state_events_pending", "gauge", "State changes waiting for Redis.", [("", Double(cluster.stateEventsPending.load(ordering: .relaxed)))])
+        }
         return out
     }
 
