@@ -15,8 +15,10 @@ LOOKOUT_LIB_LOADED=1
 LOOKOUT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 LOOKOUT_LOCAL="$LOOKOUT_ROOT/.local"  # git-ignored
 LOOKOUT_RUN="$LOOKOUT_LOCAL/run"      # PID files, lock, logs of helper processes
-LOOKOUT_PG_PORT="${LOOKOUT_PG_PORT:-55432}"
-LOOKOUT_REDIS_PORT="${LOOKOUT_REDIS_PORT:-56379}"
+# Below 32768: ports in the kernel's ephemeral range (32768-60999) can be taken at random by
+# outgoing connections, and the tests make thousands of them.
+LOOKOUT_PG_PORT="${LOOKOUT_PG_PORT:-25432}"
+LOOKOUT_REDIS_PORT="${LOOKOUT_REDIS_PORT:-26379}"
 LOOKOUT_LOG_TAG="${LOOKOUT_LOG_TAG:-$(basename "$0")}"
 
 lookout_log() { printf '[%s] %s\n' "$LOOKOUT_LOG_TAG" "$*" >&2; }

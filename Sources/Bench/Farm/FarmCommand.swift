@@ -30,10 +30,10 @@ struct FarmCommand: ParsableCommand {
     var baseAddress = "127.0.1.1"
 
     @Option(help: "HTTP port on every address (0 = a free port, the same on every address).")
-    var httpPort = 58080
+    var httpPort = 28080
 
     @Option(help: "DNS UDP port on 127.0.0.1 (0 = a free port).")
-    var dnsPort = 58053
+    var dnsPort = 28053
 
     @Option(name: .customLong("dns-ttl"), help: "TTL of A/AAAA answers, seconds.")
     var dnsTTL = 300

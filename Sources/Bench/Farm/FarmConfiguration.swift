@@ -10,10 +10,10 @@ struct FarmConfiguration: Sendable, Equatable {
     /// First HTTP address; the rest follow it (127.0.1.1, 127.0.1.2, ...). Default `127.0.1.1`.
     /// Must lie in 127.0.0.0/8: the farm never listens on an address another machine can reach.
     var baseAddress: String = "127.0.1.1"
-    /// HTTP port on every address. Default 58080; 0 picks a free one (the same on every address).
-    var httpPort: Int = 58080
-    /// UDP port of the DNS server on 127.0.0.1. Default 58053; 0 picks a free one.
-    var dnsPort: Int = 58053
+    /// HTTP port on every address. Default 28080; 0 picks a free one (the same on every address).
+    var httpPort: Int = 28080
+    /// UDP port of the DNS server on 127.0.0.1. Default 28053; 0 picks a free one.
+    var dnsPort: Int = 28053
     /// TTL of A and AAAA answers, seconds. Default 300.
     var dnsTTL: UInt32 = 300
     /// Event-loop threads shared by HTTP and DNS. Default 1.
@@ -25,8 +25,8 @@ struct FarmConfiguration: Sendable, Equatable {
     init(
         addressCount: Int = 8,
         baseAddress: String = "127.0.1.1",
-        httpPort: Int = 58080,
-        dnsPort: Int = 58053,
+        httpPort: Int = 28080,
+        dnsPort: Int = 28053,
         dnsTTL: Int = 300,
         threads: Int = 1
     ) throws(FarmError) {
