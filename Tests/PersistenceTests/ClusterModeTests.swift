@@ -77,9 +77,9 @@ struct ClusterModeTests {
             try withTemporaryDirectory { directory in
                 let farm = try Farm()
                 defer { farm.stop() }
-                let monitorCount = 300
+                let monitorCount = 2000
                 let lines = (0..<monitorCount).map {
-                    "{\"id\":\"cluster-\($0)\",\"url\":\"\(farm.url("/ok"))\",\"intervalSeconds\":1}"
+                    "{\"id\":\"cluster-\($0)\",\"url\":\"\(farm.url("/ok"))\",\"intervalSeconds\":2}"
                 }
                 try (lines.joined(separator: "\n") + "\n").write(toFile: directory + "/monitors.jsonl", atomically: true, encoding: .utf8)
                 let imported = try Run.run(
@@ -97,10 +97,10 @@ struct ClusterModeTests {
                     second.stop()
                 }
 
-                // Let both register and settle, then look at a 2 s window (two intervals).
-                Thread.sleep(forTimeInterval: 4)
+                // Let both register and settle, then look at a 4 s window (two intervals).
+                Thread.sleep(forTimeInterval: 5)
                 let windowStart = Date().timeIntervalSince1970
-                Thread.sleep(forTimeInterval: 2)
+                Thread.sleep(forTimeInterval: 4)
                 let windowEnd = Date().timeIntervalSince1970
                 func monitors(_ engine: Engine, from: Double, to: Double) -> Set<String> {
                     Set(engine.checks().filter { $0.at >= from && $0.at < to }.map(\.monitor))
@@ -117,7 +117,7 @@ struct ClusterModeTests {
                 first.stop(signal: SIGKILL)
                 let killedAt = Date().timeIntervalSince1970
                 let takeover = Double(2 * leaseMs) / 1000
-                Thread.sleep(forTimeInterval: takeover + 2)
+                Thread.sleep(forTimeInterval: takeover + 3)
                 let afterTakeover = monitors(second, from: killedAt + takeover, to: Date().timeIntervalSince1970)
                 #expect(afterTakeover.count == monitorCount, "the survivor checks all \(monitorCount) monitors within two leases: \(afterTakeover.count)")
 

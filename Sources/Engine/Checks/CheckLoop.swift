@@ -38,7 +38,6 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         var stateEvents: (@Sendable ([StateChangeEvent]) -> Void)? = nil
         /// Named in state-change events.
         var engineId: String = ""
-        var healthThresholds: HealthThresholds = .standard
     }
 
     /// A check in flight. Lives in `slots`, indexed by the slot number curl and DNS carry.
@@ -604,7 +603,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         // The monitor may have been removed (or replaced) while the check ran.
         guard monitors[monitorIndex]?.monitor.id == prepared.monitor.id else { return }
         let decision = health[monitorIndex].record(
-            result.status, intervalSeconds: prepared.monitor.intervalSeconds, thresholds: configuration.healthThresholds)
+            result.status, intervalSeconds: prepared.monitor.intervalSeconds, thresholds: prepared.thresholds)
         if let transition = decision.transition {
             pendingStateEvents.append(
                 StateChangeEvent(

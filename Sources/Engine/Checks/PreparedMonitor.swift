@@ -10,6 +10,9 @@ struct PreparedMonitor: @unchecked Sendable {
     let phaseOffsetMicros: Int64
     /// nil = use the loop's shared default list.
     let headers: CurlHeaderList?
+    /// How many consecutive failures / successes confirm a change of state (cluster mode:
+    /// `monitors.confirmation_threshold` / `recovery_threshold`). Default 2 / 1.
+    var thresholds: HealthThresholds = .standard
 
     init(_ monitor: Monitor) throws(MonitorValidationError) {
         self.monitor = monitor

@@ -147,7 +147,7 @@ final class ClusterMonitorSync: @unchecked Sendable {
     private func load(where condition: String, _ parameters: [String?]) -> Set<Int64>? {
         let sql = """
             SELECT id, external_id, url, method, interval_seconds, timeout_ms, connect_timeout_ms,
-                   settings::text, shard, updated_at::text
+                   settings::text, shard, updated_at::text, confirmation_threshold, recovery_threshold
             FROM monitors
             WHERE \(condition) AND shard = ANY($2::int[]) AND NOT paused
             """
@@ -172,7 +172,12 @@ final class ClusterMonitorSync: @unchecked Sendable {
                 // In cluster mode results carry the database id: the writer and the control
                 // plane key everything on it.
                 monitor.id = String(id)
-                let prepared = try PreparedMonitor(monitor)
+                var prepared = try PreparedMonitor(monitor)
+                if let failure = result.int64(row: row, column: 10), let recovery = result.int64(row: row, column: 11),
+                    let thresholds = try? HealthThresholds(failure: Int(failure), recovery: Int(recovery))
+                {
+                    prepared.thresholds = thresholds
+                }
                 commands[loopIndex(for: monitor.id)].append(.upsert(prepared))
                 running[id] = (Int(shard), result.string(row: row, column: 9) ?? "")
             } catch {
