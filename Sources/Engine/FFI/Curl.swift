@@ -246,7 +246,8 @@ final class CurlEasy {
         // store on every handshake (59 checks/s instead of 1.8k, PLATFORM.md). A bundle file
         // alone is parsed once and cached in the multi handle.
         set(CURLOPT_CAPATH, pointer: nil)
-        if let caBundlePath { set(CURLOPT_CAINFO, caBundlePath) }
+        // Only an HTTPS hop reads the bundle; a plain check need not copy its path.
+        if wantsCertificate, let caBundlePath { set(CURLOPT_CAINFO, caBundlePath) }
     }
 
     // MARK: options
