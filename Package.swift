@@ -1,11 +1,13 @@
 // swift-tools-version: 6.0
 //
 // Lookout: uptime and HTTP health checks at scale.
-// Module map (see README "Architecture"):
-//   CEngineShims  C shims over libev, libcurl, c-ares (macros and variadics Swift cannot call)
-//   LookoutCore   contracts shared by every process (monitor model, check result, status codes)
-//   LookoutEngine the check engine process, product `lookout-engine`
-//   LookoutBench  target farm, DNS server, load driver, capacity reports, product `lookout-bench`
+// Module map (see README "Architecture"); imports run one way:
+//   CEngineShims    C shims over libev, libcurl, c-ares, libpq, hiredis (macros and variadics Swift cannot call)
+//   LookoutFFI      the Swift owners of those C handles; the only module that imports CEngineShims
+//   LookoutCore     contracts shared by every process (monitor model, check result, Redis names, schema)
+//   LookoutEngine   the check engine process, product `lookout-engine` (FFI + Core, no NIO)
+//   LookoutBench    target farm, DNS server, load driver, capacity reports, product `lookout-bench`
+// Engine and Control never import each other: they meet only through PostgreSQL and Redis.
 import PackageDescription
 
 let package = Package(
@@ -37,10 +39,15 @@ let package = Package(
             name: "LookoutCore",
             path: "Sources/Core"
         ),
+        .target(
+            name: "LookoutFFI",
+            dependencies: ["CEngineShims", "LookoutCore"],
+            path: "Sources/FFI"
+        ),
         .executableTarget(
             name: "LookoutEngine",
             dependencies: [
-                "CEngineShims",
+                "LookoutFFI",
                 "LookoutCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -64,17 +71,17 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["LookoutEngine", "LookoutCore"],
+            dependencies: ["LookoutEngine", "LookoutFFI", "LookoutCore"],
             path: "Tests/EngineTests"
         ),
         .testTarget(
             name: "ClusterTests",
-            dependencies: ["LookoutEngine", "LookoutCore"],
+            dependencies: ["LookoutEngine", "LookoutFFI", "LookoutCore"],
             path: "Tests/ClusterTests"
         ),
         .testTarget(
             name: "PersistenceTests",
-            dependencies: ["LookoutEngine", "LookoutCore"],
+            dependencies: ["LookoutEngine", "LookoutFFI", "LookoutCore"],
             path: "Tests/PersistenceTests"
         ),
         .testTarget(

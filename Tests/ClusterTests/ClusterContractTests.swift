@@ -153,7 +153,7 @@ struct ClusterSupportTests {
         }
         backoff.reset()
         #expect(backoff.nextDelay() <= 0.1)
-        #expect(throws: ClusterConfigurationError.self) {
+        #expect(throws: ReconnectBackoffError.self) {
             try ReconnectBackoff.Configuration(initialSeconds: 2, maximumSeconds: 1)
         }
     }

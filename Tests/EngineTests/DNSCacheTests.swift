@@ -1,4 +1,5 @@
 import LookoutCore
+import LookoutFFI
 import Testing
 
 @testable import LookoutEngine

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LookoutCore
+import LookoutFFI
 
 /// `lookout-engine import`: upserts a monitors file (JSON Lines, as `run` reads it) into the
 /// database for one owner, so a fleet can be loaded without the API.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LookoutCore
+import LookoutFFI
 
 /// `lookout-engine migrate`: brings a database to the current schema (docs/DATABASE.md),
 /// creates the check partitions ahead, and optionally applies retention. Safe to run while

@@ -1,4 +1,5 @@
 import LookoutCore
+import LookoutFFI
 import Synchronization
 
 /// A change to the monitors of a running loop (cluster mode: API edits, shard hand-over).

@@ -1,4 +1,5 @@
 import LookoutCore
+import LookoutFFI
 
 /// A monitor as a loop runs it: the user's definition plus what is derived from it once at load
 /// time (parsed URL, interval in microseconds, phase, request header list).

@@ -1,4 +1,5 @@
 import LookoutCore
+import LookoutFFI
 
 extension ClusterCoordinator {
     /// Settings of the cluster coordinator. Every default is documented; `init` validates.

@@ -1,5 +1,6 @@
 import Foundation
 import LookoutCore
+import LookoutFFI
 import Synchronization
 
 /// Keeps the check loops' monitors equal to "the monitors of the shards this engine owns" as

@@ -1,10 +1,5 @@
 import LookoutCore
-
-/// What a name resolved to, as cached.
-enum DNSAnswer: Sendable, Equatable {
-    case addresses([IPAddress])
-    case failure(code: CheckErrorCode, message: String)
-}
+import LookoutFFI
 
 /// The engine's DNS cache: TTL-respecting positive entries, negative entries for failures, and
 /// coalescing of concurrent lookups of one name (one query in flight per name, every check

@@ -1,5 +1,6 @@
 import Foundation
 import LookoutCore
+import LookoutFFI
 
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 import LookoutCore
+import LookoutFFI
 
 /// Writes batches of check rows into `checks` on one connection (the writer's thread only).
 ///

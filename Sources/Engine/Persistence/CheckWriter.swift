@@ -1,5 +1,6 @@
 import Foundation
 import LookoutCore
+import LookoutFFI
 
 /// The COPY batch writer: takes result batches from the results pipeline and gets every one of
 /// them into `checks` exactly once, on a thread of its own (never a loop thread).

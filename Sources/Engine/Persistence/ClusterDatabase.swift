@@ -1,4 +1,5 @@
 import LookoutCore
+import LookoutFFI
 
 /// Start-up of a cluster engine's database side: migrate (concurrently safe), keep partitions
 /// ahead, and build the COPY writer. Results carry `monitors.id` as their monitor id in cluster

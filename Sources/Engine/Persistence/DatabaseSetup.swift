@@ -1,4 +1,5 @@
 import LookoutCore
+import LookoutFFI
 
 /// What every `--database` command does first: connect, apply missing migrations, and make sure
 /// the check partitions of yesterday ... a week ahead exist.

@@ -1,5 +1,6 @@
 import Foundation
 import LookoutCore
+import LookoutFFI
 
 /// Problems of `lookout-engine import` and of a standalone run's start-up import, each with a
 /// message a person can act on.

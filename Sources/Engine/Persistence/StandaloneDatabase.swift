@@ -1,4 +1,5 @@
 import LookoutCore
+import LookoutFFI
 
 /// The `--database` settings of `lookout-engine run` (flags in `RunCommand`).
 struct DatabaseRunOptions: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import LookoutCore
+import LookoutFFI
 import Synchronization
 import Testing
 

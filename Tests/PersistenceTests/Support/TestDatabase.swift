@@ -1,3 +1,4 @@
+import LookoutFFI
 import Foundation
 import Synchronization
 import Testing

@@ -1,25 +1,24 @@
-import LookoutCore
 
 /// Where Redis listens: `redis://[[user]:password@]IP[:PORT][/DB]`.
 ///
 /// The host must be an IP address (`127.0.0.1`, `[::1]`): hiredis 0.14 resolves names with a
 /// blocking `getaddrinfo` on the loop thread, which the engine never allows (PLATFORM.md). The
 /// password, when given, is sent with `AUTH` right after connecting, the database with `SELECT`.
-struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
+public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
     /// An IPv4 or IPv6 address literal (no brackets).
-    var host: String
+    public var host: String
     /// TCP port. Default 6379.
-    var port: Int
+    public var port: Int
     /// Database number for `SELECT`. Default 0.
-    var database: Int
+    public var database: Int
     /// ACL user name (Redis 6+), or nil for the default user.
-    var username: String?
+    public var username: String?
     /// Password for `AUTH`, or nil.
-    var password: String?
+    public var password: String?
 
-    static let defaultPort = 6379
+    public static let defaultPort = 6379
 
-    init(
+    public init(
         host: String,
         port: Int = RedisEndpoint.defaultPort,
         database: Int = 0,
@@ -43,7 +42,7 @@ struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Parses `redis://[[user]:password@]IP[:PORT][/DB]`.
-    init(url: String) throws(RedisEndpointError) {
+    public init(url: String) throws(RedisEndpointError) {
         guard url.hasPrefix("redis://") else {
             throw RedisEndpointError(
                 "Redis URL '\(Self.redacted(url))' must start with redis:// (TLS, rediss://, is not supported by hiredis 0.14)"
@@ -105,7 +104,7 @@ struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The URL without the password.
-    var description: String {
+    public var description: String {
         let hostPart = host.contains(":") ? "[\(host)]" : host
         let user = username.map { "\($0):***@" } ?? (password == nil ? "" : ":***@")
         return "redis://\(user)\(hostPart):\(port)/\(database)"
@@ -133,7 +132,7 @@ struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A Redis address that cannot be used; the message says what to give instead.
-struct RedisEndpointError: Error, Sendable, Equatable, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct RedisEndpointError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -3,28 +3,28 @@
 /// Pure (the jitter comes from a seeded SplitMix64 stream), so tests see exact values. Attempt
 /// n waits `min(maximum, initial * multiplier^n)` scaled by a random factor in
 /// `[1 - jitter, 1]`, so a fleet of engines that lost Redis together does not reconnect in step.
-struct ReconnectBackoff: Sendable {
-    struct Configuration: Sendable, Equatable {
+public struct ReconnectBackoff: Sendable {
+    public struct Configuration: Sendable, Equatable {
         /// First delay, seconds. Default 0.1.
-        var initialSeconds: Double
+        public var initialSeconds: Double
         /// Cap, seconds. Default 5: keep it well below the lease so that an engine whose
         /// connection dropped re-registers before its lease runs out.
-        var maximumSeconds: Double
+        public var maximumSeconds: Double
         /// Growth per failed attempt. Default 2.
-        var multiplier: Double
+        public var multiplier: Double
         /// Fraction of each delay that is randomised, 0...1. Default 0.2.
-        var jitter: Double
+        public var jitter: Double
 
-        init(
+        public init(
             initialSeconds: Double = 0.1,
             maximumSeconds: Double = 5,
             multiplier: Double = 2,
             jitter: Double = 0.2
         )
-            throws(ClusterConfigurationError)
+            throws(ReconnectBackoffError)
         {
             guard initialSeconds > 0, maximumSeconds >= initialSeconds, multiplier >= 1, (0...1).contains(jitter) else {
-                throw ClusterConfigurationError(
+                throw ReconnectBackoffError(
                     "reconnect back-off needs 0 < initial <= maximum, multiplier >= 1 and jitter in 0...1"
                 )
             }
@@ -35,7 +35,7 @@ struct ReconnectBackoff: Sendable {
         }
 
         /// 0.1 s doubling to 5 s, 20 % jitter.
-        static let standard = Configuration(uncheckedInitial: 0.1, maximum: 5, multiplier: 2, jitter: 0.2)
+        public static let standard = Configuration(uncheckedInitial: 0.1, maximum: 5, multiplier: 2, jitter: 0.2)
 
         private init(uncheckedInitial: Double, maximum: Double, multiplier: Double, jitter: Double) {
             initialSeconds = uncheckedInitial
@@ -45,17 +45,17 @@ struct ReconnectBackoff: Sendable {
         }
     }
 
-    let configuration: Configuration
-    private(set) var attempt = 0
+    public let configuration: Configuration
+    public private(set) var attempt = 0
     private var randomState: UInt64
 
-    init(configuration: Configuration = .standard, seed: UInt64 = 0x5EED) {
+    public init(configuration: Configuration = .standard, seed: UInt64 = 0x5EED) {
         self.configuration = configuration
         self.randomState = seed
     }
 
     /// The delay before the next attempt; each call counts one failed attempt.
-    mutating func nextDelay() -> Double {
+    public mutating func nextDelay() -> Double {
         var base = configuration.initialSeconds
         var step = 0
         while step < attempt && base < configuration.maximumSeconds {
@@ -74,5 +74,13 @@ struct ReconnectBackoff: Sendable {
     }
 
     /// A connection succeeded: the next failure starts again from the initial delay.
-    mutating func reset() { attempt = 0 }
+    public mutating func reset() { attempt = 0 }
+}
+
+/// A back-off configuration outside its documented ranges.
+public struct ReconnectBackoffError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What is wrong, for a person.
+    public var description: String
+    /// Wraps a sentence.
+    public init(_ description: String) { self.description = description }
 }

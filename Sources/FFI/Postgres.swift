@@ -18,6 +18,7 @@
 // SQL injection: values only ever travel as parameters of PQexecParams. `executeScript` (PQexec)
 // exists for the schema's static migration scripts and fixed statements, never for input.
 import CEngineShims
+import LookoutCore
 
 #if canImport(Glibc)
 import Glibc
@@ -26,9 +27,9 @@ import Glibc
 /// A failure talking to PostgreSQL. Carries the SQLSTATE and the server's own words for the
 /// log (`logDescription`), and a sentence a person can act on (`description`, which never
 /// echoes SQL or server text).
-struct PostgresError: Error, CustomStringConvertible, Sendable {
+package struct PostgresError: Error, CustomStringConvertible, Sendable {
     /// What went wrong, broadly. Extensible: new codes can be added without breaking callers.
-    struct Code: Hashable, Sendable, CustomStringConvertible {
+    package struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
             case connectionFailed, connectionLost, statementFailed, copyFailed, unexpectedResult
         }
@@ -36,17 +37,17 @@ struct PostgresError: Error, CustomStringConvertible, Sendable {
         private init(_ base: Base) { self.base = base }
 
         /// The connection could not be established (address, authentication, database).
-        static let connectionFailed = Code(.connectionFailed)
+        package static let connectionFailed = Code(.connectionFailed)
         /// An established connection broke (server restart, backend terminated, network).
-        static let connectionLost = Code(.connectionLost)
+        package static let connectionLost = Code(.connectionLost)
         /// The server refused a statement (the SQLSTATE says why).
-        static let statementFailed = Code(.statementFailed)
+        package static let statementFailed = Code(.statementFailed)
         /// COPY FROM STDIN failed or was aborted.
-        static let copyFailed = Code(.copyFailed)
+        package static let copyFailed = Code(.copyFailed)
         /// The server answered with something the caller did not expect.
-        static let unexpectedResult = Code(.unexpectedResult)
+        package static let unexpectedResult = Code(.unexpectedResult)
 
-        var description: String {
+        package var description: String {
             switch base {
             case .connectionFailed: return "connection failed"
             case .connectionLost: return "connection lost"
@@ -57,20 +58,37 @@ struct PostgresError: Error, CustomStringConvertible, Sendable {
         }
     }
 
-    var code: Code
+    package var code: Code
     /// What the caller was doing ("COPY into checks_staging", "connect").
-    var operation: String
+    package var operation: String
     /// Five-character SQLSTATE, when the server sent one.
-    var sqlState: String?
+    package var sqlState: String?
     /// The server's (or libpq's) primary message: for logs only.
-    var serverMessage: String?
+    package var serverMessage: String?
     /// The server's DETAIL and HINT fields, when present: for logs only.
-    var serverDetail: String?
-    var serverHint: String?
+    package var serverDetail: String?
+    package var serverHint: String?
+
+    /// An error; only `code` and `operation` are required.
+    package init(
+        code: Code,
+        operation: String,
+        sqlState: String? = nil,
+        serverMessage: String? = nil,
+        serverDetail: String? = nil,
+        serverHint: String? = nil
+    ) {
+        self.code = code
+        self.operation = operation
+        self.sqlState = sqlState
+        self.serverMessage = serverMessage
+        self.serverDetail = serverDetail
+        self.serverHint = serverHint
+    }
 
     /// True when retrying on a new connection may succeed: the connection broke, or the server
     /// is starting, stopping or out of resources.
-    var isTransient: Bool {
+    package var isTransient: Bool {
         if code == .connectionFailed || code == .connectionLost { return true }
         guard let sqlState else { return false }
         return sqlState.hasPrefix("08") || sqlState.hasPrefix("53") || sqlState.hasPrefix("57P")
@@ -78,7 +96,7 @@ struct PostgresError: Error, CustomStringConvertible, Sendable {
     }
 
     /// An actionable sentence, without SQL or server text.
-    var description: String {
+    package var description: String {
         let advice: String
         switch sqlState {
         case "28P01", "28000":
@@ -113,7 +131,7 @@ struct PostgresError: Error, CustomStringConvertible, Sendable {
     }
 
     /// Everything, for the operator's log: the advice, the SQLSTATE and the server's message.
-    var logDescription: String {
+    package var logDescription: String {
         var text = description
         if let sqlState { text += " [SQLSTATE \(sqlState)]" }
         if let serverMessage, !serverMessage.isEmpty { text += " — server: \(serverMessage)" }
@@ -124,43 +142,43 @@ struct PostgresError: Error, CustomStringConvertible, Sendable {
 }
 
 /// The outcome of one statement. Owns its PGresult.
-final class PostgresResult {
+package final class PostgresResult {
     private let raw: OpaquePointer
 
     fileprivate init(raw: OpaquePointer) { self.raw = raw }
 
     deinit { PQclear(raw) }
 
-    var rowCount: Int { Int(PQntuples(raw)) }
-    var columnCount: Int { Int(PQnfields(raw)) }
+    package var rowCount: Int { Int(PQntuples(raw)) }
+    package var columnCount: Int { Int(PQnfields(raw)) }
 
     /// The text value at (row, column), nil for SQL NULL.
-    func string(row: Int, column: Int) -> String? {
+    package func string(row: Int, column: Int) -> String? {
         guard PQgetisnull(raw, Int32(row), Int32(column)) == 0, let value = PQgetvalue(raw, Int32(row), Int32(column))
         else { return nil }
         return String(cString: value)
     }
 
-    func int64(row: Int, column: Int) -> Int64? { string(row: row, column: column).flatMap { Int64($0) } }
+    package func int64(row: Int, column: Int) -> Int64? { string(row: row, column: column).flatMap { Int64($0) } }
 
     /// Rows affected by INSERT / UPDATE / DELETE / COPY (`PQcmdTuples`), 0 when not applicable.
-    var affectedRows: Int {
+    package var affectedRows: Int {
         guard let text = PQcmdTuples(raw) else { return 0 }
         return Int(String(cString: text)) ?? 0
     }
 }
 
 /// Writes the data of one COPY FROM STDIN (see `PostgresConnection.copyIn`).
-struct PostgresCopyIn {
+package struct PostgresCopyIn {
     fileprivate let connection: PostgresConnection
     fileprivate let operation: String
 
     /// Sends bytes of COPY data (whole rows or not: the server reassembles the stream).
-    func write(_ bytes: UnsafeRawBufferPointer) throws(PostgresError) {
+    package func write(_ bytes: UnsafeRawBufferPointer) throws(PostgresError) {
         try connection.putCopyData(bytes, operation: operation)
     }
 
-    func write(_ bytes: [UInt8]) throws(PostgresError) {
+    package func write(_ bytes: [UInt8]) throws(PostgresError) {
         // withUnsafeBytes rethrows untyped errors: carry the typed one out by hand.
         var failure: PostgresError?
         bytes.withUnsafeBytes { buffer in
@@ -171,7 +189,7 @@ struct PostgresCopyIn {
 }
 
 /// One connection to PostgreSQL, used from one thread at a time.
-final class PostgresConnection {
+package final class PostgresConnection {
     private let raw: OpaquePointer
 
     /// Opens a connection (blocking).
@@ -183,7 +201,7 @@ final class PostgresConnection {
     /// Defaults: `connect_timeout=5`, TCP keepalives after 10 s idle (3 probes 5 s apart) and
     /// `tcp_user_timeout=15000`, so a server that vanishes without closing is noticed in
     /// seconds instead of hanging a writer for the kernel's default (minutes).
-    init(url: String, applicationName: String = "lookout-engine") throws(PostgresError) {
+    package init(url: String, applicationName: String = "lookout-engine") throws(PostgresError) {
         let keywords = [
             "application_name", "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
             "keepalives_count", "tcp_user_timeout", "dbname",
@@ -209,15 +227,15 @@ final class PostgresConnection {
     deinit { PQfinish(raw) }
 
     /// True while the connection is usable (false once the server or network broke it).
-    var isHealthy: Bool { PQstatus(raw) == CONNECTION_OK }
+    package var isHealthy: Bool { PQstatus(raw) == CONNECTION_OK }
 
     /// The server process serving this connection (for `pg_terminate_backend` in tests and logs).
-    var backendPID: Int32 { PQbackendPID(raw) }
+    package var backendPID: Int32 { PQbackendPID(raw) }
 
     /// Runs one statement with text parameters `$1, $2 ...` (PQexecParams: values never become
     /// SQL text). nil parameters are SQL NULL.
     @discardableResult
-    func execute(
+    package func execute(
         _ sql: String,
         _ parameters: [String?] = [],
         operation: String? = nil
@@ -232,7 +250,7 @@ final class PostgresConnection {
 
     /// Runs a static script of several statements (PQexec, simple protocol): migrations and fixed
     /// statements only — nothing here may come from input.
-    func executeScript(_ sql: String, operation: String) throws(PostgresError) {
+    package func executeScript(_ sql: String, operation: String) throws(PostgresError) {
         let result = PQexec(raw, sql)
         _ = try check(result, operation: operation, expecting: [PGRES_COMMAND_OK, PGRES_TUPLES_OK])
         // PQexec returns the last statement's result; earlier failures stop the script.
@@ -243,7 +261,7 @@ final class PostgresConnection {
     /// is aborted (CopyFail, so the server discards it) and the error is rethrown — the shape of
     /// PostgresNIO's `copyFrom`.
     @discardableResult
-    func copyIn(
+    package func copyIn(
         _ sql: String,
         operation: String,
         _ body: (PostgresCopyIn) throws(PostgresError) -> Void
@@ -279,7 +297,7 @@ final class PostgresConnection {
 
     /// Convenience: COPY a complete buffer.
     @discardableResult
-    func copyIn(_ sql: String, data: [UInt8], operation: String) throws(PostgresError) -> Int {
+    package func copyIn(_ sql: String, data: [UInt8], operation: String) throws(PostgresError) -> Int {
         try copyIn(sql, operation: operation) { (copy) throws(PostgresError) in
             try copy.write(data)
         }

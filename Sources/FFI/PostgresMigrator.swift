@@ -1,5 +1,8 @@
 import LookoutCore
 
+/// Shared by every process that migrates (the engine's `migrate` and start-up, the control plane's
+/// start-up), so they all take the same lock and agree on what version N means.
+///
 /// Applies `LookoutSchema.migrations` that a database lacks, each in its own transaction:
 ///
 ///     BEGIN;
@@ -13,24 +16,24 @@ import LookoutCore
 /// together, the control plane), and the version check after the lock makes the losers no-ops.
 /// The schema is the first existing one of the connection's `search_path` (`public` by default;
 /// `?options=-csearch_path%3Dname` in the URL picks another).
-struct Migrator {
+package struct Migrator {
     /// What `migrate` did.
-    struct Outcome: Sendable, Equatable {
+    package struct Outcome: Sendable, Equatable {
         /// The schema migrated.
-        var schema: String
+        package var schema: String
         /// Versions applied by this call (empty when the database was up to date).
-        var applied: [Int]
+        package var applied: [Int]
         /// The highest version recorded afterwards.
-        var currentVersion: Int
+        package var currentVersion: Int
     }
 
-    let migrations: [SchemaMigration]
+    package let migrations: [SchemaMigration]
 
-    init(migrations: [SchemaMigration] = LookoutSchema.migrations) {
+    package init(migrations: [SchemaMigration] = LookoutSchema.migrations) {
         self.migrations = migrations
     }
 
-    func migrate(_ connection: PostgresConnection) throws(PostgresError) -> Outcome {
+    package func migrate(_ connection: PostgresConnection) throws(PostgresError) -> Outcome {
         let schemaResult = try connection.execute("SELECT current_schema()", operation: "find the schema")
         guard let schema = schemaResult.string(row: 0, column: 0) else {
             throw PostgresError(

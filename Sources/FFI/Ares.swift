@@ -11,19 +11,25 @@ import CEngineShims
 import LookoutCore
 
 /// Process-wide c-ares set-up; call once before any thread starts.
-enum AresGlobal {
-    static func initialize() { _ = ares_library_init(ARES_LIB_INIT_ALL) }
+package enum AresGlobal {
+    package static func initialize() { _ = ares_library_init(ARES_LIB_INIT_ALL) }
 }
 
-struct DNSChannelError: Error, CustomStringConvertible {
-    var description: String
+/// What a name resolved to: addresses (IPv4 first), or a failure with the engine's error code.
+package enum DNSAnswer: Sendable, Equatable {
+    case addresses([IPAddress])
+    case failure(code: CheckErrorCode, message: String)
+}
+
+package struct DNSChannelError: Error, CustomStringConvertible {
+    package var description: String
 }
 
 /// An asynchronous resolver driven by an `EventLoop`.
-final class DNSChannel: LoopIOHandler {
+package final class DNSChannel: LoopIOHandler {
     /// The answer for one name: addresses (IPv4 first) with the smallest TTL of the records,
     /// or a failure with the engine's error code.
-    typealias Completion = (_ name: String, _ answer: DNSAnswer, _ ttlSeconds: Int) -> Void
+    package typealias Completion = (_ name: String, _ answer: DNSAnswer, _ ttlSeconds: Int) -> Void
 
     private let loop: EventLoop
     private var channel: ares_channel?
@@ -37,7 +43,7 @@ final class DNSChannel: LoopIOHandler {
     ///   - server: `HOST:PORT` (IP address, not a name: `[::1]:53` for IPv6), or nil for the
     ///     machine's resolv.conf servers.
     ///   - timeoutMs: per-try timeout; `tries`: attempts per server.
-    init(loop: EventLoop, server: String?, timeoutMs: Int, tries: Int, completion: @escaping Completion)
+    package init(loop: EventLoop, server: String?, timeoutMs: Int, tries: Int, completion: @escaping Completion)
         throws(DNSChannelError)
     {
         self.loop = loop
@@ -70,7 +76,7 @@ final class DNSChannel: LoopIOHandler {
 
     /// Starts resolving `name` (A and AAAA). The completion runs later on the loop thread, or
     /// right away for answers c-ares can give without a query.
-    func resolve(_ name: String) {
+    package func resolve(_ name: String) {
         guard let channel else { return }
         var hints = ares_addrinfo_hints()
         hints.ai_family = AF_UNSPEC
@@ -112,7 +118,7 @@ final class DNSChannel: LoopIOHandler {
         }
     }
 
-    static func failure(status: Int32, name: String, server: String) -> DNSAnswer {
+    package static func failure(status: Int32, name: String, server: String) -> DNSAnswer {
         switch status {
         case ARES_ENOTFOUND:
             return .failure(code: .dnsNXDomain, message: "\(name) does not exist (NXDOMAIN)")
@@ -149,7 +155,7 @@ final class DNSChannel: LoopIOHandler {
         }
     }
 
-    override func ioReady(fd: Int32, readable: Bool, writable: Bool) {
+    package override func ioReady(fd: Int32, readable: Bool, writable: Bool) {
         guard let channel else { return }
         let bad = CEngineShims_ares_SOCKET_BAD()
         ares_process_fd(channel, readable ? fd : bad, writable ? fd : bad)

@@ -1,21 +1,22 @@
 // Clocks and process usage from the C library (vDSO clock reads: no system call per check).
 import CEngineShims
+import LookoutCore
 
-enum Clock {
+package enum Clock {
     /// Monotonic time in microseconds: scheduling, lag and durations.
-    @inline(__always) static func monotonicMicros() -> Int64 { CEngineShims_posix_monotonic_micros() }
+    @inline(__always) package static func monotonicMicros() -> Int64 { CEngineShims_posix_monotonic_micros() }
 
     /// Wall-clock time in microseconds since the epoch: `checkedAt` and the phase grid.
-    @inline(__always) static func wallMicros() -> Int64 { CEngineShims_posix_wall_micros() }
+    @inline(__always) package static func wallMicros() -> Int64 { CEngineShims_posix_wall_micros() }
 }
 
 /// CPU time and peak memory of this process.
-struct ProcessUsage: Sendable {
-    var userMicros: Int64
-    var systemMicros: Int64
-    var maxResidentKiB: Int64
+package struct ProcessUsage: Sendable {
+    package var userMicros: Int64
+    package var systemMicros: Int64
+    package var maxResidentKiB: Int64
 
-    static func current() -> ProcessUsage {
+    package static func current() -> ProcessUsage {
         var user: Int64 = 0
         var system: Int64 = 0
         var rss: Int64 = 0

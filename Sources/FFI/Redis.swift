@@ -22,9 +22,10 @@
 // it after the callback returns); the handshake always sends at least a PING, so "ready" is
 // reported from a reply callback, where hiredis defers a free until the callback returns.
 import CEngineShims
+import LookoutCore
 
 /// A reply from Redis (RESP2).
-enum RedisReply: Sendable, Equatable, CustomStringConvertible {
+package enum RedisReply: Sendable, Equatable, CustomStringConvertible {
     /// A simple string (`+OK`).
     case status(String)
     /// An error reply (`-ERR ...`): the command reached Redis and was refused.
@@ -39,7 +40,7 @@ enum RedisReply: Sendable, Equatable, CustomStringConvertible {
     case null
 
     /// Bulk or status text as UTF-8; nil for other kinds.
-    var text: String? {
+    package var text: String? {
         switch self {
         case .string(let bytes): return String(decoding: bytes, as: UTF8.self)
         case .status(let text): return text
@@ -48,9 +49,9 @@ enum RedisReply: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// `+OK`.
-    var isOK: Bool { self == .status("OK") }
+    package var isOK: Bool { self == .status("OK") }
 
-    var description: String {
+    package var description: String {
         switch self {
         case .status(let text): return "+\(text)"
         case .error(let text): return "-\(text)"
@@ -88,16 +89,16 @@ enum RedisReply: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A message received on a subscribed channel.
-struct RedisMessage: Sendable, Equatable {
-    var channel: String
-    var payload: [UInt8]
+package struct RedisMessage: Sendable, Equatable {
+    package var channel: String
+    package var payload: [UInt8]
 }
 
 /// Why a command or a connection failed without a reply from Redis. Error *replies* are not
 /// errors here: they arrive as `RedisReply.error`.
-struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
+package struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Stable reason; new ones may be added.
-    struct Code: Hashable, Sendable, CustomStringConvertible {
+    package struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String {
             case connectFailed = "connect_failed"
             case connectTimeout = "connect_timeout"
@@ -112,35 +113,35 @@ struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         private init(_ base: Base) { self.base = base }
 
         /// The TCP connection could not be opened (refused, unreachable ...).
-        static let connectFailed = Code(.connectFailed)
+        package static let connectFailed = Code(.connectFailed)
         /// No connection within the connect timeout.
-        static let connectTimeout = Code(.connectTimeout)
+        package static let connectTimeout = Code(.connectTimeout)
         /// AUTH, SELECT or CLIENT SETNAME was refused.
-        static let handshakeFailed = Code(.handshakeFailed)
+        package static let handshakeFailed = Code(.handshakeFailed)
         /// The connection dropped (server gone, CLIENT KILL, network) before the reply came.
-        static let connectionLost = Code(.connectionLost)
+        package static let connectionLost = Code(.connectionLost)
         /// A reply took longer than the command timeout; the connection was reset.
-        static let commandTimeout = Code(.commandTimeout)
+        package static let commandTimeout = Code(.commandTimeout)
         /// The command was not sent: the connection is not ready (connecting or reconnecting).
-        static let notConnected = Code(.notConnected)
+        package static let notConnected = Code(.notConnected)
         /// The command was not sent: this connection is in subscriber mode.
-        static let subscribed = Code(.subscribed)
+        package static let subscribed = Code(.subscribed)
         /// `close()` was called.
-        static let closed = Code(.closed)
+        package static let closed = Code(.closed)
 
-        var description: String { base.rawValue }
+        package var description: String { base.rawValue }
     }
 
-    var code: Code
+    package var code: Code
     /// Detail for the log (hiredis' error text, the server's refusal ...).
-    var detail: String
+    package var detail: String
 
-    init(_ code: Code, _ detail: String) {
+    package init(_ code: Code, _ detail: String) {
         self.code = code
         self.detail = detail
     }
 
-    var description: String { "redis \(code): \(detail)" }
+    package var description: String { "redis \(code): \(detail)" }
 }
 
 /// One Redis connection driven by an `EventLoop`, reconnecting by itself with back-off.
@@ -149,20 +150,20 @@ struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
 /// replies complete in order. A command sent while the connection is not ready fails at once
 /// with `notConnected` (nothing is queued across reconnects: the caller decides what to retry).
 /// A connection that subscribed to a channel is a subscriber (RESP2): it refuses other commands.
-final class RedisConnection {
-    struct Configuration: Sendable {
-        var endpoint: RedisEndpoint
+package final class RedisConnection {
+    package struct Configuration: Sendable {
+        package var endpoint: RedisEndpoint
         /// Sent with `CLIENT SETNAME` (no spaces), so `CLIENT LIST` shows who is who. Default none.
-        var clientName: String?
+        package var clientName: String?
         /// Time allowed for TCP connect + handshake, seconds. Default 2.
-        var connectTimeoutSeconds: Double
+        package var connectTimeoutSeconds: Double
         /// Time allowed for a reply, seconds; on expiry the connection is reset (every pending
         /// command fails with `commandTimeout`) and re-established. Default 5.
-        var commandTimeoutSeconds: Double
+        package var commandTimeoutSeconds: Double
         /// Delays between reconnection attempts.
-        var backoff: ReconnectBackoff.Configuration
+        package var backoff: ReconnectBackoff.Configuration
 
-        init(
+        package init(
             endpoint: RedisEndpoint,
             clientName: String? = nil,
             connectTimeoutSeconds: Double = 2,
@@ -177,7 +178,7 @@ final class RedisConnection {
         }
     }
 
-    enum State: Equatable {
+    package enum State: Equatable {
         /// Created, `start()` not called yet.
         case idle
         /// TCP connect in progress.
@@ -192,21 +193,21 @@ final class RedisConnection {
         case closed
     }
 
-    typealias Completion = (Result<RedisReply, RedisError>) -> Void
+    package typealias Completion = (Result<RedisReply, RedisError>) -> Void
 
     /// Called each time the connection becomes ready (first connect and every reconnect).
-    var onReady: (() -> Void)?
+    package var onReady: (() -> Void)?
     /// Called when an attempt fails or a ready connection is lost; a reconnect is already scheduled.
-    var onDown: ((RedisError) -> Void)?
+    package var onDown: ((RedisError) -> Void)?
     /// Called when Redis confirms a subscription (after every reconnect too).
-    var onSubscribed: ((String) -> Void)?
+    package var onSubscribed: ((String) -> Void)?
 
-    let configuration: Configuration
-    private(set) var state: State = .idle
+    package let configuration: Configuration
+    package private(set) var state: State = .idle
     /// Successful connections so far (1 after the first).
-    private(set) var connections = 0
+    package private(set) var connections = 0
     /// Failed attempts since the last successful connection.
-    var failedAttempts: Int { backoff.attempt }
+    package var failedAttempts: Int { backoff.attempt }
 
     private let loop: EventLoop
     private var context: UnsafeMutablePointer<redisAsyncContext>?
@@ -230,7 +231,7 @@ final class RedisConnection {
     private var handshakeRemaining = 0
     private var subscriptions: [String: (RedisMessage) -> Void] = [:]
 
-    init(loop: EventLoop, configuration: Configuration) {
+    package init(loop: EventLoop, configuration: Configuration) {
         self.loop = loop
         self.configuration = configuration
         self.backoff = ReconnectBackoff(
@@ -253,14 +254,14 @@ final class RedisConnection {
     }
 
     /// Number of commands sent and not yet answered.
-    var pendingCount: Int { pending.count - pendingHead }
+    package var pendingCount: Int { pending.count - pendingHead }
 
-    var isReady: Bool { state == .ready }
+    package var isReady: Bool { state == .ready }
 
     // MARK: lifecycle
 
     /// Starts connecting (on the next loop iteration); reconnects by itself until `close()`.
-    func start() {
+    package func start() {
         guard state == .idle else { return }
         state = .waiting
         reconnectTimer.schedule(after: 0)
@@ -268,7 +269,7 @@ final class RedisConnection {
 
     /// Closes the connection for good: pending commands fail with `closed`, no reconnect.
     /// Callbacks (`onDown`) are not called.
-    func close() {
+    package func close() {
         guard state != .closed else { return }
         state = .closed
         connectTimer.cancel()
@@ -283,7 +284,7 @@ final class RedisConnection {
     /// Sends one command (binary-safe arguments). The completion runs on the loop thread: later,
     /// or at once when the command cannot be sent. A nil completion sends and forgets (the reply
     /// is still awaited for the command timeout).
-    func send(_ argv: [[UInt8]], completion: Completion?) {
+    package func send(_ argv: [[UInt8]], completion: Completion?) {
         guard state == .ready, !tearingDown, let context else {
             completion?(.failure(RedisError(.notConnected, "not connected to \(configuration.endpoint)")))
             return
@@ -296,14 +297,14 @@ final class RedisConnection {
     }
 
     /// Sends one command given as text arguments.
-    func send(_ argv: [String], completion: Completion?) {
+    package func send(_ argv: [String], completion: Completion?) {
         send(argv.map { Array($0.utf8) }, completion: completion)
     }
 
     /// Subscribes to `channels`; `handler` receives their messages on the loop thread. The
     /// subscription is remembered and renewed after every reconnect. Once a connection has
     /// subscribed, it refuses regular commands.
-    func subscribe(_ channels: [String], handler: @escaping (RedisMessage) -> Void) {
+    package func subscribe(_ channels: [String], handler: @escaping (RedisMessage) -> Void) {
         for channel in channels { subscriptions[channel] = handler }
         if state == .ready, !tearingDown, let context {
             issueSubscribe(context: context, channels: channels)

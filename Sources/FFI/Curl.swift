@@ -19,33 +19,33 @@ import Glibc
 #endif
 
 /// Process-wide libcurl set-up; call once before any thread starts.
-enum CurlGlobal {
-    static func initialize() {
+package enum CurlGlobal {
+    package static func initialize() {
         curl_global_init(Int(CURL_GLOBAL_DEFAULT))
     }
 
-    static var version: String {
+    package static var version: String {
         guard let info = curl_version_info(CURLVERSION_TENTH) else { return "unknown" }
         return String(cString: info.pointee.version)
     }
 }
 
 /// Receives finished transfers from a `CurlMulti`.
-protocol CurlMultiDelegate: AnyObject {
+package protocol CurlMultiDelegate: AnyObject {
     /// The transfer is done (already removed from the multi handle). `failure` is nil when
     /// curl got a complete answer, else the engine's error code and a sentence for people.
     func transferFinished(_ easy: CurlEasy, failure: (CheckErrorCode, String)?)
 }
 
 /// One curl multi handle driven by one libev loop.
-final class CurlMulti: LoopIOHandler {
+package final class CurlMulti: LoopIOHandler {
     private let raw: UnsafeMutableRawPointer
     private let loop: EventLoop
     private var timer: LoopTimer!
-    weak var delegate: CurlMultiDelegate?
+    package weak var delegate: CurlMultiDelegate?
     private var runningHandles: Int32 = 0
 
-    init(loop: EventLoop) {
+    package init(loop: EventLoop) {
         self.loop = loop
         self.raw = curl_multi_init()
         super.init()
@@ -63,7 +63,7 @@ final class CurlMulti: LoopIOHandler {
     }
 
     /// Starts a configured transfer.
-    func add(_ easy: CurlEasy) {
+    package func add(_ easy: CurlEasy) {
         let result = curl_multi_add_handle(raw, easy.raw)
         if result != CURLM_OK {
             // Only possible when the handle is already in use: a programming error, reported as a
@@ -105,7 +105,7 @@ final class CurlMulti: LoopIOHandler {
 
     // MARK: loop -> curl
 
-    override func ioReady(fd: Int32, readable: Bool, writable: Bool) {
+    package override func ioReady(fd: Int32, readable: Bool, writable: Bool) {
         var flags: Int32 = 0
         if readable { flags |= CURL_CSELECT_IN }
         if writable { flags |= CURL_CSELECT_OUT }
@@ -147,11 +147,11 @@ private let curlTimerCallback: curl_multi_timer_callback = { _, timeoutMs, userD
 }
 
 /// A header list built once and shared by many transfers (curl reads but never frees it).
-final class CurlHeaderList: @unchecked Sendable {
+package final class CurlHeaderList: @unchecked Sendable {
     // @unchecked: immutable after init; curl only reads it.
-    let raw: UnsafeMutablePointer<curl_slist>?
+    package let raw: UnsafeMutablePointer<curl_slist>?
 
-    init(_ lines: [String]) {
+    package init(_ lines: [String]) {
         var list: UnsafeMutablePointer<curl_slist>?
         for line in lines { list = curl_slist_append(list, line) }
         raw = list
@@ -161,32 +161,32 @@ final class CurlHeaderList: @unchecked Sendable {
 }
 
 /// What a transfer's timings were, in microseconds from the transfer's start.
-struct CurlTimings {
-    var nameLookup: Int64 = 0
-    var connect: Int64 = 0
-    var appConnect: Int64 = 0
-    var startTransfer: Int64 = 0
-    var total: Int64 = 0
+package struct CurlTimings {
+    package var nameLookup: Int64 = 0
+    package var connect: Int64 = 0
+    package var appConnect: Int64 = 0
+    package var startTransfer: Int64 = 0
+    package var total: Int64 = 0
 }
 
 /// A refused connection attempt: which address and why (the policy's range name).
-struct PolicyRefusal {
-    var address: IPAddress
-    var rangeName: String
+package struct PolicyRefusal {
+    package var address: IPAddress
+    package var rangeName: String
 }
 
 /// One curl easy handle plus what its callbacks record during a transfer.
-final class CurlEasy {
-    let raw: UnsafeMutableRawPointer
+package final class CurlEasy {
+    package let raw: UnsafeMutableRawPointer
     /// The engine's index for the check this easy serves (set by the engine per transfer).
-    var checkSlot: Int32 = -1
+    package var checkSlot: Int32 = -1
 
     // Per-transfer state written by curl's callbacks.
-    private(set) var body: [UInt8] = []
-    private(set) var bodyBytes = 0
-    private(set) var exceededBodyLimit = false
-    private(set) var certificateNotAfter: Int64?
-    private(set) var policyRefusal: PolicyRefusal?
+    package private(set) var body: [UInt8] = []
+    package private(set) var bodyBytes = 0
+    package private(set) var exceededBodyLimit = false
+    package private(set) var certificateNotAfter: Int64?
+    package private(set) var policyRefusal: PolicyRefusal?
     private var captureBody = false
     private var bodyLimit = 0
     private var wantsCertificate = false
@@ -197,7 +197,7 @@ final class CurlEasy {
     private let policy: TargetPolicy
     private let caBundlePath: String?
 
-    init(policy: TargetPolicy, caBundlePath: String?) {
+    package init(policy: TargetPolicy, caBundlePath: String?) {
         guard let handle = curl_easy_init() else { fatalError("curl_easy_init failed: out of memory") }
         raw = handle
         self.policy = policy
@@ -214,7 +214,7 @@ final class CurlEasy {
     }
 
     /// Clears every option and per-transfer record, then sets the options every check shares.
-    func prepareForTransfer(captureBody: Bool, bodyLimit: Int, wantsCertificate: Bool) {
+    package func prepareForTransfer(captureBody: Bool, bodyLimit: Int, wantsCertificate: Bool) {
         curl_easy_reset(raw)
         curl_slist_free_all(connectTo)
         connectTo = nil
@@ -252,30 +252,30 @@ final class CurlEasy {
 
     // MARK: options
 
-    @inline(__always) func set(_ option: CURLoption, _ value: Int) {
+    @inline(__always) package func set(_ option: CURLoption, _ value: Int) {
         _ = CEngineShims_curl_easy_setopt_long(raw, option, value)
     }
 
-    @inline(__always) func set(_ option: CURLoption, offset value: Int64) {
+    @inline(__always) package func set(_ option: CURLoption, offset value: Int64) {
         _ = CEngineShims_curl_easy_setopt_offset(raw, option, curl_off_t(value))
     }
 
     /// String options are copied by curl (all but CURLOPT_POSTFIELDS, which the engine never uses).
-    @inline(__always) func set(_ option: CURLoption, _ value: String) {
+    @inline(__always) package func set(_ option: CURLoption, _ value: String) {
         _ = value.withCString { CEngineShims_curl_easy_setopt_pointer(raw, option, $0) }
     }
 
-    @inline(__always) func set(_ option: CURLoption, pointer value: UnsafeRawPointer?) {
+    @inline(__always) package func set(_ option: CURLoption, pointer value: UnsafeRawPointer?) {
         _ = CEngineShims_curl_easy_setopt_pointer(raw, option, value)
     }
 
-    func setHeaders(_ list: CurlHeaderList?) {
+    package func setHeaders(_ list: CurlHeaderList?) {
         set(CURLOPT_HTTPHEADER, pointer: UnsafeRawPointer(list?.raw))
     }
 
     /// Makes curl connect to `address` for `host:port` (names are resolved by the engine's
     /// c-ares resolver; curl must never start its own resolver thread).
-    func setConnectTo(host: String, port: Int, address: IPAddress) {
+    package func setConnectTo(host: String, port: Int, address: IPAddress) {
         let target = address.isIPv6 ? "[\(address)]" : "\(address)"
         let hostPart = host.contains(":") ? "[\(host)]" : host
         curl_slist_free_all(connectTo)
@@ -285,7 +285,7 @@ final class CurlEasy {
 
     /// Sets everything one HTTP request needs. `timeoutMs` is what is left of the check's
     /// budget (DNS and earlier redirect hops already spent the rest).
-    func configure(
+    package func configure(
         url: String, monitor: Monitor, headers: CurlHeaderList?, timeoutMs: Int, connectTimeoutMs: Int,
         userAgent: String
     ) {
@@ -328,28 +328,28 @@ final class CurlEasy {
 
     // MARK: results
 
-    func info(_ info: CURLINFO) -> Int {
+    package func info(_ info: CURLINFO) -> Int {
         var value = 0
         _ = CEngineShims_curl_easy_getinfo_long(raw, info, &value)
         return value
     }
 
-    func infoOffset(_ info: CURLINFO) -> Int64 {
+    package func infoOffset(_ info: CURLINFO) -> Int64 {
         var value: curl_off_t = 0
         _ = CEngineShims_curl_easy_getinfo_offset(raw, info, &value)
         return Int64(value)
     }
 
-    func infoString(_ info: CURLINFO) -> String? {
+    package func infoString(_ info: CURLINFO) -> String? {
         var value: UnsafeMutableRawPointer?
         _ = CEngineShims_curl_easy_getinfo_pointer(raw, info, &value)
         guard let value else { return nil }
         return String(cString: value.assumingMemoryBound(to: CChar.self))
     }
 
-    var responseCode: Int { info(CURLINFO_RESPONSE_CODE) }
+    package var responseCode: Int { info(CURLINFO_RESPONSE_CODE) }
 
-    var timings: CurlTimings {
+    package var timings: CurlTimings {
         CurlTimings(
             nameLookup: infoOffset(CURLINFO_NAMELOOKUP_TIME_T),
             connect: infoOffset(CURLINFO_CONNECT_TIME_T),
@@ -359,12 +359,12 @@ final class CurlEasy {
     }
 
     /// The URL a 3xx answer points to, resolved against the request URL by curl.
-    var redirectURL: String? { infoString(CURLINFO_REDIRECT_URL) }
+    package var redirectURL: String? { infoString(CURLINFO_REDIRECT_URL) }
 
-    var errorText: String { String(cString: errorBuffer) }
+    package var errorText: String { String(cString: errorBuffer) }
 
     /// Frees per-transfer C memory early (the connect-to list) once a transfer is over.
-    func finishTransfer() {
+    package func finishTransfer() {
         curl_slist_free_all(connectTo)
         connectTo = nil
     }
@@ -433,7 +433,7 @@ private let curlOpenSocketCallback: curl_opensocket_callback = { clientData, _, 
 extension CurlEasy {
     /// Turns curl's verdict on a failed transfer into the engine's error code and a sentence a
     /// person can act on. `code` is never CURLE_OK here.
-    func classifyFailure(_ code: CURLcode) -> (CheckErrorCode, String) {
+    package func classifyFailure(_ code: CURLcode) -> (CheckErrorCode, String) {
         let detail = errorText.isEmpty ? String(cString: curl_easy_strerror(code)) : errorText
         let osErrno = Int32(truncatingIfNeeded: info(CURLINFO_OS_ERRNO))
         if let refusal = policyRefusal {
