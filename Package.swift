@@ -6,6 +6,7 @@
 //   LookoutFFI      the Swift owners of those C handles; the only module that imports CEngineShims
 //   LookoutCore     contracts shared by every process (monitor model, check result, Redis names, schema)
 //   LookoutEngine   the check engine process, product `lookout-engine` (FFI + Core, no NIO)
+//   LookoutControl  the control plane, product `lookout-control` (Hummingbird, PostgresNIO; FFI + Core)
 //   LookoutBench    target farm, DNS server, load driver, capacity reports, product `lookout-bench`
 // Engine and Control never import each other: they meet only through PostgreSQL and Redis.
 import PackageDescription
@@ -15,11 +16,22 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "lookout-engine", targets: ["LookoutEngine"]),
+        .executable(name: "lookout-control", targets: ["LookoutControl"]),
         .executable(name: "lookout-bench", targets: ["LookoutBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
     ],
     targets: [
         .target(
@@ -54,6 +66,26 @@ let package = Package(
             path: "Sources/Engine"
         ),
         .executableTarget(
+            name: "LookoutControl",
+            dependencies: [
+                "LookoutFFI",
+                "LookoutCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Control",
+            resources: [.copy("Resources/openapi.json")]
+        ),
+        .executableTarget(
             name: "LookoutBench",
             dependencies: [
                 "LookoutCore",
@@ -63,6 +95,13 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Sources/Bench"
+        ),
+        // Shared by the test targets: the test PostgreSQL (a private schema per test), the test
+        // Redis, and the built binaries for end-to-end tests.
+        .target(
+            name: "LookoutTestSupport",
+            dependencies: ["LookoutFFI", "LookoutCore"],
+            path: "Tests/Support"
         ),
         .testTarget(
             name: "CoreTests",
@@ -76,12 +115,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ClusterTests",
-            dependencies: ["LookoutEngine", "LookoutFFI", "LookoutCore"],
+            dependencies: ["LookoutTestSupport", "LookoutEngine", "LookoutFFI", "LookoutCore"],
             path: "Tests/ClusterTests"
         ),
         .testTarget(
             name: "PersistenceTests",
-            dependencies: ["LookoutEngine", "LookoutFFI", "LookoutCore"],
+            dependencies: ["LookoutTestSupport", "LookoutEngine", "LookoutFFI", "LookoutCore"],
             path: "Tests/PersistenceTests"
         ),
         .testTarget(
@@ -89,6 +128,19 @@ let package = Package(
             dependencies: ["LookoutCore"],
             path: "Tests/IntegrationTests",
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "ControlTests",
+            dependencies: [
+                "LookoutTestSupport",
+                "LookoutControl",
+                "LookoutFFI",
+                "LookoutCore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            path: "Tests/ControlTests"
         ),
     ]
 )

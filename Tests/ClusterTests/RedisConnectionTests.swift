@@ -1,4 +1,5 @@
 import Foundation
+import LookoutTestSupport
 import LookoutCore
 import LookoutFFI
 import Testing

@@ -1,4 +1,5 @@
 import Foundation
+import LookoutTestSupport
 import LookoutCore
 import LookoutFFI
 import Synchronization
@@ -23,7 +24,8 @@ struct MigratorTests {
             // Every table of the contract exists in the test's schema.
             for table in [
                 "users", "monitors", "checks", "metrics", "incidents", "status_pages", "notification_channels",
-                "notification_outbox", "schema_migrations",
+                "notification_outbox", "schema_migrations", "api_keys", "monitor_states", "monitor_state_changes",
+                "maintenance_windows", "maintenance_window_monitors", "control_settings", "rollup_progress",
             ] {
                 #expect(
                     try schema.scalar("SELECT to_regclass($1)::text", ["\(schema.name).\(table)"]) != nil,

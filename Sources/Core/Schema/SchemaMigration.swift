@@ -25,7 +25,8 @@ public struct SchemaMigration: Sendable, Equatable {
 public enum LookoutSchema {
     /// Every migration, oldest first.
     public static let migrations: [SchemaMigration] = [
-        SchemaMigration(version: 1, name: "initial", sql: Migration0001Initial.sql)
+        SchemaMigration(version: 1, name: "initial", sql: Migration0001Initial.sql),
+        SchemaMigration(version: 2, name: "control_plane", sql: Migration0002ControlPlane.sql),
     ]
 
     /// The version a fully migrated database has.

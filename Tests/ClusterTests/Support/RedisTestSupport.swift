@@ -1,4 +1,5 @@
 import Foundation
+import LookoutTestSupport
 import LookoutCore
 import LookoutFFI
 import Synchronization
@@ -10,33 +11,7 @@ import Testing
 import Glibc
 #endif
 
-/// The private Redis of `scripts/services` (address in `REDIS_URL`).
-///
-/// Tests that need it carry `.enabled(if: RedisTest.shouldRun, ...)`: without `REDIS_URL` they
-/// are skipped with that message, unless `CI` is set — then they run and fail in `endpoint()`.
-enum RedisTest {
-    static let url = ProcessInfo.processInfo.environment["REDIS_URL"].flatMap { $0.isEmpty ? nil : $0 }
-    static let isCI = !(ProcessInfo.processInfo.environment["CI"] ?? "").isEmpty
-    static let shouldRun = url != nil || isCI
-    static let skipMessage: Comment =
-        "REDIS_URL is not set: start Redis with scripts/services start redis and eval \"$(scripts/services env)\" (with CI set this is a failure)"
-
-    struct Missing: Error, CustomStringConvertible {
-        var description: String {
-            "REDIS_URL is not set and CI is: Redis is required (scripts/services start redis; eval \"$(scripts/services env)\")"
-        }
-    }
-
-    static func endpoint() throws -> RedisEndpoint {
-        guard let url else { throw Missing() }
-        return try RedisEndpoint(url: url)
-    }
-
-    /// A prefix no other test uses.
-    static func uniquePrefix(_ name: String) -> String {
-        "lookout-test-\(name)-\(UInt32.random(in: 0...UInt32.max))"
-    }
-
+extension RedisTest {
     /// Runs one command on a fresh connection and returns its reply.
     static func command(_ argv: [String]) async throws -> RedisReply {
         try await commands([argv])[0]

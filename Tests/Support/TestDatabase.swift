@@ -1,17 +1,16 @@
-import LookoutFFI
 import Foundation
+import LookoutFFI
 import Synchronization
 import Testing
 
-@testable import LookoutEngine
 
 /// The PostgreSQL the tests use: `DATABASE_URL`, else `PGHOST`/`PGPORT`/`PGUSER`/`PGDATABASE`
 /// (scripts/test exports both). Without one, database tests are skipped with a message — unless
 /// `CI` is set, where they run and fail.
-enum TestDatabase {
-    static let environment = ProcessInfo.processInfo.environment
+package enum TestDatabase {
+    package static let environment = ProcessInfo.processInfo.environment
 
-    static var baseURL: String? {
+    package static var baseURL: String? {
         if let url = environment["DATABASE_URL"], !url.isEmpty { return url }
         guard let host = environment["PGHOST"], !host.isEmpty else { return nil }
         let user = environment["PGUSER"] ?? "postgres"
@@ -20,49 +19,49 @@ enum TestDatabase {
         return "postgres://\(user)@\(host):\(port)/\(database)"
     }
 
-    static var isCI: Bool {
+    package static var isCI: Bool {
         guard let value = environment["CI"]?.lowercased(), !value.isEmpty else { return false }
         return value != "0" && value != "false"
     }
 
     /// Database suites run when a database is configured, and always under CI.
-    static var enabled: Bool { baseURL != nil || isCI }
+    package static var enabled: Bool { baseURL != nil || isCI }
 
-    static let skipReason: Comment = """
+    package static let skipReason: Comment = """
         no PostgreSQL configured: set DATABASE_URL (scripts/test does; locally `eval "$(scripts/services env)"`). \
         With CI set these tests fail instead of skipping.
         """
 
-    struct Missing: Error, CustomStringConvertible {
-        var description: String {
+    package struct Missing: Error, CustomStringConvertible {
+        package var description: String {
             "CI is set but no PostgreSQL is configured (DATABASE_URL / PGHOST): start it with scripts/services start"
         }
     }
 
-    static func url() throws -> String {
+    package static func url() throws -> String {
         guard let url = baseURL else { throw Missing() }
         return url
     }
 
     /// `url` with `options=-csearch_path=<schema>` added, so every connection made from it works
     /// in that schema.
-    static func url(_ base: String, schema: String) -> String {
+    package static func url(_ base: String, schema: String) -> String {
         base + (base.contains("?") ? "&" : "?") + "options=-csearch_path%3D" + schema
     }
 }
 
 /// A private schema for one test (tests run in parallel): created empty, dropped afterwards.
-final class TestSchema: Sendable {
-    let name: String
+package final class TestSchema: Sendable {
+    package let name: String
     /// Connection URI whose connections use this schema.
-    let url: String
+    package let url: String
     private let baseURL: String
 
     /// Schemas are named `lookout_test_<epoch seconds>_<random>`, so schemas left by a test
     /// process that crashed (and never ran its cleanup) can be recognised and swept.
     private static let prefix = "lookout_test_"
 
-    init(migrated: Bool = true) throws {
+    package init(migrated: Bool = true) throws {
         baseURL = try TestDatabase.url()
         name = Self.prefix + "\(Int(Date().timeIntervalSince1970))_" + String(UInt64.random(in: 1 ... .max), radix: 16)
         url = TestDatabase.url(baseURL, schema: name)
@@ -72,7 +71,7 @@ final class TestSchema: Sendable {
         if migrated { _ = try Migrator().migrate(try connect()) }
     }
 
-    func connect() throws -> PostgresConnection {
+    package func connect() throws -> PostgresConnection {
         try PostgresConnection(url: url, applicationName: "lookout-tests")
     }
 
@@ -103,15 +102,15 @@ final class TestSchema: Sendable {
     }
 
     /// One value from a query (tests only; the SQL is fixed text).
-    func scalar(_ sql: String, _ parameters: [String?] = []) throws -> String? {
+    package func scalar(_ sql: String, _ parameters: [String?] = []) throws -> String? {
         try connect().execute(sql, parameters).string(row: 0, column: 0)
     }
 
-    func count(_ sql: String, _ parameters: [String?] = []) throws -> Int {
+    package func count(_ sql: String, _ parameters: [String?] = []) throws -> Int {
         Int(try scalar(sql, parameters) ?? "") ?? -1
     }
 
-    func drop() {
+    package func drop() {
         if let admin = try? PostgresConnection(url: baseURL, applicationName: "lookout-tests") {
             _ = try? admin.execute("DROP SCHEMA IF EXISTS \(name) CASCADE")
         }
@@ -119,14 +118,14 @@ final class TestSchema: Sendable {
 }
 
 /// Runs `body` with a fresh (migrated) schema and drops it afterwards, whatever happens.
-func withTestSchema<Result>(migrated: Bool = true, _ body: (TestSchema) throws -> Result) throws -> Result {
+package func withTestSchema<Result>(migrated: Bool = true, _ body: (TestSchema) throws -> Result) throws -> Result {
     let schema = try TestSchema(migrated: migrated)
     defer { schema.drop() }
     return try body(schema)
 }
 
 /// A private temporary directory, removed afterwards.
-func withTemporaryDirectory<Result>(_ body: (String) throws -> Result) throws -> Result {
+package func withTemporaryDirectory<Result>(_ body: (String) throws -> Result) throws -> Result {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("lookout-persistence-\(UUID().uuidString)")
         .path
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -134,19 +133,8 @@ func withTemporaryDirectory<Result>(_ body: (String) throws -> Result) throws ->
     return try body(path)
 }
 
-/// Collects log lines (for assertions and for printing on failure).
-final class LogCollector: Sendable {
-    private let lines = Mutex<[String]>([])
-    var log: PersistenceLog {
-        PersistenceLog(minimum: .info) { [self] level, message in
-            self.lines.withLock { $0.append("\(level): \(message)") }
-        }
-    }
-    var all: [String] { lines.withLock { $0 } }
-}
-
 /// Polls `condition` every 20 ms for at most `timeout` seconds.
-func eventually(timeout: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+package func eventually(timeout: Double, _ condition: () throws -> Bool) rethrows -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
         if try condition() { return true }

@@ -1,0 +1,100 @@
+import Foundation
+import Hummingbird
+import Logging
+import LookoutCore
+import LookoutFFI
+import NIOCore
+import PostgresNIO
+import ServiceLifecycle
+
+/// Turns one `ControlConfiguration` into the running control plane: the router with every
+/// controller, and the services of one `ServiceGroup` (PostgreSQL pool, HTTP server, state-stream
+/// consumer, outbox dispatcher, rollup scheduler), drained gracefully on SIGTERM/SIGINT.
+enum ControlApplication {
+    /// Everything the controllers and services share, built once at start-up.
+    struct Dependencies: Sendable {
+        var configuration: ControlConfiguration
+        var postgres: PostgresClient
+        var redis: RedisClient
+        var startup: ControlStartup.Outcome
+        var logger: Logger
+    }
+
+    /// Migrates, connects and assembles the application (it runs with `runService()`).
+    static func build(
+        configuration: ControlConfiguration,
+        logger: Logger,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws -> some ApplicationProtocol {
+        let dependencies = try await makeDependencies(configuration: configuration, logger: logger)
+        return makeApplication(dependencies, onServerRunning: onServerRunning)
+    }
+
+    /// Start-up work that needs no HTTP: migrations, shared secrets, pools.
+    static func makeDependencies(configuration: ControlConfiguration, logger: Logger) async throws -> Dependencies {
+        let address = try DatabaseAddress(url: configuration.databaseURL)
+        let startup = try await ControlStartup.run(configuration: configuration, logger: logger)
+        let postgres = PostgresClient(
+            configuration: address.clientConfiguration(
+                applicationName: "lookout-control \(configuration.instanceId)",
+                maximumConnections: 20
+            ),
+            backgroundLogger: logger
+        )
+        let redis = try RedisClient(endpoint: configuration.redis, clientName: configuration.instanceId, logger: logger)
+        return Dependencies(
+            configuration: configuration,
+            postgres: postgres,
+            redis: redis,
+            startup: startup,
+            logger: logger
+        )
+    }
+
+    /// The application around `dependencies`.
+    static func makeApplication(
+        _ dependencies: Dependencies,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let configuration = dependencies.configuration
+        let router = makeRouter(dependencies)
+        let logger = dependencies.logger
+        var services: [any Service] = [dependencies.postgres]
+        services.append(RedisShutdownService(redis: dependencies.redis))
+        return Application(
+            router: router,
+            configuration: .init(
+                address: .hostname(configuration.http.host, port: configuration.http.port),
+                serverName: "lookout-control"
+            ),
+            services: services,
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.http.port
+                logger.notice(
+                    "lookout-control listening",
+                    metadata: ["http.url": "http://\(configuration.http.host):\(port)", "instance": "\(configuration.instanceId)"]
+                )
+                await onServerRunning(port)
+            },
+            logger: logger
+        )
+    }
+
+    /// Every route.
+    static func makeRouter(_ dependencies: Dependencies) -> Router<ControlRequestContext> {
+        let router = Router(context: ControlRequestContext.self)
+        router.middlewares.add(ErrorRenderingMiddleware(logger: dependencies.logger))
+        HealthController(postgres: dependencies.postgres, redis: dependencies.redis).addRoutes(to: router)
+        return router
+    }
+}
+
+/// Closes the Redis connections and their thread when the service group shuts down.
+struct RedisShutdownService: Service {
+    let redis: RedisClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        redis.shutdown()
+    }
+}
