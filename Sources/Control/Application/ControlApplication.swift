@@ -17,7 +17,17 @@ enum ControlApplication {
         var postgres: PostgresClient
         var redis: RedisClient
         var startup: ControlStartup.Outcome
+        var tokens: SessionTokens
+        var passwords: Passwords
         var logger: Logger
+
+        var database: Database { Database(client: postgres, logger: logger) }
+        var publisher: ClusterPublisher {
+            ClusterPublisher(redis: redis, contract: configuration.cluster, logger: logger)
+        }
+        var rateLimiter: RateLimiter {
+            RateLimiter(redis: redis, keyPrefix: configuration.cluster.prefix, logger: logger)
+        }
     }
 
     /// Migrates, connects and assembles the application (it runs with `runService()`).
@@ -47,6 +57,8 @@ enum ControlApplication {
             postgres: postgres,
             redis: redis,
             startup: startup,
+            tokens: await SessionTokens(secret: startup.jwtSecret, lifetimeSeconds: configuration.auth.tokenLifetimeSeconds),
+            passwords: Passwords(cost: configuration.auth.bcryptCost),
             logger: logger
         )
     }
@@ -82,9 +94,51 @@ enum ControlApplication {
 
     /// Every route.
     static func makeRouter(_ dependencies: Dependencies) -> Router<ControlRequestContext> {
+        let configuration = dependencies.configuration
+        let database = dependencies.database
+        let bodyLimit = configuration.http.maxBodyBytes
+        let users = UserRepository(database: database)
+        let apiKeys = APIKeyRepository(database: database)
+
         let router = Router(context: ControlRequestContext.self)
+        // Outermost first: every response, errors included, gets the security and CORS headers.
+        router.middlewares.add(SecurityHeadersMiddleware(behindHTTPS: configuration.http.behindHTTPS))
+        router.middlewares.add(ConfiguredCORSMiddleware(allowedOrigins: Set(configuration.http.corsOrigins)))
         router.middlewares.add(ErrorRenderingMiddleware(logger: dependencies.logger))
         HealthController(postgres: dependencies.postgres, redis: dependencies.redis).addRoutes(to: router)
+
+        let api = router.group("api/v1")
+        let auth = AuthController(
+            users: users,
+            passwords: dependencies.passwords,
+            tokens: dependencies.tokens,
+            rateLimiter: dependencies.rateLimiter,
+            limits: configuration.rateLimits,
+            bodyLimit: bodyLimit,
+            trustForwardedFor: configuration.http.trustForwardedFor
+        )
+        auth.addPublicRoutes(to: api)
+
+        let authenticated = api.group()
+            .add(
+                middleware: AuthenticationMiddleware(
+                    tokens: dependencies.tokens,
+                    apiKeys: apiKeys,
+                    users: users,
+                    rateLimiter: dependencies.rateLimiter,
+                    requestsPerMinute: configuration.rateLimits.requestsPerToken
+                )
+            )
+        auth.addRoutes(to: authenticated)
+        APIKeyController(keys: apiKeys, bodyLimit: bodyLimit).addRoutes(to: authenticated)
+        let monitors = MonitorRepository(database: database)
+        MonitorController(
+            monitors: monitors,
+            reader: MonitorBodyReader(allowPrivateTargets: configuration.notifications.allowPrivateTargets),
+            publisher: dependencies.publisher,
+            bodyLimit: bodyLimit,
+            bulkBodyLimit: configuration.http.maxBulkBodyBytes
+        ).addRoutes(to: authenticated)
         return router
     }
 }

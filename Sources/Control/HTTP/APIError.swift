@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 
 /// The one error type of the API: every failure a client sees is rendered from it as

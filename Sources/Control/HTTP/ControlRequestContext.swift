@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import NIOCore
 
@@ -54,8 +55,11 @@ struct ControlRequestContext: RequestContext {
         remoteAddress = source.channel.remoteAddress
     }
 
-    /// Bodies are read by the handlers themselves with a per-route limit (`RequestBodyReader`).
+    /// Bodies are read by the handlers themselves with a per-route limit (`JSONBody`).
     var maxUploadSize: Int { 16 << 20 }
+
+    /// Every response body: sorted keys, RFC 3339 dates with milliseconds.
+    var responseEncoder: JSONEncoder { APIJSON.encoder }
 
     /// The authenticated caller; a route behind the authentication middleware always has one.
     func requireIdentity() throws(APIError) -> Identity {
