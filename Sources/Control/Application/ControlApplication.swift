@@ -19,6 +19,9 @@ enum ControlApplication {
         var startup: ControlStartup.Outcome
         var tokens: SessionTokens
         var passwords: Passwords
+        var statistics: ControlStatistics
+        /// Wakes this instance's outbox dispatcher when a transaction wrote notifications.
+        var outboxSignal: OutboxSignal
         var logger: Logger
 
         var database: Database { Database(client: postgres, logger: logger) }
@@ -59,6 +62,8 @@ enum ControlApplication {
             startup: startup,
             tokens: await SessionTokens(secret: startup.jwtSecret, lifetimeSeconds: configuration.auth.tokenLifetimeSeconds),
             passwords: Passwords(cost: configuration.auth.bcryptCost),
+            statistics: ControlStatistics(),
+            outboxSignal: OutboxSignal(),
             logger: logger
         )
     }
@@ -71,8 +76,13 @@ enum ControlApplication {
         let configuration = dependencies.configuration
         let router = makeRouter(dependencies)
         let logger = dependencies.logger
-        var services: [any Service] = [dependencies.postgres]
-        services.append(RedisShutdownService(redis: dependencies.redis))
+        // A service group stops its services in reverse order: the workers below stop first,
+        // then the PostgreSQL pool, and Redis last (the workers' pending commands end first).
+        var services: [any Service] = [RedisShutdownService(redis: dependencies.redis), dependencies.postgres]
+        if configuration.incidents.consumerEnabled { services.append(makeStateStreamConsumer(dependencies)) }
+        if configuration.incidents.rollupsEnabled {
+            services.append(RollupScheduler(database: dependencies.database, logger: logger))
+        }
         return Application(
             router: router,
             configuration: .init(
@@ -104,8 +114,10 @@ enum ControlApplication {
         // Outermost first: every response, errors included, gets the security and CORS headers.
         router.middlewares.add(SecurityHeadersMiddleware(behindHTTPS: configuration.http.behindHTTPS))
         router.middlewares.add(ConfiguredCORSMiddleware(allowedOrigins: Set(configuration.http.corsOrigins)))
+        router.middlewares.add(RequestMetricsMiddleware(statistics: dependencies.statistics))
         router.middlewares.add(ErrorRenderingMiddleware(logger: dependencies.logger))
         HealthController(postgres: dependencies.postgres, redis: dependencies.redis).addRoutes(to: router)
+        MetricsController(statistics: dependencies.statistics, database: database).addRoutes(to: router)
 
         let api = router.group("api/v1")
         let auth = AuthController(
@@ -140,6 +152,38 @@ enum ControlApplication {
             bulkBodyLimit: configuration.http.maxBulkBodyBytes
         ).addRoutes(to: authenticated)
         return router
+    }
+}
+
+extension ControlApplication {
+    /// The state-stream consumer of this instance, on a Redis connection of its own (its
+    /// XREADGROUP blocks for up to a second).
+    static func makeStateStreamConsumer(
+        _ dependencies: Dependencies,
+        onApplied: @escaping @Sendable (StateChangeEvent, IncidentRecorder.Outcome) async -> Void = { _, _ in }
+    ) -> StateStreamConsumer {
+        let configuration = dependencies.configuration
+        var consumer = StateStreamConsumer(
+            lane: dependencies.redis.makeLane(purpose: "state-stream", commandTimeoutSeconds: 10),
+            contract: configuration.cluster,
+            consumerName: configuration.instanceId,
+            recorder: IncidentRecorder(
+                database: dependencies.database,
+                policy: IncidentPolicy(
+                    configuration: .init(
+                        flapThreshold: configuration.incidents.flapThreshold,
+                        flapWindowSeconds: configuration.incidents.flapWindowSeconds
+                    )
+                ),
+                maxAttempts: configuration.notifications.maxAttempts
+            ),
+            signal: dependencies.outboxSignal,
+            claimIdleMilliseconds: configuration.incidents.claimIdleMilliseconds,
+            statistics: dependencies.statistics,
+            logger: dependencies.logger
+        )
+        consumer.onApplied = onApplied
+        return consumer
     }
 }
 

@@ -23,6 +23,8 @@ final class RedisClient: Sendable {
     private let thread: LoopThread
     private let clientName: String
     private let subscriber: Mutex<RedisLane?> = Mutex(nil)
+    /// Lanes made with `makeLane`, closed by `shutdown()`.
+    private let extraLanes: Mutex<[RedisLane]> = Mutex([])
     private let logger: Logger
 
     /// Starts the loop thread and the command lane (connecting in the background).
@@ -41,7 +43,7 @@ final class RedisClient: Sendable {
     /// A new connection of its own, for blocking commands. `commandTimeoutSeconds` must exceed the
     /// longest BLOCK it will send.
     func makeLane(purpose: String, commandTimeoutSeconds: Double) -> RedisLane {
-        RedisLane(
+        let lane = RedisLane(
             thread: thread,
             configuration: .init(
                 endpoint: endpoint,
@@ -50,6 +52,8 @@ final class RedisClient: Sendable {
             ),
             logger: logger
         )
+        extraLanes.withLock { $0.append(lane) }
+        return lane
     }
 
     /// Subscribes to `channels` on the subscriber connection (renewed after every reconnect);
@@ -85,6 +89,7 @@ final class RedisClient: Sendable {
     func shutdown() {
         commands.close()
         subscriber.withLock { $0?.close() }
+        for lane in extraLanes.withLock({ $0 }) { lane.close() }
         thread.shutdown()
     }
 }
