@@ -142,7 +142,8 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],
-            path: "Tests/ControlTests"
+            path: "Tests/ControlTests",
+            exclude: ["Fixtures"]
         ),
     ]
 )

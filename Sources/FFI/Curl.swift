@@ -11,6 +11,12 @@
 //   OPENSOCKETDATA at itself, unretained: the pool keeps it alive for the life of the loop.
 // - A curl_slist passed with `setConnectTo` is owned by the easy until `finishTransfer()`;
 //   header lists are borrowed from their owner (`CurlHeaderList`), which must outlive the transfer.
+// - Control-plane transfers (last section of this file): a `CurlTransferRunner` lives on one loop
+//   thread and owns its CurlMulti, its DNSChannel, a pool of CurlEasy and every transfer in flight.
+//   A running transfer's easy points WRITEDATA, HEADERDATA and READDATA at the transfer's
+//   `TransferRecorder`, unretained; the runner holds the recorder until the easy has left the
+//   multi handle (finished, cancelled or shut down). Its header and recipient lists
+//   (`CurlHeaderList`) are held by the transfer for as long.
 import CEngineShims
 import LookoutCore
 
@@ -60,6 +66,11 @@ package final class CurlMulti: LoopIOHandler {
     deinit {
         timer.cancel()
         curl_multi_cleanup(raw)
+    }
+
+    /// Stops a transfer that has not finished (curl closes its connection); no delegate call follows.
+    package func remove(_ easy: CurlEasy) {
+        curl_multi_remove_handle(raw, easy.raw)
     }
 
     /// Starts a configured transfer.
@@ -128,6 +139,7 @@ package final class CurlMulti: LoopIOHandler {
             curl_multi_remove_handle(raw, handle)
             guard let privateData else { continue }
             let easy = Unmanaged<CurlEasy>.fromOpaque(privateData).takeUnretainedValue()
+            easy.lastResult = code
             delegate?.transferFinished(easy, failure: code == CURLE_OK ? nil : easy.classifyFailure(code))
         }
     }
@@ -187,6 +199,8 @@ package final class CurlEasy {
     package private(set) var exceededBodyLimit = false
     package private(set) var certificateNotAfter: Int64?
     package private(set) var policyRefusal: PolicyRefusal?
+    /// curl's verdict on the last finished transfer (set before the delegate hears of it).
+    package fileprivate(set) var lastResult: CURLcode = CURLE_OK
     private var captureBody = false
     private var bodyLimit = 0
     private var wantsCertificate = false
@@ -194,7 +208,7 @@ package final class CurlEasy {
     private var connectTo: UnsafeMutablePointer<curl_slist>?
     private let errorBuffer: UnsafeMutablePointer<CChar>
     /// The target policy every socket this easy opens must pass (redirects and DNS answers included).
-    private let policy: TargetPolicy
+    package let policy: TargetPolicy
     private let caBundlePath: String?
 
     package init(policy: TargetPolicy, caBundlePath: String?) {
@@ -223,6 +237,7 @@ package final class CurlEasy {
         exceededBodyLimit = false
         certificateNotAfter = nil
         policyRefusal = nil
+        lastResult = CURLE_OK
         sawHeader = false
         self.captureBody = captureBody
         self.bodyLimit = bodyLimit
@@ -483,4 +498,800 @@ extension CurlEasy {
             return (.internalError, "curl error \(code.rawValue): \(detail)")
         }
     }
+}
+
+// MARK: - Control-plane transfers (notifications: SMTP, Telegram, webhooks)
+//
+// The control plane sends e-mail, Telegram messages and webhooks through the same machinery as
+// checks: a CurlMulti driven by a libev loop, CurlEasy handles whose open-socket callback holds
+// every connection to a `TargetPolicy`, and names resolved by c-ares on the same loop and handed
+// to curl with CURLOPT_CONNECT_TO (curl never starts its resolver thread). A
+// `CurlTransferRunner` lives on one loop thread; the control plane's `DeliveryClient` bridges it
+// to async/await. Requests and responses are `Sendable` values.
+
+/// One header line of a request or a response.
+package struct CurlHeaderField: Sendable, Equatable {
+    package var name: String
+    package var value: String
+
+    package init(_ name: String, _ value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// The SMTP envelope of a message (the message itself, headers and body, is the request's body).
+package struct CurlMailEnvelope: Sendable, Equatable {
+    /// The envelope sender, a bare address (`alerts@example.com`): `MAIL FROM:<...>`.
+    package var from: String
+    /// The envelope recipients, bare addresses: one `RCPT TO:<...>` each.
+    package var recipients: [String]
+
+    package init(from: String, recipients: [String]) {
+        self.from = from
+        self.recipients = recipients
+    }
+}
+
+/// One transfer for the control plane: an HTTP(S) request, or an SMTP(S) message when `mail` is
+/// set. Only the http, https, smtp and smtps schemes are accepted. Redirects are not followed.
+package struct CurlTransferRequest: Sendable {
+    /// `http(s)://...` or, with `mail`, `smtp(s)://host[:port][/EHLO-name]` (credentials go in
+    /// `username`/`password`, not in the URL).
+    package var url: String
+    /// HTTP method (`GET`, `POST`, `PUT`, ...). Ignored for SMTP.
+    package var method: String
+    /// HTTP request headers. Ignored for SMTP (the message carries its own).
+    package var headers: [CurlHeaderField]
+    /// HTTP request body, or the whole SMTP message (CRLF line ends; curl dot-stuffs it).
+    package var body: [UInt8]
+    /// The whole transfer, DNS included, milliseconds.
+    package var timeoutMs: Int
+    /// Connecting (TCP and TLS), milliseconds; at most `timeoutMs`.
+    package var connectTimeoutMs: Int
+    /// Set for SMTP: the envelope. `smtp://` upgrades with STARTTLS when the server offers it
+    /// (CURLUSESSL_TRY); `smtps://` is TLS from the first byte.
+    package var mail: CurlMailEnvelope?
+    /// Login (SMTP AUTH, or HTTP basic auth).
+    package var username: String?
+    package var password: String?
+    /// The policy this transfer's connections are held to; nil = the runner's policy. The control
+    /// plane relaxes it only for endpoints the operator configured (SMTP server, Bot API base).
+    package var policy: TargetPolicy?
+    /// Response body bytes kept (the rest is read and counted, not stored).
+    package var maxResponseBytes: Int
+
+    package init(
+        url: String,
+        method: String = "POST",
+        headers: [CurlHeaderField] = [],
+        body: [UInt8] = [],
+        timeoutMs: Int = 15_000,
+        connectTimeoutMs: Int = 5_000,
+        mail: CurlMailEnvelope? = nil,
+        username: String? = nil,
+        password: String? = nil,
+        policy: TargetPolicy? = nil,
+        maxResponseBytes: Int = 64 << 10
+    ) {
+        self.url = url
+        self.method = method
+        self.headers = headers
+        self.body = body
+        self.timeoutMs = timeoutMs
+        self.connectTimeoutMs = connectTimeoutMs
+        self.mail = mail
+        self.username = username
+        self.password = password
+        self.policy = policy
+        self.maxResponseBytes = maxResponseBytes
+    }
+}
+
+/// Why a transfer got no complete answer. `code` is stable and machine-readable; `message` is a
+/// sentence for people (it never contains the request's URL, headers or credentials).
+package struct CurlTransferFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    package enum Code: String, Sendable, CaseIterable {
+        case dnsNXDomain = "dns_nxdomain"
+        case dnsNoAddress = "dns_no_address"
+        case dnsTimeout = "dns_timeout"
+        case dnsFailure = "dns_error"
+        case connectRefused = "connect_refused"
+        case connectTimeout = "connect_timeout"
+        case connectFailed = "connect_failed"
+        case reset = "reset"
+        case emptyResponse = "empty_response"
+        case badResponse = "bad_response"
+        case truncated = "truncated"
+        case tlsVerify = "tls_verify"
+        case tlsExpired = "tls_expired"
+        case tlsHandshake = "tls_handshake"
+        case timeout = "timeout"
+        /// The target policy refused the address (before connecting or in the open-socket callback).
+        case policy = "policy"
+        /// The server refused the login (SMTP AUTH).
+        case loginDenied = "login_denied"
+        /// The SMTP server answered a command with a 4xx/5xx reply (the response's `status`).
+        case rejected = "rejected"
+        /// The request cannot be sent as given (bad URL, scheme, header or address).
+        case invalidRequest = "invalid_request"
+        /// Too many transfers waiting already.
+        case busy = "busy"
+        /// The caller gave up (task cancelled).
+        case cancelled = "cancelled"
+        /// The runner was shut down.
+        case shutdown = "shutdown"
+        /// Anything else curl reports; the message carries curl's text.
+        case internalError = "internal"
+    }
+
+    package var code: Code
+    package var message: String
+    /// curl's CURLcode when curl ran the transfer (for the log), else nil.
+    package var curlCode: Int?
+
+    package init(_ code: Code, _ message: String, curlCode: Int? = nil) {
+        self.code = code
+        self.message = message
+        self.curlCode = curlCode
+    }
+
+    /// Whether the target policy refused the connection.
+    package var isPolicyRefusal: Bool { code == .policy }
+
+    /// `code: message`, the form checks use for their errors.
+    package var description: String { "\(code.rawValue): \(message)" }
+}
+
+/// What came back. A transfer either has an answer (`failure` nil: `status` is the HTTP status
+/// or the SMTP server's final reply code) or a failure (then `status` is the last reply code
+/// seen, or 0).
+package struct CurlTransferResponse: Sendable {
+    /// HTTP status, or the last SMTP reply code (250 after a message was accepted); 0 if none.
+    package var status: Int
+    /// Headers of the final HTTP response, in order.
+    package var headers: [CurlHeaderField]
+    /// The first `maxResponseBytes` of the body.
+    package var body: [UInt8]
+    /// The body had more bytes than were kept.
+    package var bodyTruncated: Bool
+    /// SMTP: the server's reply lines (the last 32), e.g. `550 5.1.1 <x@example.com>: unknown`.
+    package var serverReplies: [String]
+    package var failure: CurlTransferFailure?
+    /// The address curl connected to, if it connected.
+    package var connectedAddress: String?
+    /// From acceptance to completion (queueing and DNS included), microseconds.
+    package var durationMicros: Int64
+
+    package init(
+        status: Int = 0,
+        headers: [CurlHeaderField] = [],
+        body: [UInt8] = [],
+        bodyTruncated: Bool = false,
+        serverReplies: [String] = [],
+        failure: CurlTransferFailure? = nil,
+        connectedAddress: String? = nil,
+        durationMicros: Int64 = 0
+    ) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.bodyTruncated = bodyTruncated
+        self.serverReplies = serverReplies
+        self.failure = failure
+        self.connectedAddress = connectedAddress
+        self.durationMicros = durationMicros
+    }
+
+    /// A transfer that failed before it got an answer.
+    package static func failed(_ failure: CurlTransferFailure, durationMicros: Int64 = 0) -> CurlTransferResponse {
+        CurlTransferResponse(failure: failure, durationMicros: durationMicros)
+    }
+
+    /// The value of the last header called `name` (case-insensitive).
+    package func header(_ name: String) -> String? {
+        let wanted = name.lowercased()
+        return headers.last { $0.name.lowercased() == wanted }?.value
+    }
+
+    /// The SMTP reply line that carried `status` (the one that decided the outcome; curl's QUIT
+    /// may come after it), else the last line.
+    package var finalServerReply: String? {
+        let code = String(status)
+        return serverReplies.last { $0.hasPrefix(code + " ") || $0.hasPrefix(code + "-") || $0 == code }
+            ?? serverReplies.last
+    }
+}
+
+/// Runs control-plane transfers on one libev loop: c-ares for names, the target policy on every
+/// resolved address and again in curl's open-socket callback, at most `maxInFlight` at once
+/// (more wait in a FIFO queue; their wait does not count against their timeout).
+///
+/// Confined to the loop's thread: create it there, call it there, release it there.
+package final class CurlTransferRunner: CurlMultiDelegate {
+    package struct Configuration: Sendable {
+        /// The policy of transfers that do not bring their own.
+        package var policy: TargetPolicy
+        /// DNS server `IP:PORT` for c-ares; nil = the machine's resolv.conf.
+        package var dnsServer: String?
+        /// Per-try DNS timeout and tries per server.
+        package var dnsTimeoutMs = 2_000
+        package var dnsTries = 2
+        /// CA bundle (PEM file) TLS is verified against; nil = curl's default bundle.
+        package var caBundlePath: String?
+        /// Transfers running at once (DNS included). More wait in the queue.
+        package var maxInFlight = 16
+        /// Transfers waiting at most; more fail at once with `busy`.
+        package var maxQueued = 1_024
+
+        package init(policy: TargetPolicy, dnsServer: String? = nil, caBundlePath: String? = nil) {
+            self.policy = policy
+            self.dnsServer = dnsServer
+            self.caBundlePath = caBundlePath
+        }
+    }
+
+    /// Called exactly once per transfer, on the loop thread.
+    package typealias Completion = (CurlTransferResponse) -> Void
+
+    private let loop: EventLoop
+    private let configuration: Configuration
+    private let multi: CurlMulti
+    private var dns: DNSChannel!
+    private var transfers: [UInt64: PendingTransfer] = [:]
+    private var transferByEasy: [ObjectIdentifier: UInt64] = [:]
+    private var queue: [UInt64] = []
+    private var queueHead = 0
+    private var waitingForName: [String: [UInt64]] = [:]
+    private var spareEasies: [CurlEasy] = []
+    private var running = 0
+    private var startingQueued = false
+    private var isClosed = false
+
+    package init(loop: EventLoop, configuration: Configuration) throws(DNSChannelError) {
+        self.loop = loop
+        self.configuration = configuration
+        multi = CurlMulti(loop: loop)
+        multi.delegate = self
+        dns = try DNSChannel(
+            loop: loop,
+            server: configuration.dnsServer,
+            timeoutMs: configuration.dnsTimeoutMs,
+            tries: configuration.dnsTries
+        ) { [unowned self] name, answer, _ in
+            self.dnsAnswered(name: name, answer: answer)
+        }
+    }
+
+    /// Transfers running now (DNS included).
+    package var inFlight: Int { running }
+
+    /// Transfers waiting for a free place.
+    package var queued: Int { queue.count - queueHead }
+
+    /// Starts `request` (or queues it); `completion` runs once, later or right away.
+    package func start(_ request: CurlTransferRequest, id: UInt64, completion: @escaping Completion) {
+        let transfer = PendingTransfer(
+            id: id,
+            request: request,
+            completion: completion,
+            accepted: Clock.monotonicMicros()
+        )
+        if isClosed {
+            completion(.failed(CurlTransferFailure(.shutdown, "the delivery client is shut down")))
+            return
+        }
+        if running < configuration.maxInFlight {
+            transfers[id] = transfer
+            begin(transfer)
+        } else if queued < configuration.maxQueued {
+            transfers[id] = transfer
+            queue.append(id)
+        } else {
+            completion(
+                .failed(
+                    CurlTransferFailure(
+                        .busy,
+                        "\(configuration.maxInFlight) transfers in flight and \(queued) waiting; try again later"
+                    )
+                )
+            )
+        }
+    }
+
+    /// Ends a transfer that is waiting or running with `cancelled` (nothing if it is already done).
+    package func cancel(id: UInt64) {
+        guard let transfer = transfers[id] else { return }
+        finish(transfer, .failed(CurlTransferFailure(.cancelled, "the delivery was cancelled")))
+    }
+
+    /// Ends every transfer with `shutdown` and refuses new ones. Call before releasing the runner.
+    package func close() {
+        isClosed = true
+        for id in transfers.keys.sorted() {
+            guard let transfer = transfers[id] else { continue }
+            finish(transfer, .failed(CurlTransferFailure(.shutdown, "the delivery client shut down")))
+        }
+        queue.removeAll()
+        queueHead = 0
+    }
+
+    // MARK: one transfer
+
+    private func begin(_ transfer: PendingTransfer) {
+        running += 1
+        transfer.isRunning = true
+        transfer.began = Clock.monotonicMicros()
+        let target: TransferTarget
+        do {
+            target = try TransferTarget(transfer.request)
+        } catch {
+            finish(transfer, .failed(error))
+            return
+        }
+        transfer.target = target
+        let policy = transfer.request.policy ?? configuration.policy
+        if let literal = target.literal {
+            if let range = policy.refusal(for: literal) {
+                finish(transfer, .failed(CurlTransferFailure(.policy, Self.policyMessage(literal, range))))
+                return
+            }
+            startCurl(transfer, connectTo: nil)
+            return
+        }
+        if target.host == "localhost" || target.host.hasSuffix(".localhost") {
+            // RFC 6761: localhost is loopback, never asked of DNS.
+            connect(transfer, resolved: [.v4(0x7F00_0001)])
+            return
+        }
+        resolve(transfer, name: target.host)
+    }
+
+    private func resolve(_ transfer: PendingTransfer, name: String) {
+        transfer.waitingForName = name
+        // The whole timeout covers DNS as well: c-ares' own timeouts may be longer.
+        let timer = LoopTimer(loop: loop) { [unowned self, id = transfer.id] in self.dnsDeadlinePassed(id: id) }
+        timer.schedule(after: Double(transfer.request.timeoutMs) / 1000)
+        transfer.deadline = timer
+        // Registered before asking: c-ares may answer from inside `resolve`.
+        if waitingForName[name] != nil {
+            waitingForName[name]?.append(transfer.id)
+        } else {
+            waitingForName[name] = [transfer.id]
+            dns.resolve(name)
+        }
+    }
+
+    private func dnsAnswered(name: String, answer: DNSAnswer) {
+        guard let waiting = waitingForName.removeValue(forKey: name) else { return }
+        for id in waiting {
+            guard let transfer = transfers[id], transfer.waitingForName == name else { continue }
+            transfer.waitingForName = nil
+            transfer.deadline?.cancel()
+            transfer.deadline = nil
+            switch answer {
+            case .failure(let code, let message):
+                finish(transfer, .failed(CurlTransferFailure(Self.code(code), message)))
+            case .addresses(let addresses):
+                connect(transfer, resolved: addresses)
+            }
+        }
+    }
+
+    private func dnsDeadlinePassed(id: UInt64) {
+        guard let transfer = transfers[id], let name = transfer.waitingForName else { return }
+        finish(
+            transfer,
+            .failed(
+                CurlTransferFailure(
+                    .dnsTimeout,
+                    "no DNS answer for \(name) within the timeout of \(transfer.request.timeoutMs) ms"
+                )
+            )
+        )
+    }
+
+    private func connect(_ transfer: PendingTransfer, resolved addresses: [IPAddress]) {
+        let policy = transfer.request.policy ?? configuration.policy
+        // The first address the policy allows is the one curl connects to (CONNECT_TO), so the
+        // name cannot be re-resolved to something else between this check and the connect.
+        guard let address = addresses.first(where: { policy.refusal(for: $0) == nil }) else {
+            let first = addresses[0]
+            let range = policy.refusal(for: first) ?? "refused"
+            let host = transfer.target?.host ?? "the host"
+            finish(
+                transfer,
+                .failed(
+                    CurlTransferFailure(.policy, "\(host) resolves to \(first): " + Self.policyMessage(first, range))
+                )
+            )
+            return
+        }
+        startCurl(transfer, connectTo: address)
+    }
+
+    private func startCurl(_ transfer: PendingTransfer, connectTo address: IPAddress?) {
+        guard let target = transfer.target else { return }
+        let request = transfer.request
+        let spentMs = Int((Clock.monotonicMicros() - transfer.began) / 1000)
+        let remainingMs = request.timeoutMs - spentMs
+        guard remainingMs > 0 else {
+            finish(
+                transfer,
+                .failed(CurlTransferFailure(.timeout, "the timeout was spent before the transfer could start"))
+            )
+            return
+        }
+        let policy = request.policy ?? configuration.policy
+        let easy: CurlEasy
+        if let index = spareEasies.lastIndex(where: { $0.policy == policy }) {
+            easy = spareEasies.remove(at: index)
+        } else {
+            easy = CurlEasy(policy: policy, caBundlePath: nil)
+        }
+        easy.prepareForTransfer(captureBody: false, bodyLimit: .max, wantsCertificate: false)
+        let recorder = TransferRecorder(
+            upload: request.mail == nil ? [] : request.body,
+            bodyLimit: max(request.maxResponseBytes, 0),
+            isMail: request.mail != nil
+        )
+        transfer.easy = easy
+        transfer.recorder = recorder
+        transferByEasy[ObjectIdentifier(easy)] = transfer.id
+
+        let recorderPointer = UnsafeRawPointer(Unmanaged.passUnretained(recorder).toOpaque())
+        _ = CEngineShims_curl_easy_setopt_write_function(easy.raw, CURLOPT_WRITEFUNCTION, transferWriteCallback)
+        easy.set(CURLOPT_WRITEDATA, pointer: recorderPointer)
+        _ = CEngineShims_curl_easy_setopt_write_function(easy.raw, CURLOPT_HEADERFUNCTION, transferHeaderCallback)
+        easy.set(CURLOPT_HEADERDATA, pointer: recorderPointer)
+
+        easy.set(CURLOPT_URL, request.url)
+        let protocols = request.mail == nil ? "http,https" : "smtp,smtps"
+        easy.set(CURLOPT_PROTOCOLS_STR, protocols)
+        easy.set(CURLOPT_REDIR_PROTOCOLS_STR, protocols)
+        easy.set(CURLOPT_TCP_NODELAY, 1)
+        easy.set(CURLOPT_TIMEOUT_MS, remainingMs)
+        easy.set(CURLOPT_CONNECTTIMEOUT_MS, max(min(request.connectTimeoutMs, remainingMs), 1))
+        // One connection per transfer: every connection passes the open-socket policy, and no idle
+        // connection is left in the multi handle's cache when the runner goes away.
+        easy.set(CURLOPT_FORBID_REUSE, 1)
+        if let caBundlePath = configuration.caBundlePath { easy.set(CURLOPT_CAINFO, caBundlePath) }
+        if let username = request.username { easy.set(CURLOPT_USERNAME, username) }
+        if let password = request.password { easy.set(CURLOPT_PASSWORD, password) }
+
+        if let mail = request.mail {
+            easy.set(CURLOPT_MAIL_FROM, "<\(mail.from)>")
+            let recipients = CurlHeaderList(mail.recipients.map { "<\($0)>" })
+            transfer.lists.append(recipients)
+            easy.set(CURLOPT_MAIL_RCPT, pointer: UnsafeRawPointer(recipients.raw))
+            easy.set(CURLOPT_UPLOAD, 1)
+            _ = CEngineShims_curl_easy_setopt_read_function(easy.raw, transferReadCallback)
+            easy.set(CURLOPT_READDATA, pointer: recorderPointer)
+            easy.set(CURLOPT_INFILESIZE_LARGE, offset: Int64(request.body.count))
+            if target.scheme == "smtp" { easy.set(CURLOPT_USE_SSL, Int(CURLUSESSL_TRY.rawValue)) }
+        } else {
+            configureHTTP(easy, request)
+            // "Expect:" keeps curl from waiting for a 100 Continue before a larger body.
+            let lines = request.headers.map { "\($0.name): \($0.value)" } + ["Expect:"]
+            let headers = CurlHeaderList(lines)
+            transfer.lists.append(headers)
+            easy.setHeaders(headers)
+        }
+        if let address { easy.setConnectTo(host: target.host, port: target.port, address: address) }
+        // Set first: a refused add reports the end of the transfer from inside `add`.
+        transfer.isInMulti = true
+        multi.add(easy)
+    }
+
+    private func configureHTTP(_ easy: CurlEasy, _ request: CurlTransferRequest) {
+        switch request.method {
+        case "GET":
+            easy.set(CURLOPT_HTTPGET, 1)
+            return
+        case "HEAD":
+            easy.set(CURLOPT_NOBODY, 1)
+            return
+        case "POST":
+            easy.set(CURLOPT_POST, 1)
+        default:
+            easy.set(CURLOPT_CUSTOMREQUEST, request.method)
+            if request.body.isEmpty { return }
+        }
+        easy.set(CURLOPT_POSTFIELDSIZE_LARGE, offset: Int64(request.body.count))
+        if request.body.isEmpty {
+            easy.set(CURLOPT_COPYPOSTFIELDS, "")
+        } else {
+            request.body.withUnsafeBytes { easy.set(CURLOPT_COPYPOSTFIELDS, pointer: $0.baseAddress) }
+        }
+    }
+
+    package func transferFinished(_ easy: CurlEasy, failure: (CheckErrorCode, String)?) {
+        guard let id = transferByEasy[ObjectIdentifier(easy)], let transfer = transfers[id] else { return }
+        transfer.isInMulti = false
+        let recorder = transfer.recorder
+        var response = CurlTransferResponse(
+            status: easy.responseCode,
+            headers: recorder?.headers ?? [],
+            body: recorder?.body ?? [],
+            bodyTruncated: (recorder?.bodyBytes ?? 0) > (recorder?.body.count ?? 0),
+            serverReplies: recorder?.replies ?? [],
+            connectedAddress: easy.infoString(CURLINFO_PRIMARY_IP).flatMap { $0.isEmpty ? nil : $0 }
+        )
+        if let failure {
+            response.failure = classify(easy, transfer: transfer, engineVerdict: failure, status: response.status)
+        }
+        finish(transfer, response)
+    }
+
+    /// Names a failed transfer: the policy first, then what only the control plane meets (SMTP
+    /// replies, logins), then the engine's classification of connection, TLS and time failures.
+    private func classify(
+        _ easy: CurlEasy,
+        transfer: PendingTransfer,
+        engineVerdict: (CheckErrorCode, String),
+        status: Int
+    ) -> CurlTransferFailure {
+        let code = easy.lastResult
+        let curlCode = Int(code.rawValue)
+        let detail = easy.errorText.isEmpty ? String(cString: curl_easy_strerror(code)) : easy.errorText
+        if let refusal = easy.policyRefusal {
+            return CurlTransferFailure(
+                .policy,
+                Self.policyMessage(refusal.address, refusal.rangeName),
+                curlCode: curlCode
+            )
+        }
+        let replies = transfer.recorder?.replies ?? []
+        let reply = CurlTransferResponse(status: status, serverReplies: replies).finalServerReply
+        switch code {
+        case CURLE_LOGIN_DENIED:
+            return CurlTransferFailure(
+                .loginDenied,
+                "the server refused the login: \(reply ?? detail)",
+                curlCode: curlCode
+            )
+        case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL:
+            return CurlTransferFailure(.invalidRequest, "curl cannot send this request: \(detail)", curlCode: curlCode)
+        case CURLE_USE_SSL_FAILED:
+            return CurlTransferFailure(.tlsHandshake, "the server would not start TLS: \(detail)", curlCode: curlCode)
+        default:
+            break
+        }
+        if transfer.request.mail != nil, (400...599).contains(status) {
+            return CurlTransferFailure(
+                .rejected,
+                "the SMTP server answered \(reply ?? String(status)) (\(detail))",
+                curlCode: curlCode
+            )
+        }
+        let (engineCode, message) = engineVerdict
+        return CurlTransferFailure(Self.code(engineCode), message, curlCode: curlCode)
+    }
+
+    /// Completes a transfer once: frees its place, hands the easy back, starts the next in line.
+    private func finish(_ transfer: PendingTransfer, _ response: CurlTransferResponse) {
+        guard transfers.removeValue(forKey: transfer.id) != nil else { return }
+        transfer.deadline?.cancel()
+        transfer.deadline = nil
+        if let easy = transfer.easy {
+            transferByEasy.removeValue(forKey: ObjectIdentifier(easy))
+            if transfer.isInMulti {
+                // Cancelled or shut down while curl runs it: take it out before the recorder goes.
+                multi.remove(easy)
+                transfer.isInMulti = false
+            }
+            easy.finishTransfer()
+            if spareEasies.count < configuration.maxInFlight { spareEasies.append(easy) }
+            transfer.easy = nil
+        }
+        transfer.recorder = nil
+        transfer.lists.removeAll()
+        if transfer.isRunning {
+            transfer.isRunning = false
+            running -= 1
+        }
+        var completed = response
+        completed.durationMicros = Clock.monotonicMicros() - transfer.accepted
+        transfer.completion(completed)
+        startQueued()
+    }
+
+    private func startQueued() {
+        if startingQueued || isClosed { return }
+        startingQueued = true
+        defer { startingQueued = false }
+        while running < configuration.maxInFlight, queueHead < queue.count {
+            let id = queue[queueHead]
+            queueHead += 1
+            if queueHead == queue.count {
+                queue.removeAll(keepingCapacity: true)
+                queueHead = 0
+            }
+            if let transfer = transfers[id] { begin(transfer) }
+        }
+    }
+
+    private static func policyMessage(_ address: IPAddress, _ range: String) -> String {
+        "connection to \(address) refused by the target policy (\(range) address)"
+    }
+
+    private static func code(_ engineCode: CheckErrorCode) -> CurlTransferFailure.Code {
+        CurlTransferFailure.Code(rawValue: engineCode.rawValue) ?? .internalError
+    }
+}
+
+/// Scheme, host and port of a request, as curl's own URL parser reads them.
+private struct TransferTarget {
+    var scheme: String
+    /// Without brackets for IPv6 literals.
+    var host: String
+    var port: Int
+    var literal: IPAddress?
+
+    init(_ request: CurlTransferRequest) throws(CurlTransferFailure) {
+        func invalid(_ reason: String) -> CurlTransferFailure { CurlTransferFailure(.invalidRequest, reason) }
+        guard let handle = curl_url() else { throw CurlTransferFailure(.internalError, "curl_url: out of memory") }
+        defer { curl_url_cleanup(handle) }
+        guard curl_url_set(handle, CURLUPART_URL, request.url, 0) == CURLUE_OK else {
+            throw invalid("the URL is not valid")
+        }
+        func part(_ which: CURLUPart, _ flags: UInt32 = 0) -> String? {
+            var value: UnsafeMutablePointer<CChar>?
+            guard curl_url_get(handle, which, &value, flags) == CURLUE_OK, let value else { return nil }
+            defer { curl_free(value) }
+            return String(cString: value)
+        }
+        guard let scheme = part(CURLUPART_SCHEME)?.lowercased() else { throw invalid("the URL has no scheme") }
+        let allowed = request.mail == nil ? ["http", "https"] : ["smtp", "smtps"]
+        guard allowed.contains(scheme) else {
+            throw invalid("scheme \(scheme) is not allowed here (only \(allowed.joined(separator: ", ")))")
+        }
+        guard var host = part(CURLUPART_HOST), !host.isEmpty else { throw invalid("the URL has no host") }
+        guard host.utf8.allSatisfy({ $0 < 0x80 }) else {
+            throw invalid("the host name must be ASCII (punycode for international names)")
+        }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard let portText = part(CURLUPART_PORT, UInt32(CURLU_DEFAULT_PORT)), let port = Int(portText) else {
+            throw invalid("the URL has no usable port")
+        }
+        // CR, LF or NUL would let a value end one header (or SMTP command) and start another.
+        func hasControlBytes(_ text: String) -> Bool { text.utf8.contains { $0 == 13 || $0 == 10 || $0 == 0 } }
+        for header in request.headers where header.name.isEmpty || hasControlBytes(header.name + header.value) {
+            throw invalid("header \(header.name.debugDescription) is empty or contains a line break")
+        }
+        if let mail = request.mail {
+            for address in [mail.from] + mail.recipients
+            where address.isEmpty || hasControlBytes(address)
+                || address.utf8.contains(where: { "<> ".utf8.contains($0) })
+            {
+                throw invalid("\(address.debugDescription) is not a bare e-mail address")
+            }
+            guard !mail.recipients.isEmpty else { throw invalid("the message has no recipient") }
+        } else if request.method.isEmpty || !request.method.utf8.allSatisfy({ (0x41...0x5A).contains($0) }) {
+            throw invalid("\(request.method.debugDescription) is not an HTTP method")
+        }
+        self.scheme = scheme
+        self.host = host.lowercased()
+        self.port = port
+        self.literal = IPAddress(parsing: host)
+    }
+}
+
+/// A transfer from acceptance to completion (owned by the runner's table).
+private final class PendingTransfer {
+    let id: UInt64
+    let request: CurlTransferRequest
+    let completion: CurlTransferRunner.Completion
+    let accepted: Int64
+    var began: Int64 = 0
+    var isRunning = false
+    /// The easy is inside the multi handle (curl may call the recorder).
+    var isInMulti = false
+    var target: TransferTarget?
+    var waitingForName: String?
+    var deadline: LoopTimer?
+    var easy: CurlEasy?
+    var recorder: TransferRecorder?
+    /// Header and recipient lists curl reads during the transfer.
+    var lists: [CurlHeaderList] = []
+
+    init(id: UInt64, request: CurlTransferRequest, completion: @escaping CurlTransferRunner.Completion, accepted: Int64)
+    {
+        self.id = id
+        self.request = request
+        self.completion = completion
+        self.accepted = accepted
+    }
+}
+
+/// What curl's callbacks write during one control-plane transfer, and the upload they read.
+private final class TransferRecorder {
+    private let upload: [UInt8]
+    private var uploadOffset = 0
+    private let bodyLimit: Int
+    private let isMail: Bool
+    private var headerBytes = 0
+    private(set) var body: [UInt8] = []
+    private(set) var bodyBytes = 0
+    private(set) var headers: [CurlHeaderField] = []
+    private(set) var replies: [String] = []
+
+    /// Header bytes kept per response (curl itself refuses more than 100 KiB).
+    private static let headerLimit = 32 << 10
+    private static let replyLimit = 32
+
+    init(upload: [UInt8], bodyLimit: Int, isMail: Bool) {
+        self.upload = upload
+        self.bodyLimit = bodyLimit
+        self.isMail = isMail
+    }
+
+    func received(body chunk: UnsafeRawBufferPointer) -> Int {
+        bodyBytes += chunk.count
+        let room = bodyLimit - body.count
+        if room > 0 { body.append(contentsOf: chunk.prefix(room)) }
+        return chunk.count
+    }
+
+    func received(headerLine chunk: UnsafeRawBufferPointer) -> Int {
+        var end = chunk.count
+        while end > 0 && (chunk[end - 1] == 10 || chunk[end - 1] == 13) { end -= 1 }
+        let line = String(decoding: UnsafeRawBufferPointer(rebasing: chunk[0..<end]), as: UTF8.self)
+        if isMail {
+            // SMTP: curl passes every server reply line here.
+            if !line.isEmpty { replies.append(line) }
+            if replies.count > Self.replyLimit { replies.removeFirst(replies.count - Self.replyLimit) }
+            return chunk.count
+        }
+        if line.hasPrefix("HTTP/") {
+            // A new response starts (after a 100 Continue, say): only the final one's headers count.
+            headers.removeAll()
+            headerBytes = 0
+            return chunk.count
+        }
+        guard let colon = line.firstIndex(of: ":"), headerBytes + chunk.count <= Self.headerLimit else {
+            return chunk.count
+        }
+        headerBytes += chunk.count
+        headers.append(
+            CurlHeaderField(trimmingBlanks(line[..<colon]), trimmingBlanks(line[line.index(after: colon)...]))
+        )
+        return chunk.count
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        let count = min(buffer.count, upload.count - uploadOffset)
+        guard count > 0 else { return 0 }
+        upload.withUnsafeBytes { source in
+            buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[uploadOffset..<uploadOffset + count]))
+        }
+        uploadOffset += count
+        return count
+    }
+}
+
+/// `text` without leading and trailing spaces and tabs.
+private func trimmingBlanks(_ text: Substring) -> String {
+    var trimmed = text
+    while let first = trimmed.first, first == " " || first == "\t" { trimmed.removeFirst() }
+    while let last = trimmed.last, last == " " || last == "\t" { trimmed.removeLast() }
+    return String(trimmed)
+}
+
+private let transferWriteCallback: curl_write_callback = { data, size, count, userData in
+    guard let userData else { return 0 }
+    return Unmanaged<TransferRecorder>.fromOpaque(userData).takeUnretainedValue()
+        .received(body: UnsafeRawBufferPointer(start: data, count: size * count))
+}
+
+private let transferHeaderCallback: curl_write_callback = { data, size, count, userData in
+    guard let userData else { return 0 }
+    return Unmanaged<TransferRecorder>.fromOpaque(userData).takeUnretainedValue()
+        .received(headerLine: UnsafeRawBufferPointer(start: data, count: size * count))
+}
+
+private let transferReadCallback: curl_read_callback = { buffer, size, count, userData in
+    guard let userData, let buffer else { return 0 }
+    return Unmanaged<TransferRecorder>.fromOpaque(userData).takeUnretainedValue()
+        .read(into: UnsafeMutableRawBufferPointer(start: buffer, count: size * count))
 }

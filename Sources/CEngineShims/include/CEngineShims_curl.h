@@ -26,6 +26,11 @@ static inline CURLcode CEngineShims_curl_easy_setopt_write_function(CURL *easy, 
     return curl_easy_setopt(easy, option, callback);
 }
 
+/// CURLOPT_READFUNCTION: the control plane uploads SMTP messages through it.
+static inline CURLcode CEngineShims_curl_easy_setopt_read_function(CURL *easy, curl_read_callback callback) {
+    return curl_easy_setopt(easy, CURLOPT_READFUNCTION, callback);
+}
+
 static inline CURLcode CEngineShims_curl_easy_setopt_opensocket_function(CURL *easy, curl_opensocket_callback callback) {
     return curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, callback);
 }

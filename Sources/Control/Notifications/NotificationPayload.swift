@@ -1,0 +1,241 @@
+import Foundation
+
+/// What a notification says: the `payload` of a `notification_outbox` row and, byte for byte,
+/// the body of a webhook.
+///
+/// The JSON always has every key (null when a value is absent) and sorted keys, so the same
+/// payload always encodes to the same bytes (webhook signatures are computed over them):
+///
+/// ```json
+/// {"downtimeSeconds":null,"error":"connect_refused: connection refused: nothing listens on that port",
+///  "event":"monitor.down","incidentId":7,"monitorId":42,"monitorName":"API","occurredAt":"2025-01-02T03:04:05.678Z",
+///  "status":"DOWN","url":"https://example.com/health"}
+/// ```
+struct NotificationPayload: Codable, Sendable, Equatable {
+    /// What happened.
+    enum Event: String, Codable, Sendable, CaseIterable {
+        /// A monitor's confirmed state became DOWN (an incident opened).
+        case monitorDown = "monitor.down"
+        /// A monitor's confirmed state became UP again (its incident was resolved).
+        case monitorUp = "monitor.up"
+        /// A monitor changes state too often: further changes are not notified until it is stable.
+        case monitorFlapping = "monitor.flapping"
+        /// A flapping monitor has stopped changing.
+        case monitorStable = "monitor.stable"
+        /// An operator asked for a test message.
+        case channelTest = "channel.test"
+    }
+
+    /// A monitor's confirmed state.
+    enum Status: String, Codable, Sendable, CaseIterable {
+        case up = "UP"
+        case down = "DOWN"
+    }
+
+    var event: Event
+    /// When it happened; encoded as RFC 3339 UTC with milliseconds (`2025-01-02T03:04:05.678Z`).
+    var occurredAt: Date
+    var monitorId: Int64?
+    var monitorName: String?
+    var url: String?
+    var status: Status?
+    var incidentId: Int64?
+    /// The failing check's error, `code: message`
+    /// (`connect_refused: connection refused: nothing listens on that port`).
+    var error: String?
+    /// How long the monitor was down (on `monitor.up`), seconds.
+    var downtimeSeconds: Double?
+
+    init(
+        event: Event,
+        occurredAt: Date,
+        monitorId: Int64? = nil,
+        monitorName: String? = nil,
+        url: String? = nil,
+        status: Status? = nil,
+        incidentId: Int64? = nil,
+        error: String? = nil,
+        downtimeSeconds: Double? = nil
+    ) {
+        self.event = event
+        self.occurredAt = NotificationTimestamp.truncatedToMilliseconds(occurredAt)
+        self.monitorId = monitorId
+        self.monitorName = monitorName
+        self.url = url
+        self.status = status
+        self.incidentId = incidentId
+        self.error = error
+        self.downtimeSeconds = downtimeSeconds
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case event, occurredAt, monitorId, monitorName, url, status, incidentId, error, downtimeSeconds
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        event = try container.decode(Event.self, forKey: .event)
+        let text = try container.decode(String.self, forKey: .occurredAt)
+        guard let date = NotificationTimestamp.parse(text) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .occurredAt,
+                in: container,
+                debugDescription: "'\(text)' is not an RFC 3339 UTC time like 2025-01-02T03:04:05.678Z"
+            )
+        }
+        occurredAt = date
+        monitorId = try container.decodeIfPresent(Int64.self, forKey: .monitorId)
+        monitorName = try container.decodeIfPresent(String.self, forKey: .monitorName)
+        url = try container.decodeIfPresent(String.self, forKey: .url)
+        status = try container.decodeIfPresent(Status.self, forKey: .status)
+        incidentId = try container.decodeIfPresent(Int64.self, forKey: .incidentId)
+        error = try container.decodeIfPresent(String.self, forKey: .error)
+        downtimeSeconds = try container.decodeIfPresent(Double.self, forKey: .downtimeSeconds)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(event, forKey: .event)
+        try container.encode(NotificationTimestamp.format(occurredAt), forKey: .occurredAt)
+        // Every key is always present: absent values are explicit nulls.
+        func encode<Value: Encodable>(_ value: Value?, _ key: CodingKeys) throws {
+            if let value { try container.encode(value, forKey: key) } else { try container.encodeNil(forKey: key) }
+        }
+        try encode(monitorId, .monitorId)
+        try encode(monitorName, .monitorName)
+        try encode(url, .url)
+        try encode(status, .status)
+        try encode(incidentId, .incidentId)
+        try encode(error, .error)
+        try encode(downtimeSeconds, .downtimeSeconds)
+    }
+
+    /// The canonical JSON: sorted keys, no insignificant whitespace, `/` not escaped.
+    func jsonBytes() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding strings, integers and finite numbers cannot fail; a non-finite downtime is
+        // the only way, and it is written as null rather than crash a delivery.
+        if let data = try? encoder.encode(self) { return Array(data) }
+        var copy = self
+        copy.downtimeSeconds = nil
+        return (try? encoder.encode(copy)).map { Array($0) } ?? []
+    }
+
+    /// Reads an outbox row's `payload`.
+    static func decode(_ bytes: some DataProtocol) throws -> NotificationPayload {
+        try JSONDecoder().decode(NotificationPayload.self, from: Data(bytes))
+    }
+}
+
+/// RFC 3339 UTC timestamps with milliseconds, formatted from integers (no formatter objects).
+enum NotificationTimestamp {
+    /// `2025-01-02T03:04:05.678Z` (milliseconds truncated, never rounded up).
+    static func format(_ date: Date) -> String {
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        let (seconds, fraction) = floorDivision(milliseconds, 1000)
+        let civil = CivilTime(epochSeconds: seconds)
+        return "\(pad(civil.year, 4))-\(pad(civil.month, 2))-\(pad(civil.day, 2))T"
+            + "\(pad(civil.hour, 2)):\(pad(civil.minute, 2)):\(pad(civil.second, 2)).\(pad(Int(fraction), 3))Z"
+    }
+
+    /// Parses `YYYY-MM-DDTHH:MM:SS[.fff…]Z` (UTC only, as written by `format`).
+    static func parse(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 20, bytes.last == UInt8(ascii: "Z") else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for index in range {
+                let byte = bytes[index]
+                guard (48...57).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - 48)
+            }
+            return value
+        }
+        guard bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
+            bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
+            let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+        else { return nil }
+        var milliseconds = 0
+        if bytes.count > 20 {
+            guard bytes[19] == UInt8(ascii: "."), bytes.count > 21 else { return nil }
+            let digits = 20..<(bytes.count - 1)
+            guard number(digits) != nil else { return nil }
+            // Milliseconds: the first three digits (more are ignored, fewer padded).
+            var value = 0
+            for index in 0..<3 {
+                let position = 20 + index
+                value = value * 10 + (position < bytes.count - 1 ? Int(bytes[position] - 48) : 0)
+            }
+            milliseconds = value
+        } else if bytes.count != 20 {
+            return nil
+        }
+        let days = CivilTime.daysFromCivil(year: year, month: month, day: day)
+        let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
+        return Date(timeIntervalSince1970: Double(seconds * 1000 + Int64(milliseconds)) / 1000)
+    }
+
+    /// `date` without its sub-millisecond part (what survives a round trip through JSON).
+    static func truncatedToMilliseconds(_ date: Date) -> Date {
+        Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded(.down) / 1000)
+    }
+
+    private static func pad(_ value: Int, _ width: Int) -> String {
+        let text = String(value)
+        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+    }
+
+    private static func floorDivision(_ value: Int64, _ divisor: Int64) -> (Int64, Int64) {
+        let quotient = value / divisor
+        let remainder = value % divisor
+        return remainder < 0 ? (quotient - 1, remainder + divisor) : (quotient, remainder)
+    }
+}
+
+/// Calendar fields of a UTC instant (proleptic Gregorian), from integers.
+struct CivilTime: Equatable {
+    var year: Int
+    var month: Int
+    var day: Int
+    var hour: Int
+    var minute: Int
+    var second: Int
+    /// 0 = Sunday.
+    var weekday: Int
+
+    init(epochSeconds: Int64) {
+        var days = epochSeconds / 86_400
+        var secondOfDay = epochSeconds % 86_400
+        if secondOfDay < 0 {
+            secondOfDay += 86_400
+            days -= 1
+        }
+        hour = Int(secondOfDay / 3600)
+        minute = Int(secondOfDay % 3600 / 60)
+        second = Int(secondOfDay % 60)
+        weekday = Int(((days % 7) + 11) % 7)  // 1970-01-01 was a Thursday (4)
+        // Howard Hinnant's civil_from_days.
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        day = Int(dayOfYear - (153 * monthIndex + 2) / 5 + 1)
+        month = Int(monthIndex < 10 ? monthIndex + 3 : monthIndex - 9)
+        year = Int(yearOfEra + era * 400 + (month <= 2 ? 1 : 0))
+    }
+
+    /// Days since 1970-01-01 of a calendar date (days_from_civil).
+    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let adjustedYear = month <= 2 ? year - 1 : year
+        let era = (adjustedYear >= 0 ? adjustedYear : adjustedYear - 399) / 400
+        let yearOfEra = adjustedYear - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+}
