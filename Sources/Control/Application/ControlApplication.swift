@@ -20,11 +20,17 @@ enum ControlApplication {
         var tokens: SessionTokens
         var passwords: Passwords
         var statistics: ControlStatistics
+        /// Encrypts and decrypts channel secrets.
+        var secrets: SecretBox
+        /// libcurl deliveries on a thread of their own.
+        var deliveryClient: DeliveryClient
+        var notifier: Notifier
         /// Wakes this instance's outbox dispatcher when a transaction wrote notifications.
         var outboxSignal: OutboxSignal
         var logger: Logger
 
         var database: Database { Database(client: postgres, logger: logger) }
+        var channels: ChannelRepository { ChannelRepository(database: database, secrets: secrets) }
         var publisher: ClusterPublisher {
             ClusterPublisher(redis: redis, contract: configuration.cluster, logger: logger)
         }
@@ -55,6 +61,7 @@ enum ControlApplication {
             backgroundLogger: logger
         )
         let redis = try RedisClient(endpoint: configuration.redis, clientName: configuration.instanceId, logger: logger)
+        let deliveryClient = try DeliveryClient(configuration: .init(configuration.notifications), logger: logger)
         return Dependencies(
             configuration: configuration,
             postgres: postgres,
@@ -63,6 +70,13 @@ enum ControlApplication {
             tokens: await SessionTokens(secret: startup.jwtSecret, lifetimeSeconds: configuration.auth.tokenLifetimeSeconds),
             passwords: Passwords(cost: configuration.auth.bcryptCost),
             statistics: ControlStatistics(),
+            secrets: try SecretBox(key: startup.secretKey),
+            deliveryClient: deliveryClient,
+            notifier: Notifier(
+                transport: deliveryClient,
+                settings: .init(configuration.notifications),
+                logger: logger
+            ),
             outboxSignal: OutboxSignal(),
             logger: logger
         )
@@ -78,7 +92,14 @@ enum ControlApplication {
         let logger = dependencies.logger
         // A service group stops its services in reverse order: the workers below stop first,
         // then the PostgreSQL pool, and Redis last (the workers' pending commands end first).
-        var services: [any Service] = [RedisShutdownService(redis: dependencies.redis), dependencies.postgres]
+        var services: [any Service] = [
+            RedisShutdownService(redis: dependencies.redis),
+            DeliveryShutdownService(client: dependencies.deliveryClient),
+            dependencies.postgres,
+        ]
+        if configuration.notifications.dispatcherConcurrency > 0 {
+            services.append(makeOutboxDispatcher(dependencies))
+        }
         if configuration.incidents.consumerEnabled { services.append(makeStateStreamConsumer(dependencies)) }
         if configuration.incidents.rollupsEnabled {
             services.append(RollupScheduler(database: dependencies.database, logger: logger))
@@ -151,6 +172,16 @@ enum ControlApplication {
             bodyLimit: bodyLimit,
             bulkBodyLimit: configuration.http.maxBulkBodyBytes
         ).addRoutes(to: authenticated)
+        ChannelController(
+            channels: dependencies.channels,
+            secrets: dependencies.secrets,
+            signal: dependencies.outboxSignal,
+            database: database,
+            allowPrivateTargets: configuration.notifications.allowPrivateTargets,
+            maxAttempts: configuration.notifications.maxAttempts,
+            deliveryTimeoutMilliseconds: configuration.notifications.timeoutMilliseconds,
+            bodyLimit: bodyLimit
+        ).addRoutes(to: authenticated)
         return router
     }
 }
@@ -184,6 +215,36 @@ extension ControlApplication {
         )
         consumer.onApplied = onApplied
         return consumer
+    }
+}
+
+extension ControlApplication {
+    /// This instance's outbox dispatcher.
+    static func makeOutboxDispatcher(_ dependencies: Dependencies) -> OutboxDispatcher {
+        let notifications = dependencies.configuration.notifications
+        return OutboxDispatcher(
+            database: dependencies.database,
+            channels: dependencies.channels,
+            notifier: dependencies.notifier,
+            retryPolicy: RetryPolicy(maxAttempts: notifications.maxAttempts),
+            signal: dependencies.outboxSignal,
+            instanceId: dependencies.configuration.instanceId,
+            concurrency: notifications.dispatcherConcurrency,
+            leaseSeconds: notifications.leaseSeconds,
+            pollMilliseconds: notifications.pollMilliseconds,
+            statistics: dependencies.statistics,
+            logger: dependencies.logger
+        )
+    }
+}
+
+/// Stops the delivery thread when the service group shuts down (after the dispatcher).
+struct DeliveryShutdownService: Service {
+    let client: DeliveryClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        client.shutdown()
     }
 }
 

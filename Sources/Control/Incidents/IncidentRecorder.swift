@@ -115,11 +115,11 @@ struct IncidentRecorder: Sendable {
                 WHERE id = \(changeId)
                 """
             )
-            let eventType: String?
+            let eventType: NotificationPayload.Event?
             switch decision.notification {
             case .none: eventType = nil
-            case .stateChange: eventType = event.to == .down ? "monitor.down" : "monitor.up"
-            case .flappingStarted: eventType = "monitor.flapping"
+            case .stateChange: eventType = event.to == .down ? .monitorDown : .monitorUp
+            case .flappingStarted: eventType = .monitorFlapping
             }
             guard let eventType else {
                 return .applied(effective: true, incidentId: incidentId, notifications: 0)
@@ -130,18 +130,18 @@ struct IncidentRecorder: Sendable {
                 monitorId: monitorId,
                 monitorName: monitor.1,
                 url: monitor.2,
-                status: event.to.rawValue,
+                status: event.to == .down ? .down : .up,
                 incidentId: incidentId,
                 error: event.to == .down ? Self.errorText(event) : nil,
                 downtimeSeconds: downtimeSeconds
             )
             let written = try await Outbox.enqueue(
                 payload,
-                eventType: eventType,
+
                 ownerId: monitor.0,
                 monitorId: monitorId,
                 incidentId: incidentId,
-                keyPrefix: "\(eventType):\(monitorId):\(event.checkId)",
+                keyPrefix: "\(eventType.rawValue):\(monitorId):\(event.checkId)",
                 maxAttempts: maxAttempts,
                 transaction
             )

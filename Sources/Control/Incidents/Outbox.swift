@@ -10,7 +10,6 @@ enum Outbox {
     /// none, every enabled channel of its owner. Returns the number of rows written.
     static func enqueue(
         _ payload: NotificationPayload,
-        eventType: String,
         ownerId: Int64,
         monitorId: Int64?,
         incidentId: Int64?,
@@ -18,7 +17,7 @@ enum Outbox {
         maxAttempts: Int,
         _ transaction: Database.Transaction
     ) async throws -> Int {
-        let json = try payload.jsonText()
+        let json = String(decoding: payload.jsonBytes(), as: UTF8.self)
         let rows = try await transaction.values(
             """
             WITH listed AS (
@@ -34,7 +33,7 @@ enum Outbox {
             )
             INSERT INTO notification_outbox (channel_id, monitor_id, incident_id, event_type, idempotency_key, payload,
                 max_attempts)
-            SELECT id, \(monitorId), \(incidentId), \(eventType), \(keyPrefix) || ':' || id, \(json)::jsonb, \(maxAttempts)
+            SELECT id, \(monitorId), \(incidentId), \(payload.event.rawValue), \(keyPrefix) || ':' || id, \(json)::jsonb, \(maxAttempts)
             FROM chosen
             ON CONFLICT (idempotency_key) DO NOTHING
             RETURNING id

@@ -95,33 +95,8 @@ struct MonitorBodyReader: Sendable {
             let field = error.field == "id" ? "externalId" : error.field
             throw APIError.validation("\(path)\(field): \(error.reason)", field: path + field)
         }
-        try checkTarget(monitor.url, field: path + "url")
+        try PublicTarget.check(monitor.url, field: path + "url", allowPrivate: allowPrivateTargets)
         return monitor
-    }
-
-    /// The monitor's address must be one the engines may check: with the default policy, a URL
-    /// whose host is a private or loopback address (or `localhost`) is refused here, at once,
-    /// instead of failing every check with `policy`.
-    private func checkTarget(_ url: String, field: String) throws(APIError) {
-        guard !allowPrivateTargets else { return }
-        let parsed: MonitorURL
-        do { parsed = try MonitorURL(url, field: field) } catch {
-            throw APIError.validation("\(field): \(error.reason)", field: field)
-        }
-        if parsed.host == "localhost" || parsed.host.hasSuffix(".localhost") {
-            throw APIError.validation(
-                "\(field): localhost is not a public target (the server runs without --allow-private-targets)",
-                field: field
-            )
-        }
-        if parsed.hostIsIPLiteral, let address = IPAddress(parsing: parsed.host),
-            let range = TargetPolicy.nonPublicRangeName(address)
-        {
-            throw APIError.validation(
-                "\(field): \(parsed.host) is a \(range) address; only public targets are allowed (the server runs without --allow-private-targets)",
-                field: field
-            )
-        }
     }
 
     private func name(_ object: JSONObject, fallback: String) throws(APIError) -> String {
@@ -158,5 +133,34 @@ struct MonitorBodyReader: Sendable {
         fields["timeoutMs"] = monitor.timeoutMs
         fields["connectTimeoutMs"] = monitor.connectTimeoutMs
         return fields
+    }
+}
+
+/// The default target policy applied to addresses people type into the API (monitor URLs,
+/// webhook URLs): with `--allow-private-targets` off, a URL whose host is `localhost` or a
+/// private, loopback, link-local ... address is refused at once, with the field named, instead
+/// of failing later at every check or delivery. Names are judged again, after resolution, by
+/// the engines and the delivery client.
+enum PublicTarget {
+    static func check(_ url: String, field: String, allowPrivate: Bool) throws(APIError) {
+        guard !allowPrivate else { return }
+        let parsed: MonitorURL
+        do { parsed = try MonitorURL(url, field: field) } catch {
+            throw APIError.validation("\(field): \(error.reason)", field: field)
+        }
+        if parsed.host == "localhost" || parsed.host.hasSuffix(".localhost") {
+            throw APIError.validation(
+                "\(field): localhost is not a public target (the server runs without --allow-private-targets)",
+                field: field
+            )
+        }
+        if parsed.hostIsIPLiteral, let address = IPAddress(parsing: parsed.host),
+            let range = TargetPolicy.nonPublicRangeName(address)
+        {
+            throw APIError.validation(
+                "\(field): \(parsed.host) is a \(range) address; only public targets are allowed (the server runs without --allow-private-targets)",
+                field: field
+            )
+        }
     }
 }
