@@ -17,7 +17,7 @@ struct ControlConfigurationTests {
     }
 
     @Test("a bad value names both the flag and the environment variable")
-    func errorsNameTheSetting() {
+    func errorsNameTheSetting() throws {
         let reader = SettingReader(environment: ["LOOKOUT_PORT": "eighty"])
         #expect(throws: ControlConfigurationError.self) { try reader.integer("--port", nil) }
         do {
@@ -26,7 +26,12 @@ struct ControlConfigurationTests {
             #expect(error.setting == "--port / LOOKOUT_PORT")
             #expect(error.reason.contains("'eighty' (from LOOKOUT_PORT) is not a whole number"))
         }
-        #expect(throws: ControlConfigurationError.self) { try reader.boolean("--behind-https", "maybe") }
+        #expect(throws: ControlConfigurationError.self) {
+            try SettingReader(environment: ["LOOKOUT_BEHIND_HTTPS": "maybe"]).boolean("--behind-https", nil)
+        }
+        let rollupsOff = SettingReader(environment: ["LOOKOUT_ROLLUPS": "false"])
+        #expect(try rollupsOff.boolean("--rollups", nil) == false)
+        #expect(try rollupsOff.boolean("--rollups", true) == true)
         #expect(throws: ControlConfigurationError.self) { try reader.required("--database", nil) }
     }
 

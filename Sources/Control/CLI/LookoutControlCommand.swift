@@ -20,9 +20,10 @@ struct LookoutControlCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Bind address (LOOKOUT_HOST). Default 127.0.0.1.") var host: String?
     @Option(name: .long, help: "HTTP port (LOOKOUT_PORT). Default 3000.") var port: String?
     @Option(name: .long, help: "Allowed browser origins, comma-separated (LOOKOUT_CORS_ORIGIN).") var corsOrigin: String?
-    @Option(name: .long, help: "true behind TLS: send HSTS (LOOKOUT_BEHIND_HTTPS).") var behindHttps: String?
-    @Option(name: .long, help: "true: client IP from X-Forwarded-For (LOOKOUT_TRUST_FORWARDED_FOR).")
-    var trustForwardedFor: String?
+    @Flag(name: .long, inversion: .prefixedNo, help: "Served behind TLS: send HSTS (LOOKOUT_BEHIND_HTTPS).")
+    var behindHttps: Bool?
+    @Flag(name: .long, inversion: .prefixedNo, help: "Client IP from X-Forwarded-For (LOOKOUT_TRUST_FORWARDED_FOR).")
+    var trustForwardedFor: Bool?
     @Option(name: .long, help: "HS256 secret, 32+ bytes (LOOKOUT_JWT_SECRET).") var jwtSecret: String?
     @Option(name: .long, help: "Token lifetime, seconds (LOOKOUT_TOKEN_LIFETIME). Default 86400.") var tokenLifetime: String?
     @Option(name: .long, help: "bcrypt cost (LOOKOUT_BCRYPT_COST). Default 12.") var bcryptCost: String?
@@ -30,7 +31,8 @@ struct LookoutControlCommand: AsyncParsableCommand {
     @Option(name: .long, help: "smtp:// or smtps:// URL (LOOKOUT_SMTP_URL).") var smtpUrl: String?
     @Option(name: .long, help: "E-mail sender (LOOKOUT_SMTP_FROM).") var smtpFrom: String?
     @Option(name: .long, help: "Telegram Bot API base (LOOKOUT_TELEGRAM_API_BASE).") var telegramApiBase: String?
-    @Option(name: .long, help: "true: allow private targets (LOOKOUT_ALLOW_PRIVATE_TARGETS).") var allowPrivateTargets: String?
+    @Flag(name: .long, inversion: .prefixedNo, help: "Allow private targets (LOOKOUT_ALLOW_PRIVATE_TARGETS).")
+    var allowPrivateTargets: Bool?
     @Option(name: .long, help: "DNS server IP:PORT for deliveries (LOOKOUT_DNS_SERVER).") var dnsServer: String?
     @Option(name: .long, help: "Extra CA file for deliveries (LOOKOUT_CA_FILE).") var caFile: String?
     @Option(name: .long, help: "Deliveries in flight (LOOKOUT_DISPATCHER_CONCURRENCY). Default 16.")
@@ -40,8 +42,10 @@ struct LookoutControlCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Outbox poll, ms (LOOKOUT_OUTBOX_POLL_MS). Default 1000.") var outboxPollMs: String?
     @Option(name: .long, help: "Delivery timeout, ms (LOOKOUT_DELIVERY_TIMEOUT_MS). Default 15000.")
     var deliveryTimeoutMs: String?
-    @Option(name: .long, help: "true/false (LOOKOUT_INCIDENT_CONSUMER). Default true.") var incidentConsumer: String?
-    @Option(name: .long, help: "true/false (LOOKOUT_ROLLUPS). Default true.") var rollups: String?
+    @Flag(name: .long, inversion: .prefixedNo, help: "Consume the state stream here (LOOKOUT_INCIDENT_CONSUMER).")
+    var incidentConsumer: Bool?
+    @Flag(name: .long, inversion: .prefixedNo, help: "Run the rollup scheduler here (LOOKOUT_ROLLUPS).")
+    var rollups: Bool?
     @Option(name: .long, help: "Flap threshold (LOOKOUT_FLAP_THRESHOLD). Default 5.") var flapThreshold: String?
     @Option(name: .long, help: "Flap window, seconds (LOOKOUT_FLAP_WINDOW). Default 1800.") var flapWindow: String?
     @Option(name: .long, help: "Flap stable time, seconds (LOOKOUT_FLAP_STABLE). Default 900.") var flapStable: String?
@@ -175,8 +179,9 @@ struct SettingReader {
         return number
     }
 
-    func boolean(_ flag: String, _ given: String?) throws(ControlConfigurationError) -> Bool {
-        let (value, source) = raw(flag, given)
+    func boolean(_ flag: String, _ given: Bool?) throws(ControlConfigurationError) -> Bool {
+        if let given { return given }
+        let (value, source) = raw(flag, nil)
         switch value.lowercased() {
         case "true", "1", "yes", "on": return true
         case "false", "0", "no", "off": return false
