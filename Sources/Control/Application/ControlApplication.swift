@@ -139,6 +139,7 @@ enum ControlApplication {
             bodyLimit: bodyLimit,
             bulkBodyLimit: configuration.http.maxBulkBodyBytes
         ).addRoutes(to: authenticated)
+        MonitorDataController(data: MonitorDataRepository(database: database)).addRoutes(to: authenticated)
         return router
     }
 }
