@@ -140,6 +140,8 @@ enum ControlApplication {
             bulkBodyLimit: configuration.http.maxBulkBodyBytes
         ).addRoutes(to: authenticated)
         MonitorDataController(data: MonitorDataRepository(database: database)).addRoutes(to: authenticated)
+        IncidentController(incidents: IncidentRepository(database: database), bodyLimit: bodyLimit)
+            .addRoutes(to: authenticated)
         return router
     }
 }
