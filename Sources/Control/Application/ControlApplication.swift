@@ -142,6 +142,9 @@ enum ControlApplication {
         MonitorDataController(data: MonitorDataRepository(database: database)).addRoutes(to: authenticated)
         IncidentController(incidents: IncidentRepository(database: database), bodyLimit: bodyLimit)
             .addRoutes(to: authenticated)
+        let statusPages = StatusPageController(pages: StatusPageRepository(database: database), bodyLimit: bodyLimit)
+        statusPages.addRoutes(to: authenticated)
+        statusPages.addPublicRoutes(to: api)
         return router
     }
 }

@@ -1,0 +1,36 @@
+import PostgresNIO
+
+extension Database {
+    /// `transaction`, except that an error thrown by `body` reaches the caller as itself (after
+    /// the rollback) instead of inside PostgresNIO's `PostgresTransactionError`, so an `APIError`
+    /// raised inside a transaction (a refused monitor id, a taken slug) stays the 4xx it is.
+    func transactionKeepingErrors<Result: Sendable>(
+        _ body: (Transaction) async throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await transaction(body)
+        } catch let error as PostgresTransactionError {
+            if let bodyError = error.closureError, error.rollbackError == nil { throw bodyError }
+            throw error
+        }
+    }
+}
+
+extension Database.Transaction {
+    /// Checks that every monitor of `ids` is the owner's, and locks them (`FOR KEY SHARE`) until
+    /// the transaction ends so none can be deleted before the rows referring to them are written.
+    /// The first that is not the owner's — missing or a stranger's, indistinguishably — is a 400
+    /// naming `field[index]`.
+    func requireOwnedMonitors(_ ids: [Int64], ownerId: Int64, field: String) async throws {
+        guard !ids.isEmpty else { return }
+        let owned = Set(
+            try await values(
+                "SELECT id FROM monitors WHERE owner_id = \(ownerId) AND id = ANY(\(ids)) FOR KEY SHARE",
+                as: Int64.self
+            )
+        )
+        if let index = ids.firstIndex(where: { !owned.contains($0) }) {
+            throw APIError.validation("monitor \(ids[index]) not found", field: "\(field)[\(index)]")
+        }
+    }
+}
