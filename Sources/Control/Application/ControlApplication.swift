@@ -145,6 +145,8 @@ enum ControlApplication {
         let statusPages = StatusPageController(pages: StatusPageRepository(database: database), bodyLimit: bodyLimit)
         statusPages.addRoutes(to: authenticated)
         statusPages.addPublicRoutes(to: api)
+        MaintenanceWindowController(windows: MaintenanceWindowRepository(database: database), bodyLimit: bodyLimit)
+            .addRoutes(to: authenticated)
         return router
     }
 }
