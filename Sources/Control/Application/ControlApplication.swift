@@ -182,6 +182,14 @@ enum ControlApplication {
             deliveryTimeoutMilliseconds: configuration.notifications.timeoutMilliseconds,
             bodyLimit: bodyLimit
         ).addRoutes(to: authenticated)
+        MonitorDataController(data: MonitorDataRepository(database: database)).addRoutes(to: authenticated)
+        IncidentController(incidents: IncidentRepository(database: database), bodyLimit: bodyLimit)
+            .addRoutes(to: authenticated)
+        let statusPages = StatusPageController(pages: StatusPageRepository(database: database), bodyLimit: bodyLimit)
+        statusPages.addRoutes(to: authenticated)
+        statusPages.addPublicRoutes(to: api)
+        MaintenanceWindowController(windows: MaintenanceWindowRepository(database: database), bodyLimit: bodyLimit)
+            .addRoutes(to: authenticated)
         return router
     }
 }

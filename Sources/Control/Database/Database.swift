@@ -42,9 +42,17 @@ struct Database: Sendable {
     }
 
     /// Runs `body` in one transaction (committed when it returns, rolled back when it throws).
+    /// An error thrown by `body` reaches the caller as itself after the rollback, not wrapped in
+    /// PostgresNIO's `PostgresTransactionError`, so an `APIError` raised inside a transaction (a
+    /// taken slug, a stranger's id) stays the 4xx it is.
     func transaction<Result: Sendable>(_ body: (Transaction) async throws -> Result) async throws -> Result {
-        try await client.withTransaction(logger: logger) { connection in
-            try await body(Transaction(connection: connection, logger: logger))
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await body(Transaction(connection: connection, logger: logger))
+            }
+        } catch let error as PostgresTransactionError {
+            if let bodyError = error.closureError, error.rollbackError == nil { throw bodyError }
+            throw error
         }
     }
 

@@ -46,7 +46,7 @@ struct APIError: HTTPResponseError, Sendable, Equatable {
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try JSONEncoder().encode(ErrorBody(error: .init(code: code, message: message, field: field, items: items)))
+        let data = try APIJSON.encoder.encode(ErrorBody(error: .init(code: code, message: message, field: field, items: items)))
         var fields = headers
         fields[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))

@@ -77,7 +77,7 @@ struct IncidentRecorder: Sendable {
                     to: event.to,
                     at: at,
                     recentChanges: Int(recent),
-                    inMaintenance: try await Self.inMaintenance(monitorId: monitorId, at: at, transaction)
+                    inMaintenance: try await transaction.isInMaintenance(monitorId: monitorId, at: at)
                 )
             )
             guard decision.effective else {
@@ -201,24 +201,6 @@ struct IncidentRecorder: Sendable {
             "SELECT id FROM incidents WHERE monitor_id = \(monitorId) AND resolved_at IS NULL",
             as: Int64.self
         ).first
-    }
-
-    /// Whether `at` falls in a maintenance window of the monitor (one-off, or weekly from its
-    /// start).
-    static func inMaintenance(monitorId: Int64, at: Date, _ transaction: Database.Transaction) async throws -> Bool {
-        try await transaction.values(
-            """
-            SELECT EXISTS (
-                SELECT 1 FROM maintenance_windows w
-                JOIN maintenance_window_monitors wm ON wm.window_id = w.id
-                WHERE wm.monitor_id = \(monitorId) AND \(at) >= w.starts_at
-                  AND ((w.repeat = 'none' AND \(at) < w.ends_at)
-                    OR (w.repeat = 'weekly'
-                        AND mod(extract(epoch FROM \(at) - w.starts_at)::numeric, 604800)
-                            < extract(epoch FROM w.ends_at - w.starts_at)::numeric)))
-            """,
-            as: Bool.self
-        ).first ?? false
     }
 
     /// `"timeout: no complete answer within the timeout"`.
