@@ -23,7 +23,9 @@ struct CheckLoopCommandTests {
         address.sin_addr = in_addr(s_addr: UInt32(0x7F00_0001).bigEndian)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
         }
         return Int(UInt16(bigEndian: address.sin_port))
     }
@@ -33,14 +35,29 @@ struct CheckLoopCommandTests {
         CurlGlobal.initialize()
         AresGlobal.initialize()
         let port = Self.closedPort()
-        let resultsPath = FileManager.default.temporaryDirectory.appendingPathComponent("loop-\(UUID().uuidString).jsonl").path
+        let resultsPath = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "loop-\(UUID().uuidString).jsonl"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: resultsPath) }
         let results = try ResultPipeline(path: resultsPath)
         results.start()
         let configuration = CheckLoop.Configuration(
-            maxInFlight: 10, policy: TargetPolicy(allowAll: true), caBundlePath: nil, dnsServer: "127.0.0.1:9",
-            dnsTimeoutMs: 200, dnsTries: 1, dnsCache: DNSCache.Configuration(), once: false, userAgent: "test")
-        let loop = try CheckLoop(index: 0, monitors: [try Self.monitor("first", port: port)], configuration: configuration, results: results)
+            maxInFlight: 10,
+            policy: TargetPolicy(allowAll: true),
+            caBundlePath: nil,
+            dnsServer: "127.0.0.1:9",
+            dnsTimeoutMs: 200,
+            dnsTries: 1,
+            dnsCache: DNSCache.Configuration(),
+            once: false,
+            userAgent: "test"
+        )
+        let loop = try CheckLoop(
+            index: 0,
+            monitors: [try Self.monitor("first", port: port)],
+            configuration: configuration,
+            results: results
+        )
         let finished = DispatchSemaphore(value: 0)
         let thread = Thread {
             loop.run()
@@ -62,14 +79,22 @@ struct CheckLoopCommandTests {
         let checks = try lines.map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        func checkedAt(_ check: [String: Any]) -> Date { formatter.date(from: check["checkedAt"] as? String ?? "") ?? .distantPast }
+        func checkedAt(_ check: [String: Any]) -> Date {
+            formatter.date(from: check["checkedAt"] as? String ?? "") ?? .distantPast
+        }
         let first = checks.filter { $0["monitorId"] as? String == "first" }
         let second = checks.filter { $0["monitorId"] as? String == "second" }
         #expect(first.count >= 8, "first ran every 0.1 s for about a second: \(first.count)")
-        #expect(first.allSatisfy { checkedAt($0) < removedAt.addingTimeInterval(0.05) }, "no check of a removed monitor starts after its removal")
+        #expect(
+            first.allSatisfy { checkedAt($0) < removedAt.addingTimeInterval(0.05) },
+            "no check of a removed monitor starts after its removal"
+        )
         #expect(second.count >= 3, "second was added and checked: \(second.count)")
         let secondAfterEdit = second.filter { checkedAt($0) > removedAt.addingTimeInterval(0.05) }
-        #expect(secondAfterEdit.count <= 1, "after the edit to a 60 s interval, second is not checked every 0.1 s any more")
+        #expect(
+            secondAfterEdit.count <= 1,
+            "after the edit to a 60 s interval, second is not checked every 0.1 s any more"
+        )
         #expect(checks.allSatisfy { $0["errorCode"] as? String == "connect_refused" })
     }
 }

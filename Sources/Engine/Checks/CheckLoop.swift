@@ -129,7 +129,9 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         multi = CurlMulti(loop: loop)
         multi.delegate = self
         dnsChannel = try DNSChannel(
-            loop: loop, server: configuration.dnsServer, timeoutMs: configuration.dnsTimeoutMs,
+            loop: loop,
+            server: configuration.dnsServer,
+            timeoutMs: configuration.dnsTimeoutMs,
             tries: configuration.dnsTries
         ) { [unowned self] name, answer, ttl in
             self.dnsAnswered(name: name, answer: answer, ttlSeconds: ttl)
@@ -159,8 +161,11 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
                 configuration.once
                 ? monotonicNow
                 : CheckPhase.firstDue(
-                    offset: monitor.phaseOffsetMicros, intervalMicros: monitor.intervalMicros,
-                    wallNow: wallNow, monotonicNow: monotonicNow)
+                    offset: monitor.phaseOffsetMicros,
+                    intervalMicros: monitor.intervalMicros,
+                    wallNow: wallNow,
+                    monotonicNow: monotonicNow
+                )
             scheduler.schedule(monitor: Int32(index), due: due)
         }
         if monitors.isEmpty && configuration.once { return }
@@ -234,8 +239,11 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             indexByID[prepared.monitor.id] = Int32(index)
         }
         let due = CheckPhase.firstDue(
-            offset: prepared.phaseOffsetMicros, intervalMicros: prepared.intervalMicros, wallNow: wallNow,
-            monotonicNow: now)
+            offset: prepared.phaseOffsetMicros,
+            intervalMicros: prepared.intervalMicros,
+            wallNow: wallNow,
+            monotonicNow: now
+        )
         scheduler.schedule(monitor: Int32(index), due: due, generation: generations[index])
     }
 
@@ -413,8 +421,11 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             let range = configuration.policy.refusal(for: first) ?? "refused"
             let host = slots[slot].hopURL?.host ?? "host"
             finish(
-                slot: slot, status: .error, errorCode: .policy,
-                message: "\(host) resolves to \(first): " + Self.policyMessage(first, range))
+                slot: slot,
+                status: .error,
+                errorCode: .policy,
+                message: "\(host) resolves to \(first): " + Self.policyMessage(first, range)
+            )
             return
         }
         startTransfer(slot: slot, connectTo: address)
@@ -432,18 +443,30 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         // The wait for a free slot never counts; DNS and earlier hops do.
         let remainingMs = (Int64(monitor.timeoutMs) * 1000 - (now - slots[slot].startMonotonic)) / 1000
         guard remainingMs > 0, let url = slots[slot].hopURL else {
-            finish(slot: slot, status: .timeout, errorCode: .timeout, message: "the time budget was spent before the request could start")
+            finish(
+                slot: slot,
+                status: .timeout,
+                errorCode: .timeout,
+                message: "the time budget was spent before the request could start"
+            )
             return
         }
-        let easy = spareEasies.popLast() ?? CurlEasy(policy: configuration.policy, caBundlePath: configuration.caBundlePath)
+        let easy =
+            spareEasies.popLast() ?? CurlEasy(policy: configuration.policy, caBundlePath: configuration.caBundlePath)
         easy.checkSlot = Int32(slot)
         easy.prepareForTransfer(
-            captureBody: monitor.needsBody, bodyLimit: monitor.maxBodyBytes, wantsCertificate: url.scheme == .https)
+            captureBody: monitor.needsBody,
+            bodyLimit: monitor.maxBodyBytes,
+            wantsCertificate: url.scheme == .https
+        )
         easy.configure(
-            url: slots[slot].hopURLText, monitor: monitor,
+            url: slots[slot].hopURLText,
+            monitor: monitor,
             headers: prepared.headers ?? (monitor.reuseConnection ? nil : closeHeaders),
-            timeoutMs: Int(remainingMs), connectTimeoutMs: monitor.connectTimeoutMs,
-            userAgent: configuration.userAgent)
+            timeoutMs: Int(remainingMs),
+            connectTimeoutMs: monitor.connectTimeoutMs,
+            userAgent: configuration.userAgent
+        )
         if let address {
             easy.setConnectTo(host: url.host, port: url.port, address: address)
         }
@@ -459,14 +482,19 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             return
         }
         let httpStatus = easy.responseCode
-        if monitor.followRedirects, (300...399).contains(httpStatus), httpStatus != 304, let location = easy.redirectURL {
+        if monitor.followRedirects, (300...399).contains(httpStatus), httpStatus != 304, let location = easy.redirectURL
+        {
             followRedirect(slot: slot, to: location, maxRedirects: monitor.maxRedirects, httpStatus: httpStatus)
             return
         }
         let verdict = ResponseEvaluator.evaluate(monitor, httpStatus: httpStatus, body: easy.body)
         finish(
-            slot: slot, status: verdict.status, httpStatus: httpStatus, errorCode: verdict.errorCode,
-            message: verdict.message)
+            slot: slot,
+            status: verdict.status,
+            httpStatus: httpStatus,
+            errorCode: verdict.errorCode,
+            message: verdict.message
+        )
     }
 
     private func followRedirect(slot: Int, to location: String, maxRedirects: Int, httpStatus: Int) {
@@ -475,14 +503,22 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         if slots[slot].visited.contains(location) {
             let path = (slots[slot].visited + [location]).joined(separator: " -> ")
             finish(
-                slot: slot, status: .error, httpStatus: httpStatus, errorCode: .redirectLoop,
-                message: "redirect loop: \(path)")
+                slot: slot,
+                status: .error,
+                httpStatus: httpStatus,
+                errorCode: .redirectLoop,
+                message: "redirect loop: \(path)"
+            )
             return
         }
         if Int(slots[slot].redirects) >= maxRedirects {
             finish(
-                slot: slot, status: .error, httpStatus: httpStatus, errorCode: .tooManyRedirects,
-                message: "more than \(maxRedirects) redirects (next: \(location))")
+                slot: slot,
+                status: .error,
+                httpStatus: httpStatus,
+                errorCode: .tooManyRedirects,
+                message: "more than \(maxRedirects) redirects (next: \(location))"
+            )
             return
         }
         let next: MonitorURL
@@ -491,8 +527,12 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         } catch {
             let code: CheckErrorCode = error.reason.hasPrefix("scheme") ? .unsupportedScheme : .badRedirect
             finish(
-                slot: slot, status: .error, httpStatus: httpStatus, errorCode: code,
-                message: "redirect to \(location) refused: \(error.reason)")
+                slot: slot,
+                status: .error,
+                httpStatus: httpStatus,
+                errorCode: code,
+                message: "redirect to \(location) refused: \(error.reason)"
+            )
             return
         }
         // Hand the finished hop's handle back before the next hop takes one.
@@ -510,7 +550,11 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     }
 
     private func finish(
-        slot: Int, status: CheckStatus, httpStatus: Int = 0, errorCode: CheckErrorCode?, message: String?
+        slot: Int,
+        status: CheckStatus,
+        httpStatus: Int = 0,
+        errorCode: CheckErrorCode?,
+        message: String?
     ) {
         let now = Clock.monotonicMicros()
         let state = slots[slot]
@@ -544,7 +588,9 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
                 errorCode: errorCode,
                 errorMessage: message,
                 certExpiresAt: certificate,
-                checkId: nextCheckId()))
+                checkId: nextCheckId()
+            )
+        )
         if configuration.stateEvents != nil, let prepared = state.prepared {
             trackHealth(of: monitorIndex, prepared: prepared, result: outgoing[outgoing.count - 1], now: now)
         }
@@ -604,18 +650,31 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         // The monitor may have been removed (or replaced) while the check ran.
         guard monitors[monitorIndex]?.monitor.id == prepared.monitor.id else { return }
         let decision = health[monitorIndex].record(
-            result.status, intervalSeconds: prepared.monitor.intervalSeconds, thresholds: prepared.thresholds)
+            result.status,
+            intervalSeconds: prepared.monitor.intervalSeconds,
+            thresholds: prepared.thresholds
+        )
         if let transition = decision.transition {
             pendingStateEvents.append(
                 StateChangeEvent(
-                    monitorId: prepared.monitor.id, from: transition.from, to: transition.to, atMs: result.checkedAtMs,
-                    checkId: result.checkId?.description ?? "", engineId: configuration.engineId,
-                    reason: result.errorCode?.rawValue ?? "up", message: result.errorMessage ?? ""))
+                    monitorId: prepared.monitor.id,
+                    from: transition.from,
+                    to: transition.to,
+                    atMs: result.checkedAtMs,
+                    checkId: result.checkId?.description ?? "",
+                    engineId: configuration.engineId,
+                    reason: result.errorCode?.rawValue ?? "up",
+                    message: result.errorMessage ?? ""
+                )
+            )
         }
         if let delay = decision.recheckAfterSeconds, !stopping {
             scheduler.schedule(
-                monitor: Int32(monitorIndex), due: now + Int64(delay * 1_000_000),
-                generation: generations[monitorIndex], isRecheck: true)
+                monitor: Int32(monitorIndex),
+                due: now + Int64(delay * 1_000_000),
+                generation: generations[monitorIndex],
+                isRecheck: true
+            )
         }
     }
 

@@ -167,7 +167,8 @@ final class ClusterMonitorSync: @unchecked Sendable {
                 intervalSeconds: Double(result.string(row: row, column: 4) ?? "") ?? Monitor.defaultIntervalSeconds,
                 timeoutMs: Int(result.int64(row: row, column: 5) ?? Int64(Monitor.defaultTimeoutMs)),
                 connectTimeoutMs: Int(result.int64(row: row, column: 6) ?? 5000),
-                settingsJSON: result.string(row: row, column: 7) ?? "{}")
+                settingsJSON: result.string(row: row, column: 7) ?? "{}"
+            )
             do {
                 var monitor = try record.monitor()
                 // In cluster mode results carry the database id: the writer and the control
@@ -211,7 +212,10 @@ final class ClusterMonitorSync: @unchecked Sendable {
     private func query(_ sql: String, _ parameters: [String?]) -> PostgresResult? {
         do {
             if connection == nil || connection?.isHealthy == false {
-                connection = try PostgresConnection(url: configuration.databaseURL, applicationName: "lookout-engine-sync")
+                connection = try PostgresConnection(
+                    url: configuration.databaseURL,
+                    applicationName: "lookout-engine-sync"
+                )
             }
             return try connection!.execute(sql, parameters, operation: "load monitors")
         } catch {
