@@ -2,12 +2,17 @@ import LookoutCore
 import LookoutFFI
 import Synchronization
 
-/// A change to the monitors of a running loop (cluster mode: API edits, shard hand-over).
+/// A change to the monitors of a running loop (cluster mode: API edits, shard hand-over), or a
+/// request to check one of them now.
 enum MonitorCommand: Sendable {
     /// Add the monitor, or replace the definition of the monitor with the same id.
     case upsert(PreparedMonitor)
     /// Stop checking the monitor (a check in flight still reports its result).
     case remove(id: String)
+    /// Check the monitor at once, off its schedule ("check now"); its regular checks keep their
+    /// times. Satisfied without a new check when one is in flight or already requested; ignored
+    /// for a monitor the loop does not have (and in `once` runs).
+    case checkNow(id: String)
 }
 
 /// One engine thread: a libev loop that keeps up to `maxInFlight` checks in flight with one curl
@@ -89,6 +94,13 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     private var dnsQueriesInFlight = 0
     private var deferredQueries: [String] = []
     private var deferredQueryHead = 0
+    /// "Check now" requests waiting for a free slot, oldest first (`requestedAt` on the monotonic
+    /// clock: the due time of the check, so its lag is the wait for a slot). Keyed by monitor id,
+    /// not number, so a monitor removed meanwhile is simply not found.
+    private var requestedChecks: [(id: String, requestedAt: Int64)] = []
+    private var requestedCheckHead = 0
+    /// Ids in `requestedChecks`: a second request for one of them is answered by the first.
+    private var requestedCheckIDs: Set<String> = []
     /// Confirmed state per monitor number (cluster mode only).
     private var health: [MonitorHealth]
     private var pendingStateEvents: [StateChangeEvent] = []
@@ -204,6 +216,8 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
                 upsert(prepared, wallNow: wallNow, now: now)
             case .remove(let id):
                 remove(id: id)
+            case .checkNow(let id):
+                requestCheck(id: id, now: now)
             }
         }
         statistics.monitors.store(indexByID.count, ordering: .relaxed)
@@ -259,6 +273,26 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         }
     }
 
+    private func requestCheck(id: String, now: Int64) {
+        guard !configuration.once, let index = indexByID[id] else { return }
+        // A check in flight answers the request; so does a request already waiting.
+        guard !monitorBusy[Int(index)], requestedCheckIDs.insert(id).inserted else { return }
+        requestedChecks.append((id, now))
+    }
+
+    /// The oldest waiting "check now" request, if any.
+    private func nextRequestedCheck() -> (id: String, requestedAt: Int64)? {
+        guard requestedCheckHead < requestedChecks.count else { return nil }
+        let request = requestedChecks[requestedCheckHead]
+        requestedCheckHead += 1
+        if requestedCheckHead == requestedChecks.count {
+            requestedChecks.removeAll(keepingCapacity: true)
+            requestedCheckHead = 0
+        }
+        requestedCheckIDs.remove(request.id)
+        return request
+    }
+
     private func stopRequested() {
         guard stopFlag.load(ordering: .relaxed), !stopping else { return }
         stopping = true
@@ -279,6 +313,15 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         admitting = true
         defer { admitting = false }
         var now = Clock.monotonicMicros()
+        // Requested checks first: someone is waiting for them. They are one-off checks and leave
+        // the scheduler (and so the monitor's phase) alone.
+        while inFlight < configuration.maxInFlight && !stopping, let request = nextRequestedCheck() {
+            guard let index = indexByID[request.id], let prepared = monitors[Int(index)] else { continue }
+            // A check of the monitor that started meanwhile answers the request.
+            if monitorBusy[Int(index)] { continue }
+            startCheck(monitor: Int(index), prepared: prepared, due: request.requestedAt, now: now)
+            now = Clock.monotonicMicros()
+        }
         while inFlight < configuration.maxInFlight && !stopping {
             guard let entry = scheduler.popDue(now: now) else { break }
             let monitorIndex = Int(entry.monitor)

@@ -177,6 +177,12 @@ struct MetricsSource: Sendable {
                 "State changes waiting for Redis.",
                 [("", Double(cluster.stateEventsPending.load(ordering: .relaxed)))]
             )
+            metric(
+                "lookout_engine_cluster_check_requests_total",
+                "counter",
+                "Check-now requests received for shards this engine owns.",
+                [("", Double(cluster.checkRequestsReceived.load(ordering: .relaxed)))]
+            )
         }
         return out
     }
