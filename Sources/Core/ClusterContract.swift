@@ -12,6 +12,7 @@ import Foundation
 /// | `lookout:engines`              | zset    | engine        | member = engine id, score = lease expiry (epoch ms, Redis clock) |
 /// | `lookout:monitors:changed`     | pub/sub | control plane | `MonitorChange` JSON (one object or an array)        |
 /// | `lookout:checks:live`          | pub/sub | engine        | JSON array of check results (the results-file objects) |
+/// | `lookout:checks:requested`     | pub/sub | control plane | `CheckRequest` JSON (one object or an array)         |
 /// | `lookout:events:state`         | stream  | engine        | `StateChangeEvent` fields, `MAXLEN ~ 100000`         |
 ///
 /// Shards: every monitor belongs to one of `shardCount` (1024) shards, stored with it
@@ -48,6 +49,9 @@ public struct ClusterContract: Sendable, Equatable {
     public var monitorsChangedChannel: String { "\(prefix):monitors:changed" }
     /// Pub/sub channel engines publish batches of live results on.
     public var liveChannel: String { "\(prefix):checks:live" }
+    /// Pub/sub channel the control plane publishes `CheckRequest` messages on ("check now"):
+    /// the engine that owns the monitor's shard checks it at once.
+    public var checkRequestedChannel: String { "\(prefix):checks:requested" }
     /// Stream of confirmed monitor state changes, read by the control plane with a consumer group.
     public var stateStream: String { "\(prefix):events:state" }
 
@@ -199,6 +203,133 @@ public struct MonitorChange: Sendable, Equatable, Hashable {
                 )
             }
             change = MonitorChange(monitorId: monitorId, shard: shard, operation: operation)
+        }
+    }
+}
+
+// MARK: - Check requests (control plane -> engines)
+
+/// "Check now": published by the control plane on `<prefix>:checks:requested` when a user asks
+/// for a monitor to be checked at once (`POST /api/v1/monitors/{id}/check`).
+///
+/// Payload: one JSON object, or a JSON array of them:
+/// ```json
+/// {"monitorId": "42", "shard": 617, "requestId": "3f2c9a1e-8d4b-4f7a-9c1e-2b5d6e7f8a90"}
+/// ```
+/// - `monitorId`: the monitor's database id (`monitors.id`), a JSON integer or its decimal text
+///   (read as text either way, in canonical decimal form: `"007"` is monitor `7`).
+/// - `shard`: 0...1023, the monitor's `monitors.shard`: only the engine owning it acts.
+/// - `requestId`: chosen by the caller, 1 to 64 characters (Unicode scalars), no control
+///   characters; engines echo it in their logs so a request can be followed across processes.
+///
+/// Other fields are ignored (the contract may add some).
+///
+/// What the owning engine does: it checks the monitor at once, off its schedule (the regular
+/// checks keep their times), and the result flows like any other (`checks`, the live channel,
+/// the state stream). A monitor with a check in flight is not checked twice: that check answers
+/// the request, and so does an earlier request still waiting for a free slot. A monitor the
+/// engine has not loaded yet (created a moment ago) is read from the database first. Paused,
+/// deleted or unknown monitors are not checked (the engine logs the request id).
+///
+/// Pub/sub is fire-and-forget: a request published while no engine owns the shard (a takeover
+/// in progress, Redis away) is lost; the monitor's next scheduled check still happens.
+public struct CheckRequest: Sendable, Equatable, Hashable {
+    /// Longest `requestId`, in Unicode scalars.
+    public static let maximumRequestIdLength = 64
+
+    /// The monitor's database id, decimal.
+    public var monitorId: String
+    /// The monitor's shard, 0..<1024.
+    public var shard: Int
+    /// The caller's id for this request (echoed in logs).
+    public var requestId: String
+
+    /// A request to check one monitor now.
+    public init(monitorId: String, shard: Int, requestId: String) {
+        self.monitorId = monitorId
+        self.shard = shard
+        self.requestId = requestId
+    }
+
+    /// The JSON object for this request (what the control plane publishes).
+    public var json: String {
+        "{\"monitorId\":\(ContractJSON.quoted(monitorId)),\"shard\":\(shard),\"requestId\":\(ContractJSON.quoted(requestId))}"
+    }
+
+    /// Reads a message payload: one object or an array of objects. Throws on the first bad one,
+    /// with a message that names the field.
+    public static func parse(_ payload: [UInt8]) throws(ClusterContractError) -> [CheckRequest] {
+        let data = Data(payload)
+        let isArray =
+            payload.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) == UInt8(ascii: "[")
+        do {
+            if isArray {
+                return try JSONDecoder().decode([Wire].self, from: data).map(\.request)
+            }
+            return [try JSONDecoder().decode(Wire.self, from: data).request]
+        } catch let error as ClusterContractError {
+            throw error
+        } catch {
+            throw ClusterContractError(
+                "check request must be {\"monitorId\": integer or decimal string, \"shard\": 0...\(ClusterContract.shardCount - 1), \"requestId\": string of 1 to \(maximumRequestIdLength) characters} or an array of them"
+            )
+        }
+    }
+
+    /// The canonical decimal text of a positive 64-bit id given as digits, or nil.
+    static func canonicalId(_ text: String) -> String? {
+        guard !text.isEmpty, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+            let value = Int64(text), value > 0
+        else { return nil }
+        return String(value)
+    }
+
+    /// Whether `requestId` may appear in a message (and so in a log line).
+    static func isValidRequestId(_ requestId: String) -> Bool {
+        (1...maximumRequestIdLength).contains(requestId.unicodeScalars.count)
+            && requestId.unicodeScalars.allSatisfy { !($0.value < 0x20 || (0x7F...0x9F).contains($0.value)) }
+    }
+
+    /// The wire form; `monitorId` may be a JSON string or integer.
+    private struct Wire: Decodable {
+        var request: CheckRequest
+
+        enum CodingKeys: String, CodingKey {
+            case monitorId, shard, requestId
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            let rawId: String
+            if let text = try? container.decode(String.self, forKey: .monitorId) {
+                rawId = text
+            } else if let number = try? container.decode(Int64.self, forKey: .monitorId) {
+                rawId = String(number)
+            } else {
+                throw ClusterContractError(
+                    "check request needs a monitorId: the monitor's database id, as an integer or decimal string"
+                )
+            }
+            guard let monitorId = CheckRequest.canonicalId(rawId) else {
+                throw ClusterContractError(
+                    "check request monitorId \(ContractJSON.quoted(String(rawId.prefix(40)))) is not a database id (a positive decimal integer)"
+                )
+            }
+            guard let shard = try? container.decode(Int.self, forKey: .shard),
+                (0..<ClusterContract.shardCount).contains(shard)
+            else {
+                throw ClusterContractError(
+                    "check request for monitor \(monitorId) needs a shard: an integer 0...\(ClusterContract.shardCount - 1) (monitors.shard)"
+                )
+            }
+            guard let requestId = try? container.decode(String.self, forKey: .requestId),
+                CheckRequest.isValidRequestId(requestId)
+            else {
+                throw ClusterContractError(
+                    "check request for monitor \(monitorId) needs a requestId: a string of 1 to \(CheckRequest.maximumRequestIdLength) characters without control characters"
+                )
+            }
+            request = CheckRequest(monitorId: monitorId, shard: shard, requestId: requestId)
         }
     }
 }

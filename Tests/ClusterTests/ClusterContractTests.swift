@@ -13,6 +13,7 @@ struct ClusterContractTests {
         #expect(contract.enginesKey == "lookout:engines")
         #expect(contract.monitorsChangedChannel == "lookout:monitors:changed")
         #expect(contract.liveChannel == "lookout:checks:live")
+        #expect(contract.checkRequestedChannel == "lookout:checks:requested")
         #expect(contract.stateStream == "lookout:events:state")
         #expect(try ClusterContract(prefix: "t:1").enginesKey == "t:1:engines")
         #expect(throws: ClusterContractError.self) { try ClusterContract(prefix: "") }
@@ -43,6 +44,70 @@ struct ClusterContractTests {
         }
         let change = MonitorChange(monitorId: "a\"b", shard: 5, operation: .pause)
         #expect(try MonitorChange.parse(Array(change.json.utf8)) == [change])
+    }
+
+    @Test("check requests: one object or an array, integer or decimal-text ids, extra fields ignored")
+    func checkRequestsParse() throws {
+        let one = try CheckRequest.parse(Array(#"{"monitorId":"42","shard":617,"requestId":"r-1"}"#.utf8))
+        #expect(one == [CheckRequest(monitorId: "42", shard: 617, requestId: "r-1")])
+        let list = try CheckRequest.parse(
+            Array(
+                #"""
+                 [{"monitorId":7,"shard":0,"requestId":"a"},
+                  {"monitorId":"0009","shard":1023,"requestId":"b","priority":"high"}]
+                """#.utf8
+            )
+        )
+        #expect(list.map(\.monitorId) == ["7", "9"], "ids are read as canonical decimal text")
+        #expect(list.map(\.shard) == [0, 1023])
+        #expect(list.map(\.requestId) == ["a", "b"])
+        #expect(try CheckRequest.parse(Array("[]".utf8)).isEmpty)
+        let longest = String(repeating: "é", count: CheckRequest.maximumRequestIdLength)
+        let accepted = try CheckRequest.parse(Array(#"{"monitorId":1,"shard":1,"requestId":"\#(longest)"}"#.utf8))
+        #expect(accepted.first?.requestId == longest, "64 characters, counted as characters, not bytes")
+    }
+
+    @Test("check requests: the JSON a publisher sends round-trips, with special characters escaped")
+    func checkRequestsRoundTrip() throws {
+        let request = CheckRequest(monitorId: "9223372036854775807", shard: 5, requestId: "ui \"quoted\" / ü")
+        let parsed = try JSONSerialization.jsonObject(with: Data(request.json.utf8)) as? [String: Any]
+        #expect(parsed?.keys.sorted() == ["monitorId", "requestId", "shard"])
+        #expect(try CheckRequest.parse(Array(request.json.utf8)) == [request])
+        #expect(try CheckRequest.parse(Array("[\(request.json),\(request.json)]".utf8)) == [request, request])
+    }
+
+    @Test(
+        "check requests: bad ids, shards and request ids are refused with a message naming the field",
+        arguments: [
+            (#"{"shard":1,"requestId":"r"}"#, "monitorId"),
+            (#"{"monitorId":true,"shard":1,"requestId":"r"}"#, "monitorId"),
+            (#"{"monitorId":"","shard":1,"requestId":"r"}"#, "monitorId"),
+            (#"{"monitorId":"m-1","shard":1,"requestId":"r"}"#, "monitorId"),
+            (#"{"monitorId":-4,"shard":1,"requestId":"r"}"#, "monitorId"),
+            (#"{"monitorId":"0","shard":1,"requestId":"r"}"#, "monitorId"),
+            (#"{"monitorId":"99999999999999999999","shard":1,"requestId":"r"}"#, "monitorId"),
+            (#"{"monitorId":1,"requestId":"r"}"#, "shard"),
+            (#"{"monitorId":1,"shard":1024,"requestId":"r"}"#, "shard"),
+            (#"{"monitorId":1,"shard":-1,"requestId":"r"}"#, "shard"),
+            (#"{"monitorId":1,"shard":"7","requestId":"r"}"#, "shard"),
+            (#"{"monitorId":1,"shard":7}"#, "requestId"),
+            (#"{"monitorId":1,"shard":7,"requestId":""}"#, "requestId"),
+            (#"{"monitorId":1,"shard":7,"requestId":42}"#, "requestId"),
+            (#"{"monitorId":1,"shard":7,"requestId":"line\nbreak"}"#, "requestId"),
+            (#"{"monitorId":1,"shard":7,"requestId":"\#(String(repeating: "x", count: 65))"}"#, "requestId"),
+            (#"[{"monitorId":1,"shard":7,"requestId":"ok"},{"monitorId":2,"shard":7}]"#, "requestId"),
+            ("not json", "check request must be"),
+            ("[1]", "check request must be"),
+            (#"{"monitorId":1,"shard":7,"requestId":"r""#, "check request must be"),
+        ]
+    )
+    func checkRequestsRefused(payload: String, named field: String) {
+        do {
+            let parsed = try CheckRequest.parse(Array(payload.utf8))
+            Issue.record("accepted \(payload) as \(parsed)")
+        } catch {
+            #expect(error.description.contains(field), "\(payload): \(error.description)")
+        }
     }
 
     @Test("state change events round-trip through their stream fields")

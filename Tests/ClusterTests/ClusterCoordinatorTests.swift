@@ -1,7 +1,7 @@
 import Foundation
-import LookoutTestSupport
 import LookoutCore
 import LookoutFFI
+import LookoutTestSupport
 import Testing
 
 @testable import LookoutEngine
@@ -79,6 +79,64 @@ struct ClusterCoordinatorTests {
         }
     }
 
+    @Test("a check request reaches only the owner of its shard, after the monitor changes published before it")
+    func checkRequestsReachTheOwner() async throws {
+        try await withPrefix("check-now") { prefix in
+            let contract = try ClusterContract(prefix: prefix)
+            let a = try CoordinatorProbe(engineId: "engine-a", prefix: prefix)
+            let b = try CoordinatorProbe(engineId: "engine-b", prefix: prefix)
+            defer {
+                a.coordinator.stop(deregister: false)
+                b.coordinator.stop(deregister: false)
+            }
+            try a.start()
+            try b.start()
+            try await eventually(within: 3, "both agree on the split") { split(a, b) }
+            try await eventually(within: 3, "both subscribed to both channels") {
+                let replies = try await RedisTest.commands([
+                    ["PUBSUB", "NUMSUB", contract.monitorsChangedChannel, contract.checkRequestedChannel]
+                ])
+                guard case .array(let items) = replies[0], items.count == 4 else { return false }
+                return items[1] == .integer(2) && items[3] == .integer(2)
+            }
+
+            let shardA = try #require(a.owned.value?.min())
+            let shardB = try #require(b.owned.value?.min())
+            let edit = MonitorChange(monitorId: "11", shard: shardA, operation: .upsert)
+            let requestA = CheckRequest(monitorId: "11", shard: shardA, requestId: "req-a")
+            let requestB = CheckRequest(monitorId: "22", shard: shardB, requestId: "req-b")
+            // One connection, in this order: what the control plane does for "edit, then check now".
+            _ = try await RedisTest.commands([
+                ["PUBLISH", contract.monitorsChangedChannel, edit.json],
+                ["PUBLISH", contract.checkRequestedChannel, "[\(requestA.json),\(requestB.json)]"],
+                ["PUBLISH", contract.checkRequestedChannel, #"{"monitorId":"11","shard":5}"#],
+            ])
+            try await eventually(within: 1, "each request delivered to the owner of its shard") {
+                a.checkRequests.value == [requestA] && b.checkRequests.value == [requestB]
+            }
+            #expect(a.arrivals.value == ["change 11", "check 11"], "the edit is delivered before the request")
+            #expect(b.arrivals.value == ["check 22"])
+            #expect(a.statistics.checkRequestsReceived.load(ordering: .relaxed) == 1)
+            #expect(b.statistics.checkRequestsReceived.load(ordering: .relaxed) == 1)
+            try await eventually(within: 1, "the request without a requestId is refused by both") {
+                a.statistics.checkRequestsInvalid.load(ordering: .relaxed) == 1
+                    && b.statistics.checkRequestsInvalid.load(ordering: .relaxed) == 1
+            }
+            #expect(a.logs.value.contains { $0.contains("monitor 11 (request req-a)") }, "the log names the request")
+            let scrape = MetricsSource(
+                loops: [],
+                results: try ResultPipeline(path: nil),
+                startedMonotonic: 0,
+                cluster: a.statistics
+            ).render()
+            #expect(scrape.contains("\nlookout_engine_cluster_check_requests_total 1\n"), "the metric counts it")
+            #expect(
+                a.resumed.value == 0 && b.resumed.value == 0,
+                "subscribing to a second channel is not a resumed subscription (no reconcile)"
+            )
+        }
+    }
+
     @Test("a graceful stop deregisters at once: the other engine takes over at its next heartbeat")
     func gracefulStop() async throws {
         try await withPrefix("graceful") { prefix in
@@ -133,6 +191,9 @@ struct ClusterCoordinatorTests {
             let change = MonitorChange(monitorId: "after-kill", shard: 3, operation: .delete)
             _ = try await RedisTest.command(["PUBLISH", contract.monitorsChangedChannel, change.json])
             try await eventually(within: 1, "change after reconnect") { a.changes.value == [change] }
+            let request = CheckRequest(monitorId: "7", shard: 3, requestId: "after-kill")
+            _ = try await RedisTest.command(["PUBLISH", contract.checkRequestedChannel, request.json])
+            try await eventually(within: 1, "check request after reconnect") { a.checkRequests.value == [request] }
         }
     }
 

@@ -15,7 +15,7 @@ struct CheckLoopCommandTests {
     }
 
     /// A port nothing listens on (bound and released).
-    private static func closedPort() -> Int {
+    static func closedPort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
@@ -23,7 +23,9 @@ struct CheckLoopCommandTests {
         address.sin_addr = in_addr(s_addr: UInt32(0x7F00_0001).bigEndian)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
         }
         return Int(UInt16(bigEndian: address.sin_port))
     }
@@ -33,14 +35,29 @@ struct CheckLoopCommandTests {
         CurlGlobal.initialize()
         AresGlobal.initialize()
         let port = Self.closedPort()
-        let resultsPath = FileManager.default.temporaryDirectory.appendingPathComponent("loop-\(UUID().uuidString).jsonl").path
+        let resultsPath = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "loop-\(UUID().uuidString).jsonl"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: resultsPath) }
         let results = try ResultPipeline(path: resultsPath)
         results.start()
         let configuration = CheckLoop.Configuration(
-            maxInFlight: 10, policy: TargetPolicy(allowAll: true), caBundlePath: nil, dnsServer: "127.0.0.1:9",
-            dnsTimeoutMs: 200, dnsTries: 1, dnsCache: DNSCache.Configuration(), once: false, userAgent: "test")
-        let loop = try CheckLoop(index: 0, monitors: [try Self.monitor("first", port: port)], configuration: configuration, results: results)
+            maxInFlight: 10,
+            policy: TargetPolicy(allowAll: true),
+            caBundlePath: nil,
+            dnsServer: "127.0.0.1:9",
+            dnsTimeoutMs: 200,
+            dnsTries: 1,
+            dnsCache: DNSCache.Configuration(),
+            once: false,
+            userAgent: "test"
+        )
+        let loop = try CheckLoop(
+            index: 0,
+            monitors: [try Self.monitor("first", port: port)],
+            configuration: configuration,
+            results: results
+        )
         let finished = DispatchSemaphore(value: 0)
         let thread = Thread {
             loop.run()
@@ -62,14 +79,228 @@ struct CheckLoopCommandTests {
         let checks = try lines.map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        func checkedAt(_ check: [String: Any]) -> Date { formatter.date(from: check["checkedAt"] as? String ?? "") ?? .distantPast }
+        func checkedAt(_ check: [String: Any]) -> Date {
+            formatter.date(from: check["checkedAt"] as? String ?? "") ?? .distantPast
+        }
         let first = checks.filter { $0["monitorId"] as? String == "first" }
         let second = checks.filter { $0["monitorId"] as? String == "second" }
         #expect(first.count >= 8, "first ran every 0.1 s for about a second: \(first.count)")
-        #expect(first.allSatisfy { checkedAt($0) < removedAt.addingTimeInterval(0.05) }, "no check of a removed monitor starts after its removal")
+        #expect(
+            first.allSatisfy { checkedAt($0) < removedAt.addingTimeInterval(0.05) },
+            "no check of a removed monitor starts after its removal"
+        )
         #expect(second.count >= 3, "second was added and checked: \(second.count)")
         let secondAfterEdit = second.filter { checkedAt($0) > removedAt.addingTimeInterval(0.05) }
-        #expect(secondAfterEdit.count <= 1, "after the edit to a 60 s interval, second is not checked every 0.1 s any more")
+        #expect(
+            secondAfterEdit.count <= 1,
+            "after the edit to a 60 s interval, second is not checked every 0.1 s any more"
+        )
         #expect(checks.allSatisfy { $0["errorCode"] as? String == "connect_refused" })
+    }
+}
+
+/// "Check now" (`MonitorCommand.checkNow`): a running loop checks a monitor at once, off its
+/// schedule, and never runs two checks of one monitor at a time because of requests.
+@Suite("CheckLoop check-now requests")
+struct CheckLoopCheckNowTests {
+    private static let dayInterval = 86_400.0
+
+    private struct SetupFailure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// A loop on its own thread, writing results to a private file.
+    private final class RunningLoop {
+        let loop: CheckLoop
+        let results: ResultPipeline
+        let resultsPath: String
+        private let finished = DispatchSemaphore(value: 0)
+
+        init(monitors: [PreparedMonitor], maxInFlight: Int) throws {
+            CurlGlobal.initialize()
+            AresGlobal.initialize()
+            resultsPath =
+                FileManager.default.temporaryDirectory.appendingPathComponent(
+                    "loop-\(UUID().uuidString).jsonl"
+                ).path
+            results = try ResultPipeline(path: resultsPath)
+            results.start()
+            let configuration = CheckLoop.Configuration(
+                maxInFlight: maxInFlight,
+                policy: TargetPolicy(allowAll: true),
+                caBundlePath: nil,
+                dnsServer: "127.0.0.1:9",
+                dnsTimeoutMs: 200,
+                dnsTries: 1,
+                dnsCache: DNSCache.Configuration(),
+                once: false,
+                userAgent: "test"
+            )
+            loop = try CheckLoop(index: 0, monitors: monitors, configuration: configuration, results: results)
+            let thread = Thread { [loop, finished] in
+                loop.run()
+                finished.signal()
+            }
+            thread.start()
+        }
+
+        var started: Int { loop.statistics.checksStarted.load(ordering: .relaxed) }
+        var finishedChecks: Int { loop.statistics.checksFinished.load(ordering: .relaxed) }
+        var inFlight: Int { loop.statistics.inFlight.load(ordering: .relaxed) }
+
+        /// Stops the loop, flushes the results and returns them (one dictionary per check).
+        func stop() throws -> [[String: Any]] {
+            loop.requestStop()
+            #expect(finished.wait(timeout: .now() + 10) == .success, "the loop stops when asked")
+            results.close()
+            defer { try? FileManager.default.removeItem(atPath: resultsPath) }
+            let text = (try? String(contentsOfFile: resultsPath, encoding: .utf8)) ?? ""
+            return try text.split(separator: "\n").map {
+                try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+            }
+        }
+    }
+
+    /// A loopback server that takes connections (the kernel completes them into the backlog)
+    /// and never answers: a check of it stays in flight until its timeout.
+    private final class SilentServer {
+        let port: Int
+        private let fd: Int32
+
+        init() throws {
+            let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr = in_addr(s_addr: UInt32(0x7F00_0001).bigEndian)
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let listening = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(socketFD, $0, length) == 0 && listen(socketFD, 16) == 0
+                        && getsockname(socketFD, $0, &length) == 0
+                }
+            }
+            guard socketFD >= 0, listening else {
+                if socketFD >= 0 { close(socketFD) }
+                throw SetupFailure(description: "cannot listen on a loopback port")
+            }
+            fd = socketFD
+            port = Int(UInt16(bigEndian: address.sin_port))
+        }
+
+        func stop() { close(fd) }
+    }
+
+    /// A monitor with a day-long interval whose first scheduled check is more than two minutes
+    /// away: any check the test sees is a requested one. The phase depends on the id, so the
+    /// id gets a numeric suffix until it is far enough from now.
+    private static func unscheduledMonitor(_ name: String, url: String, timeoutMs: Int) throws -> PreparedMonitor {
+        let intervalMicros = Int64(dayInterval * 1_000_000)
+        let wallNow = Clock.wallMicros()
+        for suffix in 0..<100 {
+            let id = "\(name)-\(suffix)"
+            let offset = CheckPhase.offset(id: id, intervalMicros: intervalMicros)
+            let untilDue = CheckPhase.firstDue(
+                offset: offset,
+                intervalMicros: intervalMicros,
+                wallNow: wallNow,
+                monotonicNow: 0
+            )
+            if untilDue > 120_000_000 {
+                return try PreparedMonitor(
+                    Monitor(id: id, url: url, intervalSeconds: dayInterval, timeoutMs: timeoutMs)
+                )
+            }
+        }
+        throw SetupFailure(description: "no id \(name)-0...99 has its first check two minutes away")
+    }
+
+    /// Waits for `condition`, polling every 10 ms, at most `seconds`.
+    private static func wait(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(10_000)
+        }
+        return condition()
+    }
+
+    @Test("a requested check runs at once and the monitor's regular checks stay on their grid")
+    func requestedCheckKeepsThePhase() throws {
+        // A closed port: every check is a quick connect_refused.
+        let port = CheckLoopCommandTests.closedPort()
+        let monitor = try PreparedMonitor(
+            Monitor(id: "steady", url: "http://127.0.0.1:\(port)/", intervalSeconds: 1)
+        )
+        let running = try RunningLoop(monitors: [monitor], maxInFlight: 10)
+        #expect(Self.wait(5) { running.finishedChecks >= 1 }, "the first scheduled check")
+
+        // Place the request half an interval away from the grid, so a check at the request time
+        // cannot be mistaken for a scheduled one (this positions the request; it waits for nothing).
+        let offset = Double(monitor.phaseOffsetMicros) / 1_000_000
+        let now = Date().timeIntervalSince1970
+        var midpoint = (now - offset).rounded(.down) + offset + 0.5
+        if midpoint < now + 0.1 { midpoint += 1 }
+        Thread.sleep(until: Date(timeIntervalSince1970: midpoint))
+        let requestedAt = Date().timeIntervalSince1970
+        let startedBefore = running.started
+        running.loop.apply([.checkNow(id: "steady")])
+        #expect(Self.wait(5) { running.started >= startedBefore + 4 }, "the requested check and three scheduled ones")
+        let checks = try running.stop()
+
+        func checkedAt(_ check: [String: Any]) -> Double {
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            return formatter.date(from: check["checkedAt"] as? String ?? "")?.timeIntervalSince1970 ?? 0
+        }
+        /// Distance from the monitor's grid (k + offset), in seconds, -0.5 ..< 0.5.
+        func gridError(_ time: Double) -> Double {
+            let phase = (time - offset).truncatingRemainder(dividingBy: 1)
+            let positive = phase < 0 ? phase + 1 : phase
+            return positive >= 0.5 ? positive - 1 : positive
+        }
+        let offGrid = checks.filter { abs(gridError(checkedAt($0))) > 0.25 }
+        #expect(offGrid.count == 1, "exactly one check off the grid, the requested one: \(checks.map(checkedAt))")
+        if let requested = offGrid.first {
+            #expect(abs(checkedAt(requested) - requestedAt) < 0.25, "the requested check ran at once")
+        }
+        let scheduledAfter = checks.filter { checkedAt($0) > requestedAt + 0.25 }
+        #expect(scheduledAfter.count >= 3, "scheduled checks went on after the request")
+        #expect(
+            scheduledAfter.allSatisfy { abs(gridError(checkedAt($0))) < 0.25 },
+            "the regular schedule was not moved to the request's time: \(scheduledAfter.map(checkedAt))"
+        )
+    }
+
+    @Test("a check in flight or already waiting answers a request; unknown monitors are ignored")
+    func requestsNeverDoubleACheck() throws {
+        let server = try SilentServer()
+        defer { server.stop() }
+        let url = "http://127.0.0.1:\(server.port)/"
+        // Each check of the silent server lasts its whole 1.5 s timeout.
+        let hanging = try Self.unscheduledMonitor("hanging", url: url, timeoutMs: 1500)
+        let waiting = try Self.unscheduledMonitor("waiting", url: url, timeoutMs: 1500)
+        // One slot: the second monitor's request has to wait for the first check to end.
+        let running = try RunningLoop(monitors: [hanging, waiting], maxInFlight: 1)
+        let hangingId = hanging.monitor.id
+        let waitingId = waiting.monitor.id
+
+        running.loop.apply([.checkNow(id: "no-such-monitor"), .checkNow(id: hangingId)])
+        #expect(Self.wait(5) { running.inFlight == 1 }, "the requested check started")
+        // In flight: answered by the running check. Waiting for the slot: the second request
+        // joins the first.
+        running.loop.apply([.checkNow(id: hangingId)])
+        running.loop.apply([.checkNow(id: waitingId), .checkNow(id: waitingId)])
+        #expect(Self.wait(10) { running.finishedChecks >= 2 }, "both checks ran to their timeout")
+        // Requests after the checks ended start new ones (and wait for nothing else).
+        running.loop.apply([.checkNow(id: waitingId)])
+        #expect(Self.wait(10) { running.finishedChecks >= 3 }, "a later request is a new check")
+        let checks = try running.stop()
+
+        let monitors = checks.map { $0["monitorId"] as? String ?? "" }
+        #expect(monitors == [hangingId, waitingId, waitingId], "one check per request that found none running")
+        #expect(checks.allSatisfy { $0["status"] as? String == "TIMEOUT" })
+        let waitedMs = checks.count > 1 ? (checks[1]["lagMs"] as? Double ?? 0) : 0
+        #expect(waitedMs > 1000, "the waiting request's lag is its wait for the slot: \(waitedMs) ms")
+        #expect(running.started == 3)
     }
 }

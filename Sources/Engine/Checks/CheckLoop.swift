@@ -2,12 +2,17 @@ import LookoutCore
 import LookoutFFI
 import Synchronization
 
-/// A change to the monitors of a running loop (cluster mode: API edits, shard hand-over).
+/// A change to the monitors of a running loop (cluster mode: API edits, shard hand-over), or a
+/// request to check one of them now.
 enum MonitorCommand: Sendable {
     /// Add the monitor, or replace the definition of the monitor with the same id.
     case upsert(PreparedMonitor)
     /// Stop checking the monitor (a check in flight still reports its result).
     case remove(id: String)
+    /// Check the monitor at once, off its schedule ("check now"); its regular checks keep their
+    /// times. Satisfied without a new check when one is in flight or already requested; ignored
+    /// for a monitor the loop does not have (and in `once` runs).
+    case checkNow(id: String)
 }
 
 /// One engine thread: a libev loop that keeps up to `maxInFlight` checks in flight with one curl
@@ -89,6 +94,13 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     private var dnsQueriesInFlight = 0
     private var deferredQueries: [String] = []
     private var deferredQueryHead = 0
+    /// "Check now" requests waiting for a free slot, oldest first (`requestedAt` on the monotonic
+    /// clock: the due time of the check, so its lag is the wait for a slot). Keyed by monitor id,
+    /// not number, so a monitor removed meanwhile is simply not found.
+    private var requestedChecks: [(id: String, requestedAt: Int64)] = []
+    private var requestedCheckHead = 0
+    /// Ids in `requestedChecks`: a second request for one of them is answered by the first.
+    private var requestedCheckIDs: Set<String> = []
     /// Confirmed state per monitor number (cluster mode only).
     private var health: [MonitorHealth]
     private var pendingStateEvents: [StateChangeEvent] = []
@@ -129,7 +141,9 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         multi = CurlMulti(loop: loop)
         multi.delegate = self
         dnsChannel = try DNSChannel(
-            loop: loop, server: configuration.dnsServer, timeoutMs: configuration.dnsTimeoutMs,
+            loop: loop,
+            server: configuration.dnsServer,
+            timeoutMs: configuration.dnsTimeoutMs,
             tries: configuration.dnsTries
         ) { [unowned self] name, answer, ttl in
             self.dnsAnswered(name: name, answer: answer, ttlSeconds: ttl)
@@ -159,8 +173,11 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
                 configuration.once
                 ? monotonicNow
                 : CheckPhase.firstDue(
-                    offset: monitor.phaseOffsetMicros, intervalMicros: monitor.intervalMicros,
-                    wallNow: wallNow, monotonicNow: monotonicNow)
+                    offset: monitor.phaseOffsetMicros,
+                    intervalMicros: monitor.intervalMicros,
+                    wallNow: wallNow,
+                    monotonicNow: monotonicNow
+                )
             scheduler.schedule(monitor: Int32(index), due: due)
         }
         if monitors.isEmpty && configuration.once { return }
@@ -199,6 +216,8 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
                 upsert(prepared, wallNow: wallNow, now: now)
             case .remove(let id):
                 remove(id: id)
+            case .checkNow(let id):
+                requestCheck(id: id, now: now)
             }
         }
         statistics.monitors.store(indexByID.count, ordering: .relaxed)
@@ -234,8 +253,11 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             indexByID[prepared.monitor.id] = Int32(index)
         }
         let due = CheckPhase.firstDue(
-            offset: prepared.phaseOffsetMicros, intervalMicros: prepared.intervalMicros, wallNow: wallNow,
-            monotonicNow: now)
+            offset: prepared.phaseOffsetMicros,
+            intervalMicros: prepared.intervalMicros,
+            wallNow: wallNow,
+            monotonicNow: now
+        )
         scheduler.schedule(monitor: Int32(index), due: due, generation: generations[index])
     }
 
@@ -249,6 +271,26 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         } else {
             freeMonitorIndices.append(existing)
         }
+    }
+
+    private func requestCheck(id: String, now: Int64) {
+        guard !configuration.once, let index = indexByID[id] else { return }
+        // A check in flight answers the request; so does a request already waiting.
+        guard !monitorBusy[Int(index)], requestedCheckIDs.insert(id).inserted else { return }
+        requestedChecks.append((id, now))
+    }
+
+    /// The oldest waiting "check now" request, if any.
+    private func nextRequestedCheck() -> (id: String, requestedAt: Int64)? {
+        guard requestedCheckHead < requestedChecks.count else { return nil }
+        let request = requestedChecks[requestedCheckHead]
+        requestedCheckHead += 1
+        if requestedCheckHead == requestedChecks.count {
+            requestedChecks.removeAll(keepingCapacity: true)
+            requestedCheckHead = 0
+        }
+        requestedCheckIDs.remove(request.id)
+        return request
     }
 
     private func stopRequested() {
@@ -271,6 +313,15 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         admitting = true
         defer { admitting = false }
         var now = Clock.monotonicMicros()
+        // Requested checks first: someone is waiting for them. They are one-off checks and leave
+        // the scheduler (and so the monitor's phase) alone.
+        while inFlight < configuration.maxInFlight && !stopping, let request = nextRequestedCheck() {
+            guard let index = indexByID[request.id], let prepared = monitors[Int(index)] else { continue }
+            // A check of the monitor that started meanwhile answers the request.
+            if monitorBusy[Int(index)] { continue }
+            startCheck(monitor: Int(index), prepared: prepared, due: request.requestedAt, now: now)
+            now = Clock.monotonicMicros()
+        }
         while inFlight < configuration.maxInFlight && !stopping {
             guard let entry = scheduler.popDue(now: now) else { break }
             let monitorIndex = Int(entry.monitor)
@@ -413,8 +464,11 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             let range = configuration.policy.refusal(for: first) ?? "refused"
             let host = slots[slot].hopURL?.host ?? "host"
             finish(
-                slot: slot, status: .error, errorCode: .policy,
-                message: "\(host) resolves to \(first): " + Self.policyMessage(first, range))
+                slot: slot,
+                status: .error,
+                errorCode: .policy,
+                message: "\(host) resolves to \(first): " + Self.policyMessage(first, range)
+            )
             return
         }
         startTransfer(slot: slot, connectTo: address)
@@ -432,18 +486,30 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         // The wait for a free slot never counts; DNS and earlier hops do.
         let remainingMs = (Int64(monitor.timeoutMs) * 1000 - (now - slots[slot].startMonotonic)) / 1000
         guard remainingMs > 0, let url = slots[slot].hopURL else {
-            finish(slot: slot, status: .timeout, errorCode: .timeout, message: "the time budget was spent before the request could start")
+            finish(
+                slot: slot,
+                status: .timeout,
+                errorCode: .timeout,
+                message: "the time budget was spent before the request could start"
+            )
             return
         }
-        let easy = spareEasies.popLast() ?? CurlEasy(policy: configuration.policy, caBundlePath: configuration.caBundlePath)
+        let easy =
+            spareEasies.popLast() ?? CurlEasy(policy: configuration.policy, caBundlePath: configuration.caBundlePath)
         easy.checkSlot = Int32(slot)
         easy.prepareForTransfer(
-            captureBody: monitor.needsBody, bodyLimit: monitor.maxBodyBytes, wantsCertificate: url.scheme == .https)
+            captureBody: monitor.needsBody,
+            bodyLimit: monitor.maxBodyBytes,
+            wantsCertificate: url.scheme == .https
+        )
         easy.configure(
-            url: slots[slot].hopURLText, monitor: monitor,
+            url: slots[slot].hopURLText,
+            monitor: monitor,
             headers: prepared.headers ?? (monitor.reuseConnection ? nil : closeHeaders),
-            timeoutMs: Int(remainingMs), connectTimeoutMs: monitor.connectTimeoutMs,
-            userAgent: configuration.userAgent)
+            timeoutMs: Int(remainingMs),
+            connectTimeoutMs: monitor.connectTimeoutMs,
+            userAgent: configuration.userAgent
+        )
         if let address {
             easy.setConnectTo(host: url.host, port: url.port, address: address)
         }
@@ -459,14 +525,19 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             return
         }
         let httpStatus = easy.responseCode
-        if monitor.followRedirects, (300...399).contains(httpStatus), httpStatus != 304, let location = easy.redirectURL {
+        if monitor.followRedirects, (300...399).contains(httpStatus), httpStatus != 304, let location = easy.redirectURL
+        {
             followRedirect(slot: slot, to: location, maxRedirects: monitor.maxRedirects, httpStatus: httpStatus)
             return
         }
         let verdict = ResponseEvaluator.evaluate(monitor, httpStatus: httpStatus, body: easy.body)
         finish(
-            slot: slot, status: verdict.status, httpStatus: httpStatus, errorCode: verdict.errorCode,
-            message: verdict.message)
+            slot: slot,
+            status: verdict.status,
+            httpStatus: httpStatus,
+            errorCode: verdict.errorCode,
+            message: verdict.message
+        )
     }
 
     private func followRedirect(slot: Int, to location: String, maxRedirects: Int, httpStatus: Int) {
@@ -475,14 +546,22 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         if slots[slot].visited.contains(location) {
             let path = (slots[slot].visited + [location]).joined(separator: " -> ")
             finish(
-                slot: slot, status: .error, httpStatus: httpStatus, errorCode: .redirectLoop,
-                message: "redirect loop: \(path)")
+                slot: slot,
+                status: .error,
+                httpStatus: httpStatus,
+                errorCode: .redirectLoop,
+                message: "redirect loop: \(path)"
+            )
             return
         }
         if Int(slots[slot].redirects) >= maxRedirects {
             finish(
-                slot: slot, status: .error, httpStatus: httpStatus, errorCode: .tooManyRedirects,
-                message: "more than \(maxRedirects) redirects (next: \(location))")
+                slot: slot,
+                status: .error,
+                httpStatus: httpStatus,
+                errorCode: .tooManyRedirects,
+                message: "more than \(maxRedirects) redirects (next: \(location))"
+            )
             return
         }
         let next: MonitorURL
@@ -491,8 +570,12 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         } catch {
             let code: CheckErrorCode = error.reason.hasPrefix("scheme") ? .unsupportedScheme : .badRedirect
             finish(
-                slot: slot, status: .error, httpStatus: httpStatus, errorCode: code,
-                message: "redirect to \(location) refused: \(error.reason)")
+                slot: slot,
+                status: .error,
+                httpStatus: httpStatus,
+                errorCode: code,
+                message: "redirect to \(location) refused: \(error.reason)"
+            )
             return
         }
         // Hand the finished hop's handle back before the next hop takes one.
@@ -510,7 +593,11 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     }
 
     private func finish(
-        slot: Int, status: CheckStatus, httpStatus: Int = 0, errorCode: CheckErrorCode?, message: String?
+        slot: Int,
+        status: CheckStatus,
+        httpStatus: Int = 0,
+        errorCode: CheckErrorCode?,
+        message: String?
     ) {
         let now = Clock.monotonicMicros()
         let state = slots[slot]
@@ -544,7 +631,9 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
                 errorCode: errorCode,
                 errorMessage: message,
                 certExpiresAt: certificate,
-                checkId: nextCheckId()))
+                checkId: nextCheckId()
+            )
+        )
         if configuration.stateEvents != nil, let prepared = state.prepared {
             trackHealth(of: monitorIndex, prepared: prepared, result: outgoing[outgoing.count - 1], now: now)
         }
@@ -604,18 +693,31 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         // The monitor may have been removed (or replaced) while the check ran.
         guard monitors[monitorIndex]?.monitor.id == prepared.monitor.id else { return }
         let decision = health[monitorIndex].record(
-            result.status, intervalSeconds: prepared.monitor.intervalSeconds, thresholds: prepared.thresholds)
+            result.status,
+            intervalSeconds: prepared.monitor.intervalSeconds,
+            thresholds: prepared.thresholds
+        )
         if let transition = decision.transition {
             pendingStateEvents.append(
                 StateChangeEvent(
-                    monitorId: prepared.monitor.id, from: transition.from, to: transition.to, atMs: result.checkedAtMs,
-                    checkId: result.checkId?.description ?? "", engineId: configuration.engineId,
-                    reason: result.errorCode?.rawValue ?? "up", message: result.errorMessage ?? ""))
+                    monitorId: prepared.monitor.id,
+                    from: transition.from,
+                    to: transition.to,
+                    atMs: result.checkedAtMs,
+                    checkId: result.checkId?.description ?? "",
+                    engineId: configuration.engineId,
+                    reason: result.errorCode?.rawValue ?? "up",
+                    message: result.errorMessage ?? ""
+                )
+            )
         }
         if let delay = decision.recheckAfterSeconds, !stopping {
             scheduler.schedule(
-                monitor: Int32(monitorIndex), due: now + Int64(delay * 1_000_000),
-                generation: generations[monitorIndex], isRecheck: true)
+                monitor: Int32(monitorIndex),
+                due: now + Int64(delay * 1_000_000),
+                generation: generations[monitorIndex],
+                isRecheck: true
+            )
         }
     }
 

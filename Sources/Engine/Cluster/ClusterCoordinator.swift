@@ -12,9 +12,9 @@ import Glibc
 ///
 /// On that thread it registers the engine and renews its lease (`MembershipState`), follows the
 /// live members and computes the shards this engine owns (`ShardAssignment`), listens for
-/// monitor changes, publishes live results in batches and appends confirmed state changes to
-/// the state stream. After a reconnect (Redis restart, `CLIENT KILL`, network) it registers
-/// again and re-subscribes by itself.
+/// monitor changes and "check now" requests, publishes live results in batches and appends
+/// confirmed state changes to the state stream. After a reconnect (Redis restart, `CLIENT KILL`,
+/// network) it registers again and re-subscribes by itself.
 ///
 /// Threads: `start`, `stop` from the owner (main) thread; `publishLive` and
 /// `recordStateChanges` from any thread (check loops): they take one short lock per call and
@@ -34,6 +34,10 @@ final class ClusterCoordinator: @unchecked Sendable {
         /// The change subscription was re-established after a disconnect: notifications may
         /// have been missed, so reconcile the owned shards with the database now.
         case monitorNotificationsResumed
+        /// "Check now" for monitors of owned shards, in arrival order. Sent after any monitor
+        /// change that arrived before them, so a monitor edited and then checked is checked
+        /// with its new definition.
+        case checksRequested([CheckRequest])
     }
 
     enum LogLevel: Int, Sendable, Comparable {
@@ -271,9 +275,16 @@ private final class CoordinatorCore {
         subscriber.onDown = { [unowned self] error in
             self.owner.log(.debug, "subscriber connection: \(error)")
         }
-        subscriber.onSubscribed = { [unowned self] _ in self.subscribed() }
-        subscriber.subscribe([contract.monitorsChangedChannel]) { [unowned self] message in
+        // Both channels on the one subscriber connection; it renews them after every reconnect.
+        let monitorsChangedChannel = contract.monitorsChangedChannel
+        subscriber.onSubscribed = { [unowned self] channel in
+            if channel == monitorsChangedChannel { self.monitorChangesSubscribed() }
+        }
+        subscriber.subscribe([monitorsChangedChannel]) { [unowned self] message in
             self.monitorMessage(message)
+        }
+        subscriber.subscribe([contract.checkRequestedChannel]) { [unowned self] message in
+            self.checkRequestMessage(message)
         }
     }
 
@@ -429,7 +440,7 @@ private final class CoordinatorCore {
 
     // MARK: monitor changes
 
-    private func subscribed() {
+    private func monitorChangesSubscribed() {
         if subscribedBefore {
             owner.log(.info, "monitor change notifications resumed; reconcile with the database")
             owner.onEvent(.monitorNotificationsResumed)
@@ -461,6 +472,39 @@ private final class CoordinatorCore {
         let changes = pendingChanges
         pendingChanges.removeAll(keepingCapacity: true)
         owner.onEvent(.monitorsChanged(changes))
+    }
+
+    // MARK: check requests
+
+    private func checkRequestMessage(_ message: RedisMessage) {
+        let requests: [CheckRequest]
+        do {
+            requests = try CheckRequest.parse(message.payload)
+        } catch {
+            ClusterStatistics.add(statistics.checkRequestsInvalid)
+            owner.log(.warning, "ignoring a check request: \(error.description)")
+            return
+        }
+        // Every engine receives every request; only the owner of the shard acts. Until its first
+        // registration this engine owns nothing: the request is for the engines that do.
+        guard let owned = membership.ownedShards, stopping == nil else { return }
+        let relevant = requests.filter { owned.contains($0.shard) }
+        if relevant.count < requests.count {
+            owner.log(.debug, "check requests for shards owned by other engines: \(requests.count - relevant.count)")
+        }
+        guard !relevant.isEmpty else { return }
+        ClusterStatistics.add(statistics.checkRequestsReceived, relevant.count)
+        owner.log(.info, "check requested: \(Self.describe(relevant))")
+        // Changes that arrived earlier go first: the request must see the definition they load.
+        deliverChanges()
+        owner.onEvent(.checksRequested(relevant))
+    }
+
+    /// "monitor 42 (request r-1), …" for a log line, at most a few of them.
+    private static func describe(_ requests: [CheckRequest]) -> String {
+        let shown = requests.prefix(3).map { "monitor \($0.monitorId) (request \($0.requestId))" }
+        let more = requests.count > shown.count ? " and \(requests.count - shown.count) more" : ""
+        return shown.joined(separator: ", ") + more
     }
 
     // MARK: inbox, live results and state changes

@@ -6,7 +6,9 @@ import Synchronization
 /// Keeps the check loops' monitors equal to "the monitors of the shards this engine owns" as
 /// stored in PostgreSQL. It acts on the coordinator's events (owned shards changed, monitor
 /// change notifications, notifications resumed after a Redis disconnect) and on a periodic
-/// reconcile that catches anything a notification missed.
+/// reconcile that catches anything a notification missed. It also routes "check now" requests
+/// to the loop of their monitor: it is the one place that knows which monitors are loaded, and
+/// handling them in the same queue as the changes keeps their order.
 ///
 /// Threads: `deliver` from any thread (the coordinator's); everything else runs on the sync
 /// thread, which owns the database connection (libpq blocks; never on a loop thread). Loops get
@@ -117,7 +119,35 @@ final class ClusterMonitorSync: @unchecked Sendable {
             if let present { remove(ids.filter { !present.contains($0) && running[$0] != nil }) }
         case .monitorNotificationsResumed:
             reconcileDue = true
+        case .checksRequested(let requests):
+            checkNow(requests)
         }
+    }
+
+    /// Asks the loops to check these monitors at once. A monitor that is not loaded yet (created
+    /// a moment ago, its change notification still on its way) is loaded from the database first;
+    /// one that is not there (paused, deleted, invalid, or in a shard this engine does not own)
+    /// is not checked, and the log names the request.
+    private func checkNow(_ requests: [CheckRequest]) {
+        let notLoaded = Set(requests.compactMap { Int64($0.monitorId) }.filter { running[$0] == nil })
+        var readable = true
+        if !notLoaded.isEmpty {
+            readable = load(where: "id = ANY($1::bigint[])", [Self.arrayLiteral(notLoaded.sorted())]) != nil
+        }
+        var commands = Array(repeating: [MonitorCommand](), count: loops.count)
+        for request in requests {
+            guard let id = Int64(request.monitorId), running[id] != nil else {
+                let reason =
+                    readable
+                    ? "it is paused, deleted, invalid or not in a shard of this engine"
+                    : "the database could not be read"
+                log(.info, "check request \(request.requestId) for monitor \(request.monitorId) not run: \(reason)")
+                continue
+            }
+            commands[loopIndex(for: request.monitorId)].append(.checkNow(id: request.monitorId))
+        }
+        // After the upserts `load` queued: each loop applies its commands in order.
+        for (index, batch) in commands.enumerated() { loops[index].apply(batch) }
     }
 
     /// Compares the running set with the database and fixes every difference.
@@ -167,7 +197,8 @@ final class ClusterMonitorSync: @unchecked Sendable {
                 intervalSeconds: Double(result.string(row: row, column: 4) ?? "") ?? Monitor.defaultIntervalSeconds,
                 timeoutMs: Int(result.int64(row: row, column: 5) ?? Int64(Monitor.defaultTimeoutMs)),
                 connectTimeoutMs: Int(result.int64(row: row, column: 6) ?? 5000),
-                settingsJSON: result.string(row: row, column: 7) ?? "{}")
+                settingsJSON: result.string(row: row, column: 7) ?? "{}"
+            )
             do {
                 var monitor = try record.monitor()
                 // In cluster mode results carry the database id: the writer and the control
@@ -211,7 +242,10 @@ final class ClusterMonitorSync: @unchecked Sendable {
     private func query(_ sql: String, _ parameters: [String?]) -> PostgresResult? {
         do {
             if connection == nil || connection?.isHealthy == false {
-                connection = try PostgresConnection(url: configuration.databaseURL, applicationName: "lookout-engine-sync")
+                connection = try PostgresConnection(
+                    url: configuration.databaseURL,
+                    applicationName: "lookout-engine-sync"
+                )
             }
             return try connection!.execute(sql, parameters, operation: "load monitors")
         } catch {

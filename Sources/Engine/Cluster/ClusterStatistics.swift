@@ -34,6 +34,11 @@ final class ClusterStatistics: Sendable {
     /// Monitor change notifications received, and those that were not valid.
     let monitorChangesReceived = Atomic<Int>(0)
     let monitorChangesInvalid = Atomic<Int>(0)
+    /// "Check now" requests received for shards this engine owns (requests for other shards are
+    /// not counted: every engine receives every request).
+    let checkRequestsReceived = Atomic<Int>(0)
+    /// Check request messages that were not valid.
+    let checkRequestsInvalid = Atomic<Int>(0)
 
     /// Seconds since our lease was renewed, or nil if it never was.
     func leaseAgeSeconds(nowMicros: Int64) -> Double? {

@@ -30,67 +30,171 @@ struct MetricsSource: Sendable {
         func sum(_ read: (LoopStatistics) -> Int) -> Double { Double(loops.reduce(0) { $0 + read($1.statistics) }) }
         let summary = results.summary
 
-        metric("lookout_engine_monitors", "gauge", "Monitors loaded.", [("", sum { $0.monitors.load(ordering: .relaxed) })])
+        metric(
+            "lookout_engine_monitors",
+            "gauge",
+            "Monitors loaded.",
+            [("", sum { $0.monitors.load(ordering: .relaxed) })]
+        )
         metric("lookout_engine_loops", "gauge", "Event loops (threads).", [("", Double(loops.count))])
         metric(
-            "lookout_engine_checks_in_flight", "gauge", "Checks in flight (DNS wait included).",
-            [("", sum { $0.inFlight.load(ordering: .relaxed) })])
+            "lookout_engine_checks_in_flight",
+            "gauge",
+            "Checks in flight (DNS wait included).",
+            [("", sum { $0.inFlight.load(ordering: .relaxed) })]
+        )
         metric(
-            "lookout_engine_checks_started_total", "counter", "Checks started.",
-            [("", sum { $0.checksStarted.load(ordering: .relaxed) })])
+            "lookout_engine_checks_started_total",
+            "counter",
+            "Checks started.",
+            [("", sum { $0.checksStarted.load(ordering: .relaxed) })]
+        )
         metric(
-            "lookout_engine_checks_total", "counter", "Checks finished, by status.",
-            CheckStatus.allCases.map { ("{status=\"\($0.name)\"}", Double(summary.count($0))) })
+            "lookout_engine_checks_total",
+            "counter",
+            "Checks finished, by status.",
+            CheckStatus.allCases.map { ("{status=\"\($0.name)\"}", Double(summary.count($0))) }
+        )
         metric(
-            "lookout_engine_check_errors_total", "counter", "Checks that were not UP, by error code.",
-            summary.byErrorCode.sorted { $0.key < $1.key }.map { ("{code=\"\($0.key)\"}", Double($0.value)) })
+            "lookout_engine_check_errors_total",
+            "counter",
+            "Checks that were not UP, by error code.",
+            summary.byErrorCode.sorted { $0.key < $1.key }.map { ("{code=\"\($0.key)\"}", Double($0.value)) }
+        )
         metric(
-            "lookout_engine_checks_skipped_busy_total", "counter",
+            "lookout_engine_checks_skipped_busy_total",
+            "counter",
             "Due checks skipped because the previous check of the monitor was still running.",
-            [("", sum { $0.skippedBusy.load(ordering: .relaxed) })])
+            [("", sum { $0.skippedBusy.load(ordering: .relaxed) })]
+        )
         histogram(
-            &out, "lookout_engine_check_lag_seconds", "Actual start minus due time of each check.",
-            summary.lagBuckets, sumMicros: summary.lagSumMicros, count: summary.checks)
+            &out,
+            "lookout_engine_check_lag_seconds",
+            "Actual start minus due time of each check.",
+            summary.lagBuckets,
+            sumMicros: summary.lagSumMicros,
+            count: summary.checks
+        )
         histogram(
-            &out, "lookout_engine_check_duration_seconds", "Whole-check duration (DNS to last byte).",
-            summary.durationBuckets, sumMicros: summary.durationSumMicros, count: summary.checks)
+            &out,
+            "lookout_engine_check_duration_seconds",
+            "Whole-check duration (DNS to last byte).",
+            summary.durationBuckets,
+            sumMicros: summary.durationSumMicros,
+            count: summary.checks
+        )
         metric(
-            "lookout_engine_dns_cache_hits_total", "counter", "Lookups answered from the DNS cache.",
-            [("", sum { $0.dnsCacheHits.load(ordering: .relaxed) })])
+            "lookout_engine_dns_cache_hits_total",
+            "counter",
+            "Lookups answered from the DNS cache.",
+            [("", sum { $0.dnsCacheHits.load(ordering: .relaxed) })]
+        )
         metric(
-            "lookout_engine_dns_cache_misses_total", "counter", "Lookups that sent a DNS query.",
-            [("", sum { $0.dnsCacheMisses.load(ordering: .relaxed) })])
+            "lookout_engine_dns_cache_misses_total",
+            "counter",
+            "Lookups that sent a DNS query.",
+            [("", sum { $0.dnsCacheMisses.load(ordering: .relaxed) })]
+        )
         metric(
-            "lookout_engine_dns_coalesced_total", "counter", "Lookups that joined a query already in flight.",
-            [("", sum { $0.dnsCoalesced.load(ordering: .relaxed) })])
+            "lookout_engine_dns_coalesced_total",
+            "counter",
+            "Lookups that joined a query already in flight.",
+            [("", sum { $0.dnsCoalesced.load(ordering: .relaxed) })]
+        )
         metric(
-            "lookout_engine_dns_cache_entries", "gauge", "Names in the DNS caches.",
-            [("", sum { $0.dnsCacheEntries.load(ordering: .relaxed) })])
+            "lookout_engine_dns_cache_entries",
+            "gauge",
+            "Names in the DNS caches.",
+            [("", sum { $0.dnsCacheEntries.load(ordering: .relaxed) })]
+        )
         let usage = ProcessUsage.current()
         metric(
-            "process_cpu_seconds_total", "counter", "User and system CPU time.",
-            [("", Double(usage.userMicros + usage.systemMicros) / 1_000_000)])
+            "process_cpu_seconds_total",
+            "counter",
+            "User and system CPU time.",
+            [("", Double(usage.userMicros + usage.systemMicros) / 1_000_000)]
+        )
         metric(
-            "process_resident_memory_bytes", "gauge", "Resident memory.", [("", Double(Self.residentBytes()))])
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory.",
+            [("", Double(Self.residentBytes()))]
+        )
         metric(
-            "lookout_engine_uptime_seconds", "gauge", "Seconds since start.",
-            [("", Double(Clock.monotonicMicros() - startedMonotonic) / 1_000_000)])
+            "lookout_engine_uptime_seconds",
+            "gauge",
+            "Seconds since start.",
+            [("", Double(Clock.monotonicMicros() - startedMonotonic) / 1_000_000)]
+        )
         if let writer { out += writer.snapshot.prometheusText }
         if let cluster {
             let lease = cluster.leaseAgeSeconds(nowMicros: Clock.monotonicMicros())
-            metric("lookout_engine_cluster_shards_owned", "gauge", "Shards this engine owns.", [("", Double(cluster.ownedShards.load(ordering: .relaxed)))])
-            metric("lookout_engine_cluster_members", "gauge", "Live engines seen in Redis.", [("", Double(cluster.members.load(ordering: .relaxed)))])
-            metric("lookout_engine_cluster_lease_age_seconds", "gauge", "Seconds since the lease was last renewed (-1: never).", [("", lease ?? -1)])
-            metric("lookout_engine_cluster_redis_connected", "gauge", "1 while the Redis command link is up.", [("", Double(cluster.connected.load(ordering: .relaxed)))])
-            metric("lookout_engine_cluster_reregistrations_total", "counter", "Registrations after a lost lease or a Redis restart.", [("", Double(cluster.reRegistrations.load(ordering: .relaxed)))])
-            metric("lookout_engine_cluster_live_results_dropped_total", "counter", "Live results not published (Redis away or slow).", [("", Double(cluster.liveResultsDropped.load(ordering: .relaxed)))])
-            metric("lookout_engine_cluster_state_events_written_total", "counter", "State changes appended to the stream.", [("", Double(cluster.stateEventsWritten.load(ordering: .relaxed)))])
-            metric("lookout_engine_cluster_state_events_pending", "gauge", "State changes waiting for Redis.", [("", Double(cluster.stateEventsPending.load(ordering: .relaxed)))])
+            metric(
+                "lookout_engine_cluster_shards_owned",
+                "gauge",
+                "Shards this engine owns.",
+                [("", Double(cluster.ownedShards.load(ordering: .relaxed)))]
+            )
+            metric(
+                "lookout_engine_cluster_members",
+                "gauge",
+                "Live engines seen in Redis.",
+                [("", Double(cluster.members.load(ordering: .relaxed)))]
+            )
+            metric(
+                "lookout_engine_cluster_lease_age_seconds",
+                "gauge",
+                "Seconds since the lease was last renewed (-1: never).",
+                [("", lease ?? -1)]
+            )
+            metric(
+                "lookout_engine_cluster_redis_connected",
+                "gauge",
+                "1 while the Redis command link is up.",
+                [("", Double(cluster.connected.load(ordering: .relaxed)))]
+            )
+            metric(
+                "lookout_engine_cluster_reregistrations_total",
+                "counter",
+                "Registrations after a lost lease or a Redis restart.",
+                [("", Double(cluster.reRegistrations.load(ordering: .relaxed)))]
+            )
+            metric(
+                "lookout_engine_cluster_live_results_dropped_total",
+                "counter",
+                "Live results not published (Redis away or slow).",
+                [("", Double(cluster.liveResultsDropped.load(ordering: .relaxed)))]
+            )
+            metric(
+                "lookout_engine_cluster_state_events_written_total",
+                "counter",
+                "State changes appended to the stream.",
+                [("", Double(cluster.stateEventsWritten.load(ordering: .relaxed)))]
+            )
+            metric(
+                "lookout_engine_cluster_state_events_pending",
+                "gauge",
+                "State changes waiting for Redis.",
+                [("", Double(cluster.stateEventsPending.load(ordering: .relaxed)))]
+            )
+            metric(
+                "lookout_engine_cluster_check_requests_total",
+                "counter",
+                "Check-now requests received for shards this engine owns.",
+                [("", Double(cluster.checkRequestsReceived.load(ordering: .relaxed)))]
+            )
         }
         return out
     }
 
-    private func histogram(_ out: inout String, _ name: String, _ help: String, _ buckets: [Int], sumMicros: Int64, count: Int) {
+    private func histogram(
+        _ out: inout String,
+        _ name: String,
+        _ help: String,
+        _ buckets: [Int],
+        sumMicros: Int64,
+        count: Int
+    ) {
         out += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
         var cumulative = 0
         for (index, bound) in RunSummary.bucketBounds.enumerated() {
@@ -125,7 +229,7 @@ final class MetricsServer: @unchecked Sendable {
         guard case .v4(let ipv4)? = IPAddress(parsing: address) else {
             throw EngineError.metricsPort(port: port, reason: "--metrics-address must be an IPv4 address")
         }
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | 0o2000000 /* SOCK_CLOEXEC */, 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw EngineError.metricsPort(port: port, reason: String(cString: strerror(errno))) }
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
@@ -134,7 +238,9 @@ final class MetricsServer: @unchecked Sendable {
         socketAddress.sin_port = in_port_t(UInt16(port).bigEndian)
         socketAddress.sin_addr = in_addr(s_addr: ipv4.bigEndian)
         let bound = withUnsafePointer(to: &socketAddress) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0, listen(fd, 64) == 0 else {
             let reason = String(cString: strerror(errno))

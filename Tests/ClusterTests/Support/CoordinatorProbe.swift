@@ -1,7 +1,7 @@
 import Foundation
-import LookoutTestSupport
 import LookoutCore
 import LookoutFFI
+import LookoutTestSupport
 import Testing
 
 @testable import LookoutEngine
@@ -12,6 +12,9 @@ final class CoordinatorProbe: Sendable {
     let coordinator: ClusterCoordinator
     let owned = Locked<Set<Int>?>(nil)
     let changes = Locked<[MonitorChange]>([])
+    let checkRequests = Locked<[CheckRequest]>([])
+    /// Monitor changes and check requests as they arrived: `change <monitorId>`, `check <monitorId>`.
+    let arrivals = Locked<[String]>([])
     let resumed = Locked<Int>(0)
     let logs = Locked<[String]>([])
 
@@ -28,6 +31,8 @@ final class CoordinatorProbe: Sendable {
         )
         let owned = self.owned
         let changes = self.changes
+        let checkRequests = self.checkRequests
+        let arrivals = self.arrivals
         let resumed = self.resumed
         let logs = self.logs
         coordinator = ClusterCoordinator(
@@ -42,8 +47,13 @@ final class CoordinatorProbe: Sendable {
                     logs.mutate {
                         $0.append("\(Clock.monotonicMicros() / 1000 % 100_000) event: owned \(shards.count)")
                     }
-                case .monitorsChanged(let list): changes.mutate { $0.append(contentsOf: list) }
+                case .monitorsChanged(let list):
+                    changes.mutate { $0.append(contentsOf: list) }
+                    arrivals.mutate { $0.append(contentsOf: list.map { "change \($0.monitorId)" }) }
                 case .monitorNotificationsResumed: resumed.mutate { $0 += 1 }
+                case .checksRequested(let list):
+                    checkRequests.mutate { $0.append(contentsOf: list) }
+                    arrivals.mutate { $0.append(contentsOf: list.map { "check \($0.monitorId)" }) }
                 }
             }
         )
