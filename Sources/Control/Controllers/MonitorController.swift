@@ -24,6 +24,7 @@ struct MonitorController: Sendable {
         group.delete("monitors/{id}", use: delete)
         group.post("monitors/{id}/pause") { request, context in try await setPaused(true, request, context) }
         group.post("monitors/{id}/resume") { request, context in try await setPaused(false, request, context) }
+        group.post("monitors/{id}/check", use: checkNow)
     }
 
     @Sendable func list(_ request: Request, context: ControlRequestContext) async throws -> Page<MonitorResource> {
@@ -154,6 +155,42 @@ struct MonitorController: Sendable {
         }
         await publisher.monitorsChanged([MonitorChange(monitorId: String(id), shard: shard, operation: .delete)])
         return Response(status: .noContent)
+    }
+
+    struct CheckRequested: ResponseEncodable {
+        var monitorId: Int64
+        /// Names the request in the engines' logs.
+        var requestId: String
+        var requestedAt: Date
+    }
+
+    /// Asks the engine that owns the monitor to check it at once; the result arrives like any
+    /// check (`GET /monitors/{id}/checks`, live updates). 202: requested, not yet done.
+    @Sendable func checkNow(_ request: Request, context: ControlRequestContext) async throws -> EditedResponse<
+        CheckRequested
+    > {
+        let identity = try context.requireIdentity()
+        let id = try PathID.parse(context, "id")
+        guard let monitor = try await monitors.shard(ownerId: identity.userId, id: id) else {
+            throw APIError.notFound("monitor")
+        }
+        guard !monitor.paused else { throw APIError.conflict("the monitor is paused: resume it to check it") }
+        let requestId = UUID().uuidString.lowercased()
+        let receivers: Int64
+        do {
+            receivers = try await publisher.checkRequested(
+                CheckRequest(monitorId: String(id), shard: monitor.shard, requestId: requestId)
+            )
+        } catch {
+            throw APIError.unavailable("cannot reach Redis to ask the engines; try again shortly")
+        }
+        guard receivers > 0 else {
+            throw APIError.unavailable("no engine is running: start lookout-engine in cluster mode")
+        }
+        return EditedResponse(
+            status: .accepted,
+            response: CheckRequested(monitorId: id, requestId: requestId, requestedAt: Date())
+        )
     }
 
     private func setPaused(_ paused: Bool, _ request: Request, _ context: ControlRequestContext) async throws

@@ -1,5 +1,6 @@
 import Logging
 import LookoutCore
+import LookoutFFI
 
 /// Tells the engines about changes, on the cluster contract's channels, after the database
 /// transaction committed. Pub/sub is fire-and-forget: a message lost while Redis is away only
@@ -32,5 +33,12 @@ struct ClusterPublisher: Sendable {
                 metadata: ["redis.error": "\(error)", "changes": "\(changes.count)"]
             )
         }
+    }
+
+    /// Asks the engine that owns the monitor's shard to check it now (`<prefix>:checks:requested`).
+    /// Returns how many engines received the request (0: no engine is running).
+    func checkRequested(_ request: CheckRequest) async throws(RedisError) -> Int64 {
+        let reply = try await redis.commands.command(["PUBLISH", contract.checkRequestedChannel, request.json])
+        return reply.integerValue ?? 0
     }
 }

@@ -254,6 +254,14 @@ struct MonitorRepository: Sendable {
         )
     }
 
+    /// The monitor's shard and pause state (for check-now).
+    func shard(ownerId: Int64, id: Int64) async throws -> (shard: Int, paused: Bool)? {
+        try await database.first(
+            "SELECT shard, paused FROM monitors WHERE id = \(id) AND owner_id = \(ownerId)",
+            as: (Int, Bool).self
+        ).map { ($0.0, $0.1) }
+    }
+
     /// Whether the owner has this monitor (for sub-resources such as checks and metrics).
     func exists(ownerId: Int64, id: Int64) async throws -> Bool {
         try await database.first("SELECT 1 FROM monitors WHERE id = \(id) AND owner_id = \(ownerId)", as: (Int).self)
