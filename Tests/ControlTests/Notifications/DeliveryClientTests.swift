@@ -66,7 +66,6 @@ struct DeliveryClientTests {
         defer { receiver.stop() }
         let client = try DeliveryTestSupport.client(allowPrivateTargets: true)
         defer { client.shutdown() }
-        let started = ContinuousClock.now
         let task = Task {
             await client.perform(CurlTransferRequest(url: "http://127.0.0.1:\(receiver.port)/slow", timeoutMs: 30_000))
         }
@@ -74,7 +73,9 @@ struct DeliveryClientTests {
         task.cancel()
         let response = await task.value
         #expect(response.failure?.code == .cancelled)
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // The receiver logs a request once it has answered (after its 10 s delay): the
+        // transfer ended before that, so the cancellation stopped it rather than waited for it.
+        #expect(try receiver.records(as: ReceivedRequest.self).isEmpty)
     }
 
     @Test("shutdown ends transfers in flight and refuses new ones")

@@ -191,13 +191,11 @@ struct WebhookDeliveryTests {
 
         // A listener that accepts (in the kernel) but never answers.
         let silent = try ConnectionWitness()
-        let started = ContinuousClock.now
         let timedOut = await DeliveryTestSupport.notifier(client, timeoutMilliseconds: 400).deliver(
             DeliveryTestSupport.down,
             idempotencyKey: "k-timeout",
             to: .webhook(url: "http://127.0.0.1:\(silent.port)/x", signingSecret: nil)
         )
-        #expect(ContinuousClock.now - started < .seconds(5))
         guard case .retry(nil, let timeoutReason) = timedOut.outcome else {
             Issue.record("expected a retry, got \(timedOut.outcome)")
             return
