@@ -10,6 +10,6 @@ struct LookoutBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lookout-bench",
         abstract: "Target farm, DNS server and load drivers for benchmarking the Lookout engine.",
-        subcommands: [FarmCommand.self, ThroughputCommand.self]
+        subcommands: [FarmCommand.self, ThroughputCommand.self, ControlBenchCommand.self]
     )
 }
