@@ -163,3 +163,60 @@ struct IncidentRecorderTests {
         }
     }
 }
+
+@Suite("Flapping ends after a quiet period (real PostgreSQL)", .enabled(if: ControlHarness.enabled, ControlHarness.skipReason))
+struct FlapSweeperTests {
+    @Test("a flapping monitor quiet for the stable period gets one 'stable' message with its state, once")
+    func stableAgain() async throws {
+        try await ControlHarness.withApplication { api in
+            let (token, userId) = try await api.register()
+            let monitorId = try #require(try await api.createMonitor(token, ["name": "Flappy"]).int64("id"))
+            _ = try api.schema.scalar(
+                "INSERT INTO notification_channels (owner_id, kind, name, config) VALUES ($1, 'webhook', 'h', '{\"url\":\"http://127.0.0.1:9/h\"}') RETURNING id",
+                [String(userId)]
+            )
+            let recorder = IncidentRecorder(
+                database: api.dependencies.database,
+                policy: IncidentPolicy(configuration: .init(flapThreshold: 3, flapWindowSeconds: 600)),
+                maxAttempts: 10
+            )
+            let start = Date().addingTimeInterval(-3_600)
+            var state = MonitorState.up
+            for step in 0..<4 {
+                let next: MonitorState = state == .up ? .down : .up
+                _ = try await recorder.apply(
+                    StateChangeEvent(
+                        monitorId: String(monitorId),
+                        from: state,
+                        to: next,
+                        atMs: Int64(start.addingTimeInterval(Double(step) * 30).timeIntervalSince1970 * 1000),
+                        checkId: UUID().uuidString.lowercased(),
+                        engineId: "e",
+                        reason: next == .down ? "timeout" : "up"
+                    )
+                )
+                state = next
+            }
+            #expect(try api.schema.scalar("SELECT flapping FROM monitor_states") == "t")
+            let sweeper = FlapSweeper(
+                database: api.dependencies.database,
+                signal: OutboxSignal(),
+                stableSeconds: 900,
+                maxAttempts: 10,
+                logger: ControlHarness.logger
+            )
+            // Quiet for less than the stable period: still flapping.
+            #expect(try await sweeper.sweep(now: start.addingTimeInterval(120 + 600)) == 0)
+            #expect(try await sweeper.sweep(now: start.addingTimeInterval(120 + 1_000)) == 1)
+            #expect(try await sweeper.sweep(now: start.addingTimeInterval(120 + 2_000)) == 0, "settled once")
+            #expect(try api.schema.scalar("SELECT flapping FROM monitor_states") == "f")
+            let payload = try #require(
+                try api.schema.scalar("SELECT payload::text FROM notification_outbox WHERE event_type = 'monitor.stable'")
+            )
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: Any])
+            #expect(object["status"] as? String == "UP")
+            #expect(object["event"] as? String == "monitor.stable")
+            #expect(try api.schema.count("SELECT count(*) FROM notification_outbox WHERE event_type = 'monitor.stable'") == 1)
+        }
+    }
+}

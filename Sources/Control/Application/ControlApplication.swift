@@ -100,7 +100,18 @@ enum ControlApplication {
         if configuration.notifications.dispatcherConcurrency > 0 {
             services.append(makeOutboxDispatcher(dependencies))
         }
-        if configuration.incidents.consumerEnabled { services.append(makeStateStreamConsumer(dependencies)) }
+        if configuration.incidents.consumerEnabled {
+            services.append(makeStateStreamConsumer(dependencies))
+            services.append(
+                FlapSweeper(
+                    database: dependencies.database,
+                    signal: dependencies.outboxSignal,
+                    stableSeconds: configuration.incidents.flapStableSeconds,
+                    maxAttempts: configuration.notifications.maxAttempts,
+                    logger: logger
+                )
+            )
+        }
         if configuration.incidents.rollupsEnabled {
             services.append(RollupScheduler(database: dependencies.database, logger: logger))
         }
