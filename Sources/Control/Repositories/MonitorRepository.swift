@@ -44,16 +44,25 @@ struct MonitorRepository: Sendable {
         [MonitorResource], nextCursor: Int64?
     ) {
         let pattern = filter.text.map { "%" + Self.escapeLike($0) + "%" }
-        let rows = try await resources(
+        // The page's ids first, then their joins: the joins then run for one page of rows,
+        // whatever the planner believes about the table (a fresh bulk import has no statistics).
+        let ids = try await database.values(
             """
-            \(unescaped: Self.select)
+            SELECT m.id FROM monitors m LEFT JOIN monitor_states s ON s.monitor_id = m.id
             WHERE m.owner_id = \(ownerId) AND m.id > \(cursor)
               AND (\(filter.status)::text IS NULL OR coalesce(s.state, 'UNKNOWN') = \(filter.status))
               AND (\(filter.paused)::boolean IS NULL OR m.paused = \(filter.paused))
               AND (\(pattern)::text IS NULL OR m.name ILIKE \(pattern) OR m.url ILIKE \(pattern))
             ORDER BY m.id LIMIT \(limit + 1)
-            """
+            """,
+            as: Int64.self
         )
+        let rows =
+            ids.isEmpty
+            ? []
+            : try await resources(
+                "\(unescaped: Self.select) WHERE m.owner_id = \(ownerId) AND m.id = ANY(\(ids)) ORDER BY m.id"
+            )
         if rows.count > limit { return (Array(rows.prefix(limit)), rows[limit - 1].id) }
         return (rows, nil)
     }
