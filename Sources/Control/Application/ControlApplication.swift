@@ -150,6 +150,7 @@ enum ControlApplication {
         router.middlewares.add(ErrorRenderingMiddleware(logger: dependencies.logger))
         HealthController(postgres: dependencies.postgres, redis: dependencies.redis).addRoutes(to: router)
         MetricsController(statistics: dependencies.statistics, database: database).addRoutes(to: router)
+        OpenAPIController().addRoutes(to: router)
 
         let api = router.group("api/v1")
         let auth = AuthController(
