@@ -199,7 +199,13 @@ struct ChannelController: Sendable {
         if stored["to"] != nil && to == nil {
             throw APIError.validation("config.to must be an address or a list of addresses", field: "config.to")
         }
-        let chatId = (stored["chatId"] as? String) ?? (stored["chatId"] as? NSNumber).map { $0.stringValue }
+        var chatId = stored["chatId"] as? String
+        if let number = stored["chatId"] as? NSNumber, let integer = JSONNumberKind.integer(number) {
+            chatId = String(integer)
+        }
+        if stored["chatId"] != nil && chatId == nil {
+            throw APIError.validation("config.chatId must be a chat id or an @channel name", field: "config.chatId")
+        }
         let url = stored["url"] as? String
         if stored["url"] != nil && url == nil {
             throw APIError.validation("config.url must be a string", field: "config.url")

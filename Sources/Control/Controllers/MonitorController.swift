@@ -44,7 +44,9 @@ struct MonitorController: Sendable {
             filter.paused = paused == "true"
         }
         if let text = query.get("q"), !text.isEmpty {
-            guard text.count <= 200 else { throw APIError.validation("q must be at most 200 characters", field: "q") }
+            guard text.count <= 200, !text.unicodeScalars.contains("\u{0}") else {
+                throw APIError.validation("q must be at most 200 characters, without U+0000", field: "q")
+            }
             filter.text = text
         }
         let (items, next) = try await monitors.list(

@@ -19,14 +19,42 @@ enum JSONBody {
         }
     }
 
-    /// The body parsed as one JSON value (any kind).
+    /// The body parsed as one JSON value (any kind). Text containing U+0000 is refused here,
+    /// once for every route: PostgreSQL's text and jsonb cannot store it.
     static func value(of request: Request, limit: Int) async throws -> Any {
         let data = try await bytes(of: request, limit: limit)
         guard !data.isEmpty else { throw APIError.malformed("the request needs a JSON body") }
+        let value: Any
         do {
-            return try JSONSerialization.jsonObject(with: Data(data), options: [.fragmentsAllowed])
+            value = try JSONSerialization.jsonObject(with: Data(data), options: [.fragmentsAllowed])
         } catch {
             throw APIError.malformed("the body is not valid JSON")
+        }
+        if let path = firstNulCharacter(in: value, path: "") {
+            throw APIError.validation("\(path.isEmpty ? "the body" : path) must not contain U+0000", field: path.isEmpty ? nil : path)
+        }
+        return value
+    }
+
+    /// The path (`name`, `monitors[3].keyword`) of the first key or string holding U+0000.
+    static func firstNulCharacter(in value: Any, path: String) -> String? {
+        switch value {
+        case let text as String:
+            return text.unicodeScalars.contains("\u{0}") ? path : nil
+        case let object as [String: Any]:
+            for (key, item) in object {
+                let itemPath = path.isEmpty ? key : path + "." + key
+                if key.unicodeScalars.contains("\u{0}") { return itemPath }
+                if let found = firstNulCharacter(in: item, path: itemPath) { return found }
+            }
+            return nil
+        case let list as [Any]:
+            for (index, item) in list.enumerated() {
+                if let found = firstNulCharacter(in: item, path: "\(path)[\(index)]") { return found }
+            }
+            return nil
+        default:
+            return nil
         }
     }
 
@@ -102,9 +130,9 @@ struct JSONObject: @unchecked Sendable {
 
     func integer(_ key: String) throws(APIError) -> Int64? {
         guard let value = present(key) else { return nil }
-        guard let number = value as? NSNumber, !JSONNumberKind.isBoolean(number),
-            let integer = Int64(exactly: number.doubleValue)
-        else { throw APIError.validation("\(name(key)) must be a whole number", field: name(key)) }
+        guard let number = value as? NSNumber, let integer = JSONNumberKind.integer(number) else {
+            throw APIError.validation("\(name(key)) must be a whole number", field: name(key))
+        }
         return integer
     }
 
@@ -116,9 +144,7 @@ struct JSONObject: @unchecked Sendable {
         }
         var result: [Int64] = []
         for (index, item) in items.enumerated() {
-            guard let number = item as? NSNumber, !JSONNumberKind.isBoolean(number),
-                let id = Int64(exactly: number.doubleValue), id > 0
-            else {
+            guard let number = item as? NSNumber, let id = JSONNumberKind.integer(number), id > 0 else {
                 throw APIError.validation("\(name(key))[\(index)] must be a positive id", field: "\(name(key))[\(index)]")
             }
             result.append(id)
@@ -158,6 +184,18 @@ enum JSONNumberKind {
         #else
         return String(cString: number.objCType) == "c"
         #endif
+    }
+
+    /// The exact integer of a JSON number: integers as parsed (all 64 bits, never through a
+    /// Double), fractional numbers only when they are whole; nil for booleans.
+    static func integer(_ number: NSNumber) -> Int64? {
+        if isBoolean(number) { return nil }
+        switch String(cString: number.objCType) {
+        case "q", "l", "i", "s": return number.int64Value
+        case "Q", "L", "I", "S":
+            return number.uint64Value <= UInt64(Int64.max) ? Int64(number.uint64Value) : nil
+        default: return Int64(exactly: number.doubleValue)
+        }
     }
 }
 

@@ -30,7 +30,11 @@ struct TimeKeyCursor: Sendable, Equatable {
         guard let cursor else { return nil }
         let text = try Cursor.decode(cursor)
         let parts = text.split(separator: "~", maxSplits: 1, omittingEmptySubsequences: false)
-        guard parts.count == 2, let microseconds = Int64(parts[0]), !parts[1].isEmpty else { throw invalid }
+        // Positions the server writes lie well within ±10^16 µs (years 1653 ... 2286); anything
+        // beyond is forged, and would overflow the timestamp arithmetic of the query.
+        guard parts.count == 2, let microseconds = Int64(parts[0]), (-9_999_999_999_999_999...9_999_999_999_999_999).contains(microseconds),
+            !parts[1].isEmpty
+        else { throw invalid }
         return TimeKeyCursor(microseconds: microseconds, key: String(parts[1]))
     }
 
