@@ -7,6 +7,7 @@ public struct CheckResult: Sendable, Equatable {
     public var monitorId: String
     /// Wall-clock start of the check (after any wait for a free slot), epoch milliseconds.
     public var checkedAtMs: Int64
+    /// UP, DOWN, TIMEOUT or ERROR.
     public var status: CheckStatus
     /// The final HTTP status, 0 when there was no answer.
     public var httpStatus: Int32
@@ -34,6 +35,7 @@ public struct CheckResult: Sendable, Equatable {
     /// any state-change event name the same check. nil: the writer assigns one.
     public var checkId: CheckID?
 
+    /// A result; every timing in microseconds.
     public init(
         monitorId: String, checkedAtMs: Int64, status: CheckStatus, httpStatus: Int32 = 0,
         dnsMicros: Int32 = 0, connectMicros: Int32 = 0, tlsMicros: Int32 = 0, ttfbMicros: Int32 = 0,

@@ -20,8 +20,10 @@ public enum CheckStatus: UInt8, Sendable, CaseIterable, CustomStringConvertible 
         }
     }
 
+    /// The wire spelling.
     public var description: String { name }
 
+    /// The status spelled `name` (`UP` ...); nil for anything else.
     public init?(name: String) {
         guard let match = Self.allCases.first(where: { $0.name == name }) else { return nil }
         self = match

@@ -10,8 +10,10 @@ public enum IPAddress: Sendable, Hashable, CustomStringConvertible {
     /// 16 bytes, network order.
     case v6(high: UInt64, low: UInt64)
 
+    /// Whether this is an IPv6 address.
     public var isIPv6: Bool { if case .v6 = self { return true } else { return false } }
 
+    /// Parses dotted IPv4 or RFC 4291 IPv6 text (no brackets, no zone); nil for anything else.
     public init?(parsing text: String) {
         if let v4 = IPAddress.parseIPv4(Substring(text)) {
             self = .v4(v4)
@@ -94,14 +96,19 @@ public enum IPAddress: Sendable, Hashable, CustomStringConvertible {
         return .v6(high: high, low: low)
     }
 
+    /// Canonical text: dotted quad, or RFC 5952 IPv6.
     public var description: String {
         switch self {
         case .v4(let value):
             return "\(value >> 24).\((value >> 16) & 0xFF).\((value >> 8) & 0xFF).\(value & 0xFF)"
         case .v6(let high, let low):
             var groups: [UInt16] = []
-            for shift in stride(from: 48, through: 0, by: -16) { groups.append(UInt16((high >> UInt64(shift)) & 0xFFFF)) }
-            for shift in stride(from: 48, through: 0, by: -16) { groups.append(UInt16((low >> UInt64(shift)) & 0xFFFF)) }
+            for shift in stride(from: 48, through: 0, by: -16) {
+                groups.append(UInt16((high >> UInt64(shift)) & 0xFFFF))
+            }
+            for shift in stride(from: 48, through: 0, by: -16) {
+                groups.append(UInt16((low >> UInt64(shift)) & 0xFFFF))
+            }
             // Compress the longest run of zero groups (RFC 5952).
             var bestStart = -1
             var bestLength = 0

@@ -3,20 +3,27 @@ import Foundation
 /// A deliberately small JSON path: `$`, then `.name`, `["name"]` or `[index]` steps.
 /// Enough for health endpoints (`$.status`, `$.checks[0].ok`); no wildcards or filters.
 public struct JSONPath: Sendable, Equatable {
+    /// One step of a path: an object key or an array index.
     public enum Step: Sendable, Equatable {
         case key(String)
         case index(Int)
     }
 
+    /// A path that is not of the supported form.
     public struct ParseError: Error, Sendable, CustomStringConvertible {
+        /// What is wrong, for a person.
         public var description: String
     }
 
+    /// The steps, in order.
     public let steps: [Step]
 
+    /// Parses `$.a.b[0].c`.
     public init(_ text: String) throws(ParseError) {
         var characters = Substring(text)
-        guard characters.first == "$" else { throw ParseError(description: "must start with '$' (for example $.status)") }
+        guard characters.first == "$" else {
+            throw ParseError(description: "must start with '$' (for example $.status)")
+        }
         characters = characters.dropFirst()
         var steps: [Step] = []
         while let first = characters.first {

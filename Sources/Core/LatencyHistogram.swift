@@ -8,10 +8,14 @@ public struct LatencyHistogram: Sendable {
     private static let bucketCount = 64 - subBucketBits
 
     private var counts: [UInt64]
+    /// Values recorded.
     public private(set) var totalCount: UInt64 = 0
+    /// The largest value recorded.
     public private(set) var maxValue: Int64 = 0
+    /// The sum of the values recorded.
     public private(set) var sum: Int64 = 0
 
+    /// An empty histogram.
     public init() {
         counts = Array(repeating: 0, count: (Self.bucketCount + 1) * Self.subBucketCount)
     }
@@ -36,6 +40,7 @@ public struct LatencyHistogram: Sendable {
         return (Int64(sub + 1) << Int64(shift)) - 1
     }
 
+    /// Records one value (negative values count as 0).
     public mutating func record(_ value: Int64) {
         let clamped = max(value, 0)
         counts[Self.index(of: clamped)] &+= 1
@@ -44,6 +49,7 @@ public struct LatencyHistogram: Sendable {
         if clamped > maxValue { maxValue = clamped }
     }
 
+    /// Adds every value of `other`.
     public mutating func merge(_ other: LatencyHistogram) {
         for i in 0..<counts.count where other.counts[i] != 0 { counts[i] &+= other.counts[i] }
         totalCount &+= other.totalCount
@@ -63,5 +69,6 @@ public struct LatencyHistogram: Sendable {
         return maxValue
     }
 
+    /// The mean of the values recorded (0 when none).
     public var mean: Double { totalCount == 0 ? 0 : Double(sum) / Double(totalCount) }
 }

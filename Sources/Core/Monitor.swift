@@ -43,13 +43,20 @@ public struct Monitor: Sendable, Equatable {
     /// opens a fresh connection (real connect/TLS timings) and asks the server to close it.
     public var reuseConnection: Bool
 
+    /// Default seconds between checks.
     public static let defaultIntervalSeconds = 60.0
+    /// Default whole-check timeout, ms.
     public static let defaultTimeoutMs = 10_000
+    /// The connect timeout defaults to the timeout, but at most this many ms.
     public static let defaultConnectTimeoutCapMs = 5_000
+    /// Default redirects followed.
     public static let defaultMaxRedirects = 5
+    /// Default body cap, bytes (1 MiB).
     public static let defaultMaxBodyBytes = 1 << 20
+    /// The HTTP methods a monitor may use.
     public static let allowedMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
+    /// A monitor; omitted values take the documented defaults (not validated: call `validate()`).
     public init(
         id: String, url: String, intervalSeconds: Double = Monitor.defaultIntervalSeconds,
         timeoutMs: Int = Monitor.defaultTimeoutMs, connectTimeoutMs: Int? = nil, method: String = "GET",
@@ -92,12 +99,16 @@ public struct Monitor: Sendable, Equatable {
 
 /// Why a monitor definition is refused; `field` names the offending key.
 public struct MonitorValidationError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The monitors-file key at fault.
     public var field: String
+    /// What is wrong with it.
     public var reason: String
+    /// A refusal of `field`.
     public init(field: String, reason: String) {
         self.field = field
         self.reason = reason
     }
+    /// `field: reason`.
     public var description: String { "\(field): \(reason)" }
 }
 

@@ -7,13 +7,19 @@ import Foundation
 public enum MonitorFile {
     /// One refused line.
     public struct LineError: Error, Sendable, Equatable, CustomStringConvertible {
+        /// The line number, from 1.
         public var line: Int
+        /// Why the line was refused.
         public var reason: String
+        /// `line N: reason`.
         public var description: String { "line \(line): \(reason)" }
     }
 
+    /// What a file holds: the valid monitors and the refused lines.
     public struct Parsed: Sendable {
+        /// The monitors of the valid lines, in file order.
         public var monitors: [Monitor]
+        /// Every refused line.
         public var errors: [LineError]
     }
 
@@ -26,6 +32,7 @@ public enum MonitorFile {
         "reuseConnection",
     ]
 
+    /// Reads a whole file, reporting every bad line.
     public static func parse(_ data: Data) -> Parsed {
         var monitors: [Monitor] = []
         var errors: [LineError] = []
@@ -46,7 +53,8 @@ public enum MonitorFile {
                 do throws(MonitorValidationError) {
                     let monitor = try parseLine(Data(trimmed))
                     if let first = seenIds[monitor.id] {
-                        errors.append(LineError(line: lineNumber, reason: "id '\(monitor.id)' already used on line \(first)"))
+                        errors.append(
+                            LineError(line: lineNumber, reason: "id '\(monitor.id)' already used on line \(first)"))
                         continue
                     }
                     seenIds[monitor.id] = lineNumber
@@ -73,6 +81,7 @@ public enum MonitorFile {
         return try monitor(from: fields)
     }
 
+    /// Validates one decoded JSON object (unknown keys refused) into a monitor.
     public static func monitor(from fields: [String: Any]) throws(MonitorValidationError) -> Monitor {
         for key in fields.keys where !knownKeys.contains(key) {
             throw MonitorValidationError(field: key, reason: "unknown field")
@@ -138,7 +147,9 @@ struct FieldReader {
 
     func integer(_ key: String) throws(MonitorValidationError) -> Int? {
         guard let value = try number(key) else { return nil }
-        guard value.rounded() == value, let integer = Int(exactly: value) else { throw fail(key, "must be a whole number") }
+        guard value.rounded() == value, let integer = Int(exactly: value) else {
+            throw fail(key, "must be a whole number")
+        }
         return integer
     }
 

@@ -2,11 +2,14 @@
 /// port (to resolve the name itself and hand curl the address). Deliberately strict: only
 /// absolute `http`/`https` URLs with an ASCII host are accepted.
 public struct MonitorURL: Sendable, Equatable {
+    /// The two schemes a monitor may use.
     public enum Scheme: String, Sendable { case http, https }
 
+    /// `http` or `https`.
     public var scheme: Scheme
     /// Host as written, lower-cased, without IPv6 brackets.
     public var host: String
+    /// The port, explicit or the scheme's default (80, 443).
     public var port: Int
     /// The host is an IPv4 or IPv6 literal: no DNS lookup.
     public var hostIsIPLiteral: Bool
@@ -18,7 +21,8 @@ public struct MonitorURL: Sendable, Equatable {
         func fail(_ reason: String) -> MonitorValidationError { MonitorValidationError(field: field, reason: reason) }
         if text.utf8.count > 2048 { throw fail("must be at most 2048 characters") }
         if text.utf8.contains(where: { $0 <= 0x20 || $0 >= 0x7F }) {
-            throw fail("must not contain spaces, control or non-ASCII characters (percent-encode them, use punycode hosts)")
+            throw fail(
+                "must not contain spaces, control or non-ASCII characters (percent-encode them, use punycode hosts)")
         }
         guard let schemeEnd = text.range(of: "://") else {
             throw fail("must be an absolute URL such as https://example.com/health")
@@ -84,6 +88,7 @@ public struct MonitorURL: Sendable, Equatable {
         self.hostIsBracketed = bracketed
     }
 
+    /// Throws, naming `field`, when `text` is not a monitor URL.
     public static func validate(_ text: String, field: String) throws(MonitorValidationError) {
         _ = try MonitorURL(text, field: field)
     }

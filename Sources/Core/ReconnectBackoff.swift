@@ -4,6 +4,7 @@
 /// n waits `min(maximum, initial * multiplier^n)` scaled by a random factor in
 /// `[1 - jitter, 1]`, so a fleet of engines that lost Redis together does not reconnect in step.
 public struct ReconnectBackoff: Sendable {
+    /// The shape of the back-off, validated.
     public struct Configuration: Sendable, Equatable {
         /// First delay, seconds. Default 0.1.
         public var initialSeconds: Double
@@ -15,6 +16,7 @@ public struct ReconnectBackoff: Sendable {
         /// Fraction of each delay that is randomised, 0...1. Default 0.2.
         public var jitter: Double
 
+        /// Throws when the values do not make a back-off (see the ranges above).
         public init(
             initialSeconds: Double = 0.1,
             maximumSeconds: Double = 5,
@@ -45,10 +47,13 @@ public struct ReconnectBackoff: Sendable {
         }
     }
 
+    /// The shape in use.
     public let configuration: Configuration
+    /// Failed attempts since the last `reset()`.
     public private(set) var attempt = 0
     private var randomState: UInt64
 
+    /// A back-off whose jitter comes from a SplitMix64 stream seeded with `seed`.
     public init(configuration: Configuration = .standard, seed: UInt64 = 0x5EED) {
         self.configuration = configuration
         self.randomState = seed

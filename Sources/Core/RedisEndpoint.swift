@@ -1,4 +1,3 @@
-
 /// Where Redis listens: `redis://[[user]:password@]IP[:PORT][/DB]`.
 ///
 /// The host must be an IP address (`127.0.0.1`, `[::1]`): hiredis 0.14 resolves names with a
@@ -16,8 +15,10 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
     /// Password for `AUTH`, or nil.
     public var password: String?
 
+    /// Redis's standard port.
     public static let defaultPort = 6379
 
+    /// An endpoint; `host` must be an IP address literal.
     public init(
         host: String,
         port: Int = RedisEndpoint.defaultPort,
@@ -133,6 +134,8 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
 
 /// A Redis address that cannot be used; the message says what to give instead.
 public struct RedisEndpointError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What is wrong, for a person.
     public var description: String
+    /// Wraps a sentence.
     public init(_ description: String) { self.description = description }
 }

@@ -6,14 +6,18 @@
 /// `dnsMs`, `connectMs`, `tlsMs`, `ttfbMs`, `totalMs`, `lagMs`, `redirects`, `errorCode`,
 /// `errorMessage`, `certExpiresAt` (RFC 3339 or null).
 public struct ResultLineEncoder {
+    /// The encoded lines so far (each ends with a newline).
     public private(set) var bytes: [UInt8] = []
 
+    /// An encoder whose buffer starts with `capacity` bytes.
     public init(reservingCapacity capacity: Int = 64 * 1024) {
         bytes.reserveCapacity(capacity)
     }
 
+    /// Empties the buffer, keeping its capacity.
     public mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
 
+    /// Appends `result` as one JSON line.
     public mutating func append(_ result: CheckResult) {
         appendASCII("{\"monitorId\":")
         appendJSONString(result.monitorId)
@@ -93,9 +97,12 @@ public struct ResultLineEncoder {
             bytes.append(UInt8(ascii: "0") + UInt8(value))
             return
         }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var digits:
+            (
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8
+            ) =
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         var count = 0
         var rest = value
         withUnsafeMutableBytes(of: &digits) { buffer in
@@ -136,6 +143,7 @@ public struct ResultLineEncoder {
 
 /// RFC 3339 timestamps from integers (no formatter, no allocation): `2026-11-29T14:21:46.123Z`.
 public enum RFC3339 {
+    /// Appends `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
     public static func append(epochMilliseconds: Int64, to bytes: inout [UInt8]) {
         var millis = epochMilliseconds % 1000
         var seconds = epochMilliseconds / 1000
@@ -166,6 +174,7 @@ public enum RFC3339 {
         bytes.append(UInt8(ascii: "Z"))
     }
 
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
     public static func string(epochMilliseconds: Int64) -> String {
         var bytes: [UInt8] = []
         append(epochMilliseconds: epochMilliseconds, to: &bytes)

@@ -15,6 +15,7 @@ public struct TargetPolicy: Sendable, Equatable {
     /// Ranges allowed even though they are not public.
     public var allowedRanges: [CIDRRange]
 
+    /// A policy allowing public addresses, plus everything with `allowAll`, plus `allowedRanges`.
     public init(allowAll: Bool = false, allowedRanges: [CIDRRange] = []) {
         self.allowAll = allowAll
         self.allowedRanges = allowedRanges
@@ -87,9 +88,12 @@ public struct TargetPolicy: Sendable, Equatable {
 
 /// An address range such as `127.0.0.0/8` or `fd00::/8`.
 public struct CIDRRange: Sendable, Equatable, CustomStringConvertible {
+    /// The network address (host bits cleared).
     public var base: IPAddress
+    /// Leading bits that must match: 0...32 for IPv4, 0...128 for IPv6.
     public var prefixLength: Int
 
+    /// Parses `10.20.0.0/16` or `fd00::/8`; a bare address is a single-address range.
     public init(_ text: String) throws(MonitorValidationError) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count <= 2, let base = IPAddress(parsing: String(parts[0])) else {
@@ -99,7 +103,8 @@ public struct CIDRRange: Sendable, Equatable, CustomStringConvertible {
         var length = maxLength
         if parts.count == 2 {
             guard parts[1].allSatisfy(\.isASCIIDigit), let value = Int(parts[1]), (0...maxLength).contains(value) else {
-                throw MonitorValidationError(field: "cidr", reason: "prefix length in '\(text)' must be 0...\(maxLength)")
+                throw MonitorValidationError(
+                    field: "cidr", reason: "prefix length in '\(text)' must be 0...\(maxLength)")
             }
             length = value
         }
@@ -107,6 +112,7 @@ public struct CIDRRange: Sendable, Equatable, CustomStringConvertible {
         self.prefixLength = length
     }
 
+    /// Whether `address` (of the same family) lies in the range.
     public func contains(_ address: IPAddress) -> Bool {
         switch (base, address) {
         case (.v4(let b), .v4(let a)):
@@ -123,5 +129,6 @@ public struct CIDRRange: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// `base/prefixLength`.
     public var description: String { "\(base)/\(prefixLength)" }
 }

@@ -41,7 +41,8 @@ struct EngineRuntime {
         // once signals are blocked) and hand it every result batch.
         let writer = try database.map { options throws(EngineError) in
             if let cluster = configuration.cluster {
-                return try ClusterDatabase.startWriter(options: options, engineId: cluster.engineId, log: .standardError)
+                return try ClusterDatabase.startWriter(
+                    options: options, engineId: cluster.engineId, log: .standardError)
             }
             return try StandaloneDatabase.startWriter(
                 monitors: prepared.map(\.monitor), options: options, log: .standardError)
@@ -64,12 +65,14 @@ struct EngineRuntime {
                 throw EngineError.invalidOption(name: "--redis", reason: error.description)
             }
         }
-        let results = try ResultPipeline(path: configuration.resultsPath, batchSink: Self.batchSink(writer, coordinator))
+        let results = try ResultPipeline(
+            path: configuration.resultsPath, batchSink: Self.batchSink(writer, coordinator))
         results.start()
 
         // Monitors go to loops by a stable hash of their id, so a monitor keeps its loop (and
         // its DNS cache entries) across restarts.
-        let loopCount = configuration.cluster != nil
+        let loopCount =
+            configuration.cluster != nil
             ? max(1, configuration.loops) : max(1, min(configuration.loops, max(prepared.count, 1)))
         var perLoop = Array(repeating: [PreparedMonitor](), count: loopCount)
         for monitor in prepared {
@@ -92,7 +95,8 @@ struct EngineRuntime {
         var loops: [CheckLoop] = []
         do {
             for (index, monitors) in perLoop.enumerated() {
-                loops.append(try CheckLoop(index: index, monitors: monitors, configuration: loopConfiguration, results: results))
+                loops.append(
+                    try CheckLoop(index: index, monitors: monitors, configuration: loopConfiguration, results: results))
             }
         } catch {
             throw EngineError.loopSetup(String(describing: error))
@@ -131,11 +135,15 @@ struct EngineRuntime {
             } catch {
                 throw EngineError.invalidOption(name: "--redis", reason: error.description)
             }
-            FileHandle.standardError.write(Data(
-                "lookout-engine: cluster engine \(cluster.engineId), Redis \(cluster.redis), lease \(cluster.leaseMs) ms\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "lookout-engine: cluster engine \(cluster.engineId), Redis \(cluster.redis), lease \(cluster.leaseMs) ms\n"
+                        .utf8))
         }
-        FileHandle.standardError.write(Data(
-            "lookout-engine: \(prepared.count) monitors on \(loops.count) loop(s), up to \(inFlightPerLoop * loops.count) in flight, curl \(CurlGlobal.version)\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "lookout-engine: \(prepared.count) monitors on \(loops.count) loop(s), up to \(inFlightPerLoop * loops.count) in flight, curl \(CurlGlobal.version)\n"
+                    .utf8))
 
         // Main thread: wait for a signal, the deadline, or (with --once) all loops to finish.
         let deadline = configuration.durationSeconds.map { started + Int64($0 * 1_000_000) }
@@ -145,20 +153,23 @@ struct EngineRuntime {
             let received = sigtimedwait(&signals, nil, &timeout)
             if received == SIGINT || received == SIGTERM {
                 if stopping {
-                    FileHandle.standardError.write(Data("lookout-engine: second signal, exiting without waiting\n".utf8))
+                    FileHandle.standardError.write(
+                        Data("lookout-engine: second signal, exiting without waiting\n".utf8))
                     if let figures = writer?.statistics.snapshot, figures.bufferedRows > 0 {
-                        FileHandle.standardError.write(Data(
-                            "lookout-engine: \(figures.bufferedRows) check rows not yet in the database are abandoned\n".utf8))
+                        FileHandle.standardError.write(
+                            Data(
+                                "lookout-engine: \(figures.bufferedRows) check rows not yet in the database are abandoned\n"
+                                    .utf8))
                     }
                     results.close()
                     exit(130)
                 }
                 stopping = true
-                loops.forEach { $0.requestStop() }
+                for loop in loops { loop.requestStop() }
             }
             if !stopping, let deadline, Clock.monotonicMicros() >= deadline {
                 stopping = true
-                loops.forEach { $0.requestStop() }
+                for loop in loops { loop.requestStop() }
             }
         }
         let elapsedSeconds = Double(Clock.monotonicMicros() - started) / 1_000_000
@@ -194,8 +205,10 @@ struct EngineRuntime {
         }
         if writeError != nil { return 3 }
         if let databaseFigures, databaseFigures.droppedRows > 0 {
-            FileHandle.standardError.write(Data(
-                "lookout-engine: \(databaseFigures.droppedRows) check rows could not be stored (see the errors above)\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "lookout-engine: \(databaseFigures.droppedRows) check rows could not be stored (see the errors above)\n"
+                        .utf8))
             return 3
         }
         if configuration.once && summary.count(.up) != summary.checks { return 1 }
@@ -204,7 +217,9 @@ struct EngineRuntime {
 
     /// Where each batch of results goes besides the results file: the COPY writer and, in
     /// cluster mode, the live channel (one short lock each, never a wait).
-    private static func batchSink(_ writer: CheckWriter?, _ coordinator: ClusterCoordinator?)
+    private static func batchSink(
+        _ writer: CheckWriter?, _ coordinator: ClusterCoordinator?
+    )
         -> (@Sendable ([CheckResult]) -> Void)?
     {
         switch (writer, coordinator) {
@@ -224,15 +239,18 @@ struct EngineRuntime {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: configuration.monitorsPath))
         } catch {
-            let reason = FileManager.default.fileExists(atPath: configuration.monitorsPath) ? "not readable" : "no such file"
+            let reason =
+                FileManager.default.fileExists(atPath: configuration.monitorsPath) ? "not readable" : "no such file"
             throw EngineError.monitorsFile(path: configuration.monitorsPath, reason: reason)
         }
         let parsed = MonitorFile.parse(data)
         if !parsed.errors.isEmpty {
             let lines = parsed.errors.map(\.description)
             if !configuration.skipInvalid { throw EngineError.invalidMonitors(lines) }
-            FileHandle.standardError.write(Data(
-                "lookout-engine: skipping \(lines.count) invalid line(s):\n  \(lines.prefix(20).joined(separator: "\n  "))\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "lookout-engine: skipping \(lines.count) invalid line(s):\n  \(lines.prefix(20).joined(separator: "\n  "))\n"
+                        .utf8))
         }
         var prepared: [PreparedMonitor] = []
         prepared.reserveCapacity(parsed.monitors.count)
@@ -264,7 +282,8 @@ struct CABundle {
     private let isTemporary: Bool
 
     init(extraFile: String?) throws(EngineError) {
-        let system = FileManager.default.isReadableFile(atPath: EngineConfiguration.systemCABundle)
+        let system =
+            FileManager.default.isReadableFile(atPath: EngineConfiguration.systemCABundle)
             ? EngineConfiguration.systemCABundle : nil
         guard let extraFile else {
             path = system

@@ -43,7 +43,9 @@ package final class DNSChannel: LoopIOHandler {
     ///   - server: `HOST:PORT` (IP address, not a name: `[::1]:53` for IPv6), or nil for the
     ///     machine's resolv.conf servers.
     ///   - timeoutMs: per-try timeout; `tries`: attempts per server.
-    package init(loop: EventLoop, server: String?, timeoutMs: Int, tries: Int, completion: @escaping Completion)
+    package init(
+        loop: EventLoop, server: String?, timeoutMs: Int, tries: Int, completion: @escaping Completion
+    )
         throws(DNSChannelError)
     {
         self.loop = loop
@@ -53,7 +55,8 @@ package final class DNSChannel: LoopIOHandler {
         timer = LoopTimer(loop: loop) { [unowned self] in self.processTimeouts() }
         let me = Unmanaged.passUnretained(self).toOpaque()
         var created: ares_channel?
-        let status = CEngineShims_ares_init_channel(&created, aresSocketStateCallback, me, Int32(timeoutMs), Int32(tries))
+        let status = CEngineShims_ares_init_channel(
+            &created, aresSocketStateCallback, me, Int32(timeoutMs), Int32(tries))
         guard status == ARES_SUCCESS, let created else {
             throw DNSChannelError(description: "c-ares could not start: \(String(cString: ares_strerror(status)))")
         }
@@ -62,7 +65,9 @@ package final class DNSChannel: LoopIOHandler {
             let result = ares_set_servers_ports_csv(created, server)
             if result != ARES_SUCCESS {
                 throw DNSChannelError(
-                    description: "DNS server '\(server)' is not usable: \(String(cString: ares_strerror(result))) (give IP:PORT)")
+                    description:
+                        "DNS server '\(server)' is not usable: \(String(cString: ares_strerror(result))) (give IP:PORT)"
+                )
             }
         }
     }
@@ -103,8 +108,12 @@ package final class DNSChannel: LoopIOHandler {
             let length = withUnsafeMutableBytes(of: &bytes) {
                 CEngineShims_ares_node_ip(current, $0.baseAddress!.assumingMemoryBound(to: UInt8.self))
             }
-            if length > 0, let address = withUnsafeBytes(of: &bytes, { IPAddress(bytes: Array($0.prefix(Int(length)))) }) {
-                if address.isIPv6 { if !v6.contains(address) { v6.append(address) } } else if !v4.contains(address) {
+            if length > 0,
+                let address = withUnsafeBytes(of: &bytes, { IPAddress(bytes: Array($0.prefix(Int(length)))) })
+            {
+                if address.isIPv6 {
+                    if !v6.contains(address) { v6.append(address) }
+                } else if !v4.contains(address) {
                     v4.append(address)
                 }
                 ttl = min(ttl, Int(current.pointee.ai_ttl))
@@ -133,7 +142,8 @@ package final class DNSChannel: LoopIOHandler {
         case ARES_EREFUSED:
             return .failure(code: .dnsFailure, message: "DNS server \(server) refused to answer for \(name)")
         default:
-            return .failure(code: .dnsFailure, message: "lookup of \(name) failed: \(String(cString: ares_strerror(status)))")
+            return .failure(
+                code: .dnsFailure, message: "lookup of \(name) failed: \(String(cString: ares_strerror(status)))")
         }
     }
 

@@ -452,7 +452,10 @@ extension CurlEasy {
         let detail = errorText.isEmpty ? String(cString: curl_easy_strerror(code)) : errorText
         let osErrno = Int32(truncatingIfNeeded: info(CURLINFO_OS_ERRNO))
         if let refusal = policyRefusal {
-            return (.policy, "connection to \(refusal.address) refused by the target policy (\(refusal.rangeName) address); allow it with --allow-private-targets or --allow-target")
+            return (
+                .policy,
+                "connection to \(refusal.address) refused by the target policy (\(refusal.rangeName) address); allow it with --allow-private-targets or --allow-target"
+            )
         }
         switch code {
         case CURLE_OPERATION_TIMEDOUT:

@@ -12,8 +12,8 @@
 //   themselves, unretained; their deinit stops the watcher first.
 // - Every method except `LoopWakeup.send()` must be called on the loop's own thread.
 import CEngineShims
-import LookoutCore
 import Foundation
+import LookoutCore
 
 /// A class that receives readiness events for file descriptors it registered with an `EventLoop`.
 /// A base class rather than a protocol: the dispatch runs once per socket event and a vtable

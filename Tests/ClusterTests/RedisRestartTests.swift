@@ -1,7 +1,7 @@
 import Foundation
-import LookoutTestSupport
 import LookoutCore
 import LookoutFFI
+import LookoutTestSupport
 import Testing
 
 @testable import LookoutEngine

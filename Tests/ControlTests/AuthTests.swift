@@ -6,7 +6,9 @@ import Testing
 
 @testable import LookoutControl
 
-@Suite("Accounts, sessions and API keys (real PostgreSQL and Redis)", .enabled(if: ControlHarness.enabled, ControlHarness.skipReason))
+@Suite(
+    "Accounts, sessions and API keys (real PostgreSQL and Redis)",
+    .enabled(if: ControlHarness.enabled, ControlHarness.skipReason))
 struct AuthTests {
     @Test("register, log in with any case of the e-mail, and read /auth/me")
     func registerAndLogin() async throws {
@@ -33,13 +35,16 @@ struct AuthTests {
                 .post, "/api/v1/auth/register", json: ["email": "TAKEN@example.com", "password": "long enough"])
             #expect(taken.status == .conflict)
             #expect(taken.errorField == "email")
-            let short = try await api.request(.post, "/api/v1/auth/register", json: ["email": "s@example.com", "password": "short"])
+            let short = try await api.request(
+                .post, "/api/v1/auth/register", json: ["email": "s@example.com", "password": "short"])
             #expect(short.status == .badRequest)
             #expect(short.errorField == "password")
-            let badEmail = try await api.request(.post, "/api/v1/auth/register", json: ["email": "nope", "password": "long enough"])
+            let badEmail = try await api.request(
+                .post, "/api/v1/auth/register", json: ["email": "nope", "password": "long enough"])
             #expect(badEmail.errorField == "email")
             let unknown = try await api.request(
-                .post, "/api/v1/auth/register", json: ["email": "u@example.com", "password": "long enough", "admin": true])
+                .post, "/api/v1/auth/register",
+                json: ["email": "u@example.com", "password": "long enough", "admin": true])
             #expect(unknown.status == .badRequest)
             #expect(unknown.errorField == "admin")
         }
@@ -49,8 +54,10 @@ struct AuthTests {
     func wrongCredentials() async throws {
         try await ControlHarness.withApplication { api in
             _ = try await api.register("real@example.com", password: "right password")
-            let wrong = try await api.request(.post, "/api/v1/auth/login", json: ["email": "real@example.com", "password": "wrong password"])
-            let unknown = try await api.request(.post, "/api/v1/auth/login", json: ["email": "ghost@example.com", "password": "wrong password"])
+            let wrong = try await api.request(
+                .post, "/api/v1/auth/login", json: ["email": "real@example.com", "password": "wrong password"])
+            let unknown = try await api.request(
+                .post, "/api/v1/auth/login", json: ["email": "ghost@example.com", "password": "wrong password"])
             #expect(wrong.status == .unauthorized)
             #expect(unknown.status == .unauthorized)
             #expect(wrong.text == unknown.text)
@@ -68,7 +75,9 @@ struct AuthTests {
             let none = [Self.base64URL(#"{"alg":"none","typ":"JWT"}"#), forgedPayload, ""].joined(separator: ".")
             let otherKey = await SessionTokens(secret: Array(repeating: 7, count: 32), lifetimeSeconds: 3600)
             let wrongKey = try await otherKey.issue(userId: userId).token
-            let expired = try await api.dependencies.tokens.issue(userId: userId, now: Date().addingTimeInterval(-90_000)).token
+            let expired = try await api.dependencies.tokens.issue(
+                userId: userId, now: Date().addingTimeInterval(-90_000)
+            ).token
             for bad in [forged, none, wrongKey, expired, "garbage", ""] {
                 let response = try await api.request(.get, "/api/v1/auth/me", token: bad)
                 #expect(response.status == .unauthorized, "token \(bad.prefix(20))… was accepted")
@@ -83,22 +92,30 @@ struct AuthTests {
     func apiKeys() async throws {
         try await ControlHarness.withApplication { api in
             let (token, _) = try await api.register()
-            let created = try await api.request(.post, "/api/v1/api-keys", token: token, json: ["name": "ci", "scopes": ["read"]])
+            let created = try await api.request(
+                .post, "/api/v1/api-keys", token: token, json: ["name": "ci", "scopes": ["read"]])
             #expect(created.status == .created)
             let secret = try #require(created.object["secret"] as? String)
             #expect(secret.hasPrefix("lk_"))
             let keyId = try #require((created.object["apiKey"] as? [String: Any])?.int64("id"))
-            #expect(try api.schema.count("SELECT count(*) FROM api_keys WHERE secret_hash = sha256(convert_to($1, 'UTF8'))", [secret]) == 1)
+            #expect(
+                try api.schema.count(
+                    "SELECT count(*) FROM api_keys WHERE secret_hash = sha256(convert_to($1, 'UTF8'))", [secret]) == 1)
             let listed = try await api.request(.get, "/api/v1/api-keys", token: token)
             #expect(!listed.text.contains(secret))
 
             #expect(try await api.request(.get, "/api/v1/monitors", token: secret).status == .ok)
-            let write = try await api.request(.post, "/api/v1/monitors", token: secret, json: ["url": "http://127.0.0.1:9/"])
+            let write = try await api.request(
+                .post, "/api/v1/monitors", token: secret, json: ["url": "http://127.0.0.1:9/"])
             #expect(write.status == .forbidden)
 
-            let writer = try await api.request(.post, "/api/v1/api-keys", token: token, json: ["name": "deploy", "scopes": ["write"]])
+            let writer = try await api.request(
+                .post, "/api/v1/api-keys", token: token, json: ["name": "deploy", "scopes": ["write"]])
             let writerSecret = try #require(writer.object["secret"] as? String)
-            #expect(try await api.request(.post, "/api/v1/monitors", token: writerSecret, json: ["url": "http://127.0.0.1:9/"]).status == .created)
+            #expect(
+                try await api.request(
+                    .post, "/api/v1/monitors", token: writerSecret, json: ["url": "http://127.0.0.1:9/"]
+                ).status == .created)
 
             #expect(try await api.request(.delete, "/api/v1/api-keys/\(keyId)", token: token).status == .noContent)
             #expect(try await api.request(.get, "/api/v1/monitors", token: secret).status == .unauthorized)
@@ -111,7 +128,8 @@ struct AuthTests {
             var statuses: [HTTPResponse.Status] = []
             var last: APIResponse?
             for _ in 0..<5 {
-                let response = try await api.request(.post, "/api/v1/auth/login", json: ["email": "x@example.com", "password": "whatever1"])
+                let response = try await api.request(
+                    .post, "/api/v1/auth/login", json: ["email": "x@example.com", "password": "whatever1"])
                 statuses.append(response.status)
                 last = response
             }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import LookoutTestSupport
@@ -20,7 +21,9 @@ struct ChannelAPITests {
                 .post,
                 "/api/v1/notification-channels",
                 token: token,
-                json: ["type": "webhook", "name": "ops hook", "config": ["url": "http://127.0.0.1:\(receiver.port)/hook"]]
+                json: [
+                    "type": "webhook", "name": "ops hook", "config": ["url": "http://127.0.0.1:\(receiver.port)/hook"],
+                ]
             )
             #expect(created.status == .created, "\(created.text)")
             let secret = try #require(created.object["signingSecret"] as? String)
@@ -28,7 +31,8 @@ struct ChannelAPITests {
             let id = try #require(channel.int64("id"))
             let config = try #require(channel["config"] as? [String: Any])
             #expect(config["secret"] as? String == "••••" + String(secret.suffix(4)))
-            let stored = try #require(try api.schema.scalar("SELECT encode(secret_ciphertext, 'escape') FROM notification_channels"))
+            let stored = try #require(
+                try api.schema.scalar("SELECT encode(secret_ciphertext, 'escape') FROM notification_channels"))
             #expect(!stored.contains(secret), "the secret is not stored in clear")
             let listed = try await api.request(.get, "/api/v1/notification-channels", token: token)
             #expect(!listed.text.contains(secret))
@@ -79,10 +83,12 @@ struct ChannelAPITests {
                 (.delete, "/api/v1/notification-channels/\(id)"),
                 (.post, "/api/v1/notification-channels/\(id)/test"),
             ] {
-                let response = try await api.request(method, path, token: stranger, json: method == .patch ? ["name": "x"] : nil)
+                let response = try await api.request(
+                    method, path, token: stranger, json: method == .patch ? ["name": "x"] : nil)
                 #expect(response.status == .notFound, "\(method) \(path) answered \(response.status)")
             }
-            let renamed = try await api.request(.patch, "/api/v1/notification-channels/\(id)", token: token, json: ["name": "renamed"])
+            let renamed = try await api.request(
+                .patch, "/api/v1/notification-channels/\(id)", token: token, json: ["name": "renamed"])
             #expect(renamed.object["name"] as? String == "renamed")
             #expect((renamed.object["config"] as? [String: Any])?["to"] as? [String] == ["ops@example.com"])
         }
@@ -93,8 +99,6 @@ struct ChannelAPITests {
         return key.hmacSHA256Hex(Array(message.utf8))
     }
 }
-
-import Crypto
 
 /// HMAC-SHA256 for the test's own signature check.
 struct SymmetricKeyBytes {

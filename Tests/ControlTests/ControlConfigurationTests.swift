@@ -70,7 +70,9 @@ struct ControlConfigurationTests {
     @Test("the secret key is read from 64 hex digits or base64 of 32 bytes")
     func secretKeyText() {
         #expect(SecretKeyText.decode(String(repeating: "0f", count: 32)) == [UInt8](repeating: 15, count: 32))
-        #expect(SecretKeyText.decode(Data(repeating: 7, count: 32).base64EncodedString()) == [UInt8](repeating: 7, count: 32))
+        #expect(
+            SecretKeyText.decode(Data(repeating: 7, count: 32).base64EncodedString())
+                == [UInt8](repeating: 7, count: 32))
         #expect(SecretKeyText.decode(String(repeating: "0f", count: 31)) == nil)
         #expect(SecretKeyText.decode("zz" + String(repeating: "0f", count: 31)) == nil)
     }

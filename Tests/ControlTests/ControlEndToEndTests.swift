@@ -30,8 +30,12 @@ struct ControlEndToEndTests {
 
         init(webhookScript: String) throws {
             smtp = try FixtureProcess(script: "smtp_sink.py")
-            telegram = try FixtureProcess(script: "http_receiver.py", arguments: ["--script", #"{"*": [{"status": 200, "body": "{\"ok\":true,\"result\":{}}"}]}"#])
-            webhook = try FixtureProcess(script: "http_receiver.py", arguments: ["--secret", ControlEndToEndTests.webhookSecret, "--script", webhookScript])
+            telegram = try FixtureProcess(
+                script: "http_receiver.py",
+                arguments: ["--script", #"{"*": [{"status": 200, "body": "{\"ok\":true,\"result\":{}}"}]}"#])
+            webhook = try FixtureProcess(
+                script: "http_receiver.py",
+                arguments: ["--secret", ControlEndToEndTests.webhookSecret, "--script", webhookScript])
         }
 
         func stop() {
@@ -99,7 +103,8 @@ struct ControlEndToEndTests {
         let prefix = RedisTest.uniquePrefix("e2e")
         // The target answers by the number of requests, not by time: 4 good, 1 bad (a single
         // failure: no incident), 4 good, 6 bad (confirmed DOWN), then good for ever.
-        let answers = Array(repeating: #"{"status": 200}"#, count: 4) + [#"{"status": 500}"#]
+        let answers =
+            Array(repeating: #"{"status": 200}"#, count: 4) + [#"{"status": 500}"#]
             + Array(repeating: #"{"status": 200}"#, count: 4) + Array(repeating: #"{"status": 500}"#, count: 6)
             + [#"{"status": 200}"#]
         let target = try FixtureProcess(
@@ -112,7 +117,8 @@ struct ControlEndToEndTests {
         )
         defer { receivers.stop() }
 
-        let (control, api) = try Self.startControl(schema: schema, prefix: prefix, receivers: receivers, directory: directory, name: "control-a")
+        let (control, api) = try Self.startControl(
+            schema: schema, prefix: prefix, receivers: receivers, directory: directory, name: "control-a")
         defer { control.stop() }
         try await api.waitUntilReady(control)
         let token = try await Self.setUpAccount(api, receivers: receivers)
@@ -144,13 +150,20 @@ struct ControlEndToEndTests {
         let resolved = await waitFor(.seconds(60)) {
             (try? schema.count("SELECT count(*) FROM incidents WHERE resolved_at IS NOT NULL")) == 1
         }
-        try #require(resolved, "no resolved incident; engine: \(engine.standardError.suffix(2000)) control: \(control.standardError.suffix(2000))")
+        try #require(
+            resolved,
+            "no resolved incident; engine: \(engine.standardError.suffix(2000)) control: \(control.standardError.suffix(2000))"
+        )
         let delivered = await waitFor(.seconds(30)) {
             (try? schema.count("SELECT count(*) FROM notification_outbox WHERE state = 'delivered'")) == 6
         }
-        #expect(delivered, "outbox: \((try? schema.scalar("SELECT string_agg(event_type || ' ' || state || ' ' || coalesce(last_error, ''), '; ') FROM notification_outbox")) ?? "")")
+        #expect(
+            delivered,
+            "outbox: \((try? schema.scalar("SELECT string_agg(event_type || ' ' || state || ' ' || coalesce(last_error, ''), '; ') FROM notification_outbox")) ?? "")"
+        )
         #expect(try schema.count("SELECT count(*) FROM incidents") == 1)
-        #expect(try schema.count("SELECT count(*) FROM notification_outbox") == 6, "down + up for each of three channels")
+        #expect(
+            try schema.count("SELECT count(*) FROM notification_outbox") == 6, "down + up for each of three channels")
 
         // E-mail: one DOWN, one UP, readable.
         let mails = receivers.mails
@@ -181,7 +194,8 @@ struct ControlEndToEndTests {
         #expect(monitor.object["lastCheck"] is [String: Any])
     }
 
-    @Test("SIGKILL after the incident commit and before the send: after a restart each channel is notified exactly once")
+    @Test(
+        "SIGKILL after the incident commit and before the send: after a restart each channel is notified exactly once")
     func killBeforeSend() async throws {
         let schema = try TestSchema()
         defer { schema.drop() }
@@ -231,9 +245,11 @@ struct ControlEndToEndTests {
         let prefix = RedisTest.uniquePrefix("pair")
         let receivers = try Receivers(webhookScript: #"{"*": [{"status": 200}]}"#)
         defer { receivers.stop() }
-        let (first, api) = try Self.startControl(schema: schema, prefix: prefix, receivers: receivers, directory: directory, name: "control-1")
+        let (first, api) = try Self.startControl(
+            schema: schema, prefix: prefix, receivers: receivers, directory: directory, name: "control-1")
         defer { first.stop() }
-        let (second, secondAPI) = try Self.startControl(schema: schema, prefix: prefix, receivers: receivers, directory: directory, name: "control-2")
+        let (second, secondAPI) = try Self.startControl(
+            schema: schema, prefix: prefix, receivers: receivers, directory: directory, name: "control-2")
         defer { second.stop() }
         try await api.waitUntilReady(first)
         try await secondAPI.waitUntilReady(second)
@@ -241,7 +257,8 @@ struct ControlEndToEndTests {
         var monitorIds: [Int64] = []
         for index in 0..<10 {
             let monitor = try await api.request(
-                .post, "/api/v1/monitors", token: token, json: ["name": "m\(index)", "url": "http://127.0.0.1:9/\(index)"])
+                .post, "/api/v1/monitors", token: token,
+                json: ["name": "m\(index)", "url": "http://127.0.0.1:9/\(index)"])
             monitorIds.append(try #require(monitor.object.int64("id")))
         }
         // Every event twice (an engine re-sending after a lost reply), both instances reading.
@@ -281,19 +298,24 @@ struct ControlEndToEndTests {
 
     /// XADDs events to the state stream the way an engine does.
     static func append(_ events: [StateChangeEvent], prefix: String) async throws {
-        let redis = try RedisClient(endpoint: try RedisTest.endpoint(), clientName: "e2e-writer", logger: ControlHarness.logger)
+        let redis = try RedisClient(
+            endpoint: try RedisTest.endpoint(), clientName: "e2e-writer", logger: ControlHarness.logger)
         defer { redis.shutdown() }
         try #require(await redis.waitUntilReady(seconds: 5))
         let contract = try ClusterContract(prefix: prefix)
         for event in events {
-            let argv = ["XADD", contract.stateStream, "MAXLEN", "~", "100000", "*"] + event.streamFields.flatMap { [$0.0, $0.1] }
+            let argv =
+                ["XADD", contract.stateStream, "MAXLEN", "~", "100000", "*"]
+                + event.streamFields.flatMap { [$0.0, $0.1] }
             let reply = try await redis.commands.command(argv)
             if case .error(let text) = reply { Issue.record("XADD refused: \(text)") }
         }
     }
 
     static func temporaryDirectory() throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lookout-control-e2e-\(UUID().uuidString)").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "lookout-control-e2e-\(UUID().uuidString)"
+        ).path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }

@@ -5,7 +5,8 @@ import Testing
 
 @testable import LookoutControl
 
-@Suite("Incidents from state changes (real PostgreSQL)", .enabled(if: ControlHarness.enabled, ControlHarness.skipReason))
+@Suite(
+    "Incidents from state changes (real PostgreSQL)", .enabled(if: ControlHarness.enabled, ControlHarness.skipReason))
 struct IncidentRecorderTests {
     /// A recorder on the application's database, with a monitor owned by a fresh user and one
     /// webhook channel (so notifications have somewhere to go).
@@ -32,7 +33,9 @@ struct IncidentRecorderTests {
         }
     }
 
-    func event(_ monitorId: Int64, _ from: MonitorState, _ to: MonitorState, at seconds: Int64, check: String? = nil)
+    func event(
+        _ monitorId: Int64, _ from: MonitorState, _ to: MonitorState, at seconds: Int64, check: String? = nil
+    )
         -> StateChangeEvent
     {
         StateChangeEvent(
@@ -55,11 +58,18 @@ struct IncidentRecorderTests {
                 Issue.record("unexpected outcome \(down)")
                 return
             }
-            #expect(try api.schema.scalar("SELECT cause_status FROM incidents WHERE id = $1", [String(incidentId)]) == "ERROR")
-            #expect(try api.schema.scalar("SELECT cause_code FROM incidents WHERE id = $1", [String(incidentId)]) == "connect_refused")
-            #expect(try api.schema.scalar("SELECT state FROM monitor_states WHERE monitor_id = $1", [String(monitorId)]) == "DOWN")
+            #expect(
+                try api.schema.scalar("SELECT cause_status FROM incidents WHERE id = $1", [String(incidentId)])
+                    == "ERROR")
+            #expect(
+                try api.schema.scalar("SELECT cause_code FROM incidents WHERE id = $1", [String(incidentId)])
+                    == "connect_refused")
+            #expect(
+                try api.schema.scalar("SELECT state FROM monitor_states WHERE monitor_id = $1", [String(monitorId)])
+                    == "DOWN")
             let payload = try #require(
-                try api.schema.scalar("SELECT payload::text FROM notification_outbox WHERE event_type = 'monitor.down' LIMIT 1")
+                try api.schema.scalar(
+                    "SELECT payload::text FROM notification_outbox WHERE event_type = 'monitor.down' LIMIT 1")
             )
             let object = try #require(try JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: Any])
             #expect(object["status"] as? String == "DOWN")
@@ -119,7 +129,8 @@ struct IncidentRecorderTests {
     @Test("a change inside a maintenance window is recorded without a notification")
     func maintenanceWindow() async throws {
         try await withMonitor { recorder, api, monitorId in
-            let owner = try #require(try api.schema.scalar("SELECT owner_id FROM monitors WHERE id = $1", [String(monitorId)]))
+            let owner = try #require(
+                try api.schema.scalar("SELECT owner_id FROM monitors WHERE id = $1", [String(monitorId)]))
             let window = try #require(
                 try api.schema.scalar(
                     "INSERT INTO maintenance_windows (owner_id, starts_at, ends_at) VALUES ($1, to_timestamp(1795999000), to_timestamp(1796001000)) RETURNING id",
@@ -149,9 +160,15 @@ struct IncidentRecorderTests {
                 _ = try await recorder.apply(event(monitorId, state, next, at: Int64(step) * 60))
                 state = next
             }
-            #expect(try api.schema.count("SELECT count(*) FROM notification_outbox WHERE event_type = 'monitor.flapping'") == 1)
-            #expect(try api.schema.count("SELECT count(*) FROM notification_outbox WHERE event_type <> 'monitor.flapping'") == 4)
-            #expect(try api.schema.scalar("SELECT flapping FROM monitor_states WHERE monitor_id = $1", [String(monitorId)]) == "t")
+            #expect(
+                try api.schema.count("SELECT count(*) FROM notification_outbox WHERE event_type = 'monitor.flapping'")
+                    == 1)
+            #expect(
+                try api.schema.count("SELECT count(*) FROM notification_outbox WHERE event_type <> 'monitor.flapping'")
+                    == 4)
+            #expect(
+                try api.schema.scalar("SELECT flapping FROM monitor_states WHERE monitor_id = $1", [String(monitorId)])
+                    == "t")
         }
     }
 
@@ -164,7 +181,9 @@ struct IncidentRecorderTests {
     }
 }
 
-@Suite("Flapping ends after a quiet period (real PostgreSQL)", .enabled(if: ControlHarness.enabled, ControlHarness.skipReason))
+@Suite(
+    "Flapping ends after a quiet period (real PostgreSQL)",
+    .enabled(if: ControlHarness.enabled, ControlHarness.skipReason))
 struct FlapSweeperTests {
     @Test("a flapping monitor quiet for the stable period gets one 'stable' message with its state, once")
     func stableAgain() async throws {
@@ -211,12 +230,15 @@ struct FlapSweeperTests {
             #expect(try await sweeper.sweep(now: start.addingTimeInterval(120 + 2_000)) == 0, "settled once")
             #expect(try api.schema.scalar("SELECT flapping FROM monitor_states") == "f")
             let payload = try #require(
-                try api.schema.scalar("SELECT payload::text FROM notification_outbox WHERE event_type = 'monitor.stable'")
+                try api.schema.scalar(
+                    "SELECT payload::text FROM notification_outbox WHERE event_type = 'monitor.stable'")
             )
             let object = try #require(try JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: Any])
             #expect(object["status"] as? String == "UP")
             #expect(object["event"] as? String == "monitor.stable")
-            #expect(try api.schema.count("SELECT count(*) FROM notification_outbox WHERE event_type = 'monitor.stable'") == 1)
+            #expect(
+                try api.schema.count("SELECT count(*) FROM notification_outbox WHERE event_type = 'monitor.stable'")
+                    == 1)
         }
     }
 }

@@ -301,7 +301,6 @@ struct OpenAPITests {
         }
     }
 
-
     // MARK: helpers
 
     /// Budgets large enough for a sweep of hundreds of requests from one client.

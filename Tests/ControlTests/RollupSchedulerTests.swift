@@ -4,7 +4,9 @@ import Testing
 
 @testable import LookoutControl
 
-@Suite("Rollups: minutes every run, hours and days as they close, one instance at a time (real PostgreSQL)", .enabled(if: ControlHarness.enabled, ControlHarness.skipReason))
+@Suite(
+    "Rollups: minutes every run, hours and days as they close, one instance at a time (real PostgreSQL)",
+    .enabled(if: ControlHarness.enabled, ControlHarness.skipReason))
 struct RollupSchedulerTests {
     @Test("checks become minute, hour and day buckets; a second run recomputes, never duplicates")
     func rollsUp() async throws {
@@ -18,7 +20,10 @@ struct RollupSchedulerTests {
                 let at = hour.addingTimeInterval(-3_000 + Double(index) * 60)
                 _ = try api.schema.scalar(
                     "INSERT INTO checks (check_id, monitor_id, checked_at, status, total_ms) VALUES (gen_random_uuid(), $1::int8, to_timestamp($2::float8), $3, $4::real) RETURNING 1",
-                    [String(monitorId), String(at.timeIntervalSince1970), index < 3 ? "DOWN" : "UP", String(10 + index)]
+                    [
+                        String(monitorId), String(at.timeIntervalSince1970), index < 3 ? "DOWN" : "UP",
+                        String(10 + index),
+                    ]
                 )
             }
             let scheduler = RollupScheduler(database: api.dependencies.database, logger: ControlHarness.logger)
@@ -32,12 +37,16 @@ struct RollupSchedulerTests {
             )
             #expect(hourRow == "10/7")
             #expect(
-                try api.schema.count("SELECT count(*) FROM metrics WHERE bucket = 'minute' AND monitor_id = $1::int8", [String(monitorId)])
+                try api.schema.count(
+                    "SELECT count(*) FROM metrics WHERE bucket = 'minute' AND monitor_id = $1::int8",
+                    [String(monitorId)])
                     == 10
             )
             #expect(try await scheduler.runOnce(now: now))
             #expect(
-                try api.schema.count("SELECT count(*) FROM metrics WHERE bucket = 'minute' AND monitor_id = $1::int8", [String(monitorId)])
+                try api.schema.count(
+                    "SELECT count(*) FROM metrics WHERE bucket = 'minute' AND monitor_id = $1::int8",
+                    [String(monitorId)])
                     == 10, "recomputed, not duplicated")
             let uptime = try await api.request(.get, "/api/v1/monitors/\(monitorId)/uptime", token: token)
             let day = try #require(uptime.object["24h"] as? [String: Any])
@@ -52,7 +61,8 @@ struct RollupSchedulerTests {
             let scheduler = RollupScheduler(database: api.dependencies.database, logger: ControlHarness.logger)
             let holder = try api.schema.connect()
             try holder.execute("BEGIN")
-            try holder.execute("SELECT pg_advisory_xact_lock(hashtextextended('lookout.rollups.' || current_schema(), 0))")
+            try holder.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended('lookout.rollups.' || current_schema(), 0))")
             #expect(try await scheduler.runOnce() == false)
             try holder.execute("COMMIT")
             #expect(try await scheduler.runOnce() == true)

@@ -5,7 +5,9 @@ import Testing
 
 @testable import LookoutControl
 
-@Suite("State stream consumer: consumer group, acknowledgements, take-over (real Redis and PostgreSQL)", .enabled(if: ControlHarness.enabled, ControlHarness.skipReason))
+@Suite(
+    "State stream consumer: consumer group, acknowledgements, take-over (real Redis and PostgreSQL)",
+    .enabled(if: ControlHarness.enabled, ControlHarness.skipReason))
 struct StateStreamConsumerTests {
     @Test("an entry a dead instance read and never acknowledged is taken over and applied, then acknowledged")
     func takesOverAbandonedEntries() async throws {
@@ -31,14 +33,18 @@ struct StateStreamConsumerTests {
             )
             _ = try await lane.command(["XADD", stream, "*"] + event.streamFields.flatMap { [$0.0, $0.1] })
             // A control plane that dies right after reading the entry.
-            let read = try await lane.command(["XREADGROUP", "GROUP", StateStreamConsumer.group, "dead-instance", "COUNT", "10", "STREAMS", stream, ">"])
+            let read = try await lane.command([
+                "XREADGROUP", "GROUP", StateStreamConsumer.group, "dead-instance", "COUNT", "10", "STREAMS", stream,
+                ">",
+            ])
             #expect(read.arrayValue?.isEmpty == false, "the dead instance got the entry")
 
             let consumer = ControlApplication.makeStateStreamConsumer(api.dependencies)
             let running = Task { try await consumer.run() }
             defer { running.cancel() }
             let applied = await waitFor(.seconds(20)) {
-                (try? api.schema.count("SELECT count(*) FROM incidents WHERE monitor_id = $1::int8", [String(monitorId)])) == 1
+                (try? api.schema.count(
+                    "SELECT count(*) FROM incidents WHERE monitor_id = $1::int8", [String(monitorId)])) == 1
             }
             #expect(applied, "the abandoned entry was taken over and applied")
             let acknowledged = await waitFor(.seconds(10)) {

@@ -62,7 +62,10 @@ struct TenancyMatrixTests {
                 (.post, "/api/v1/monitors/\(monitor)/check", nil),
                 (.delete, "/api/v1/monitors/\(monitor)", nil),
                 (.get, "/api/v1/notification-channels/\(channelId)", nil),
-                (.put, "/api/v1/notification-channels/\(channelId)", ["type": "email", "config": ["to": "bob@example.com"]]),
+                (
+                    .put, "/api/v1/notification-channels/\(channelId)",
+                    ["type": "email", "config": ["to": "bob@example.com"]]
+                ),
                 (.patch, "/api/v1/notification-channels/\(channelId)", ["name": "mine"]),
                 (.post, "/api/v1/notification-channels/\(channelId)/test", nil),
                 (.delete, "/api/v1/notification-channels/\(channelId)", nil),
@@ -169,7 +172,8 @@ struct TenancyMatrixTests {
             // A's things are as A left them.
             let aliceMonitor = try await api.getObject("/api/v1/monitors/\(monitor)", token: alice)
             #expect(aliceMonitor["name"] as? String == "alice's" && aliceMonitor["paused"] as? Bool == false)
-            #expect(try await api.request(.get, "/api/v1/notification-channels/\(channelId)", token: alice).status == .ok)
+            #expect(
+                try await api.request(.get, "/api/v1/notification-channels/\(channelId)", token: alice).status == .ok)
             let aliceKeys = try await api.request(.get, "/api/v1/api-keys", token: alice).items
             #expect(aliceKeys.count == 1 && aliceKeys.first?["revokedAt"] == nil)
             let aliceIncident = try await api.getObject("/api/v1/incidents/\(incident)", token: alice)

@@ -29,40 +29,112 @@ struct EngineCheckTests {
 
             let cases: [Case] = [
                 Case(id: "up", monitor: ["url": http("/ok")], status: "UP", errorCode: nil),
-                Case(id: "status-mismatch", monitor: ["url": http("/status/503")], status: "DOWN", errorCode: "status_mismatch"),
-                Case(id: "expected-503", monitor: ["url": http("/status/503"), "expectedStatus": [503]], status: "UP", errorCode: nil),
-                Case(id: "keyword-present", monitor: ["url": http("/keyword?word=healthy"), "keyword": "healthy"], status: "UP", errorCode: nil),
-                Case(id: "keyword-missing", monitor: ["url": http("/keyword?word=degraded"), "keyword": "healthy"], status: "DOWN", errorCode: "keyword_missing"),
-                Case(id: "keyword-absent-violated", monitor: ["url": http("/keyword?word=error"), "keywordAbsent": "error"], status: "DOWN", errorCode: "keyword_present"),
-                Case(id: "json-equal", monitor: ["url": http("/json"), "jsonPath": "$.checks[0].ok", "jsonEquals": true], status: "UP", errorCode: nil),
-                Case(id: "json-mismatch", monitor: ["url": http("/json?status=degraded"), "jsonPath": "$.status", "jsonEquals": "ok"], status: "DOWN", errorCode: "json_mismatch"),
-                Case(id: "json-invalid", monitor: ["url": http("/keyword?word=x"), "jsonPath": "$.status", "jsonEquals": "ok"], status: "DOWN", errorCode: "json_invalid"),
-                Case(id: "timeout", monitor: ["url": http("/delay/3000"), "timeoutMs": 400], status: "TIMEOUT", errorCode: "timeout"),
-                Case(id: "slow-body-timeout", monitor: ["url": http("/trickle?bytes=50&intervalMs=100"), "timeoutMs": 1000], status: "TIMEOUT", errorCode: "timeout"),
-                Case(id: "low-speed", monitor: ["url": http("/trickle?bytes=40&intervalMs=200"), "lowSpeedBytesPerSecond": 100, "lowSpeedSeconds": 1], status: "TIMEOUT", errorCode: "low_speed"),
-                Case(id: "connect-timeout", monitor: ["url": "http://127.0.0.1:\(backlog.port)/", "connectTimeoutMs": 300, "timeoutMs": 2000], status: "TIMEOUT", errorCode: "connect_timeout"),
-                Case(id: "too-large-announced", monitor: ["url": http("/huge?bytes=5000000"), "maxBodyBytes": 1_048_576], status: "ERROR", errorCode: "too_large"),
-                Case(id: "too-large-chunked", monitor: ["url": http("/huge-chunked?bytes=5000000"), "maxBodyBytes": 1_048_576], status: "ERROR", errorCode: "too_large"),
+                Case(
+                    id: "status-mismatch", monitor: ["url": http("/status/503")], status: "DOWN",
+                    errorCode: "status_mismatch"),
+                Case(
+                    id: "expected-503", monitor: ["url": http("/status/503"), "expectedStatus": [503]], status: "UP",
+                    errorCode: nil),
+                Case(
+                    id: "keyword-present", monitor: ["url": http("/keyword?word=healthy"), "keyword": "healthy"],
+                    status: "UP", errorCode: nil),
+                Case(
+                    id: "keyword-missing", monitor: ["url": http("/keyword?word=degraded"), "keyword": "healthy"],
+                    status: "DOWN", errorCode: "keyword_missing"),
+                Case(
+                    id: "keyword-absent-violated",
+                    monitor: ["url": http("/keyword?word=error"), "keywordAbsent": "error"], status: "DOWN",
+                    errorCode: "keyword_present"),
+                Case(
+                    id: "json-equal",
+                    monitor: ["url": http("/json"), "jsonPath": "$.checks[0].ok", "jsonEquals": true], status: "UP",
+                    errorCode: nil),
+                Case(
+                    id: "json-mismatch",
+                    monitor: ["url": http("/json?status=degraded"), "jsonPath": "$.status", "jsonEquals": "ok"],
+                    status: "DOWN", errorCode: "json_mismatch"),
+                Case(
+                    id: "json-invalid",
+                    monitor: ["url": http("/keyword?word=x"), "jsonPath": "$.status", "jsonEquals": "ok"],
+                    status: "DOWN", errorCode: "json_invalid"),
+                Case(
+                    id: "timeout", monitor: ["url": http("/delay/3000"), "timeoutMs": 400], status: "TIMEOUT",
+                    errorCode: "timeout"),
+                Case(
+                    id: "slow-body-timeout",
+                    monitor: ["url": http("/trickle?bytes=50&intervalMs=100"), "timeoutMs": 1000], status: "TIMEOUT",
+                    errorCode: "timeout"),
+                Case(
+                    id: "low-speed",
+                    monitor: [
+                        "url": http("/trickle?bytes=40&intervalMs=200"), "lowSpeedBytesPerSecond": 100,
+                        "lowSpeedSeconds": 1,
+                    ], status: "TIMEOUT", errorCode: "low_speed"),
+                Case(
+                    id: "connect-timeout",
+                    monitor: ["url": "http://127.0.0.1:\(backlog.port)/", "connectTimeoutMs": 300, "timeoutMs": 2000],
+                    status: "TIMEOUT", errorCode: "connect_timeout"),
+                Case(
+                    id: "too-large-announced",
+                    monitor: ["url": http("/huge?bytes=5000000"), "maxBodyBytes": 1_048_576], status: "ERROR",
+                    errorCode: "too_large"),
+                Case(
+                    id: "too-large-chunked",
+                    monitor: ["url": http("/huge-chunked?bytes=5000000"), "maxBodyBytes": 1_048_576], status: "ERROR",
+                    errorCode: "too_large"),
                 Case(id: "redirects-followed", monitor: ["url": http("/redirect/3")], status: "UP", errorCode: nil),
-                Case(id: "redirect-loop", monitor: ["url": http("/redirect-loop")], status: "ERROR", errorCode: "redirect_loop"),
-                Case(id: "too-many-redirects", monitor: ["url": http("/redirect/8"), "maxRedirects": 3], status: "ERROR", errorCode: "too_many_redirects"),
-                Case(id: "redirect-to-ftp", monitor: ["url": http("/redirect-to?url=\(encodedFTP)")], status: "ERROR", errorCode: "unsupported_scheme"),
-                Case(id: "redirect-not-followed", monitor: ["url": http("/redirect/1"), "followRedirects": false, "expectedStatus": [302]], status: "UP", errorCode: nil),
-                Case(id: "refused", monitor: ["url": "http://127.0.0.1:\(refusedPort)/"], status: "ERROR", errorCode: "connect_refused"),
+                Case(
+                    id: "redirect-loop", monitor: ["url": http("/redirect-loop")], status: "ERROR",
+                    errorCode: "redirect_loop"),
+                Case(
+                    id: "too-many-redirects", monitor: ["url": http("/redirect/8"), "maxRedirects": 3], status: "ERROR",
+                    errorCode: "too_many_redirects"),
+                Case(
+                    id: "redirect-to-ftp", monitor: ["url": http("/redirect-to?url=\(encodedFTP)")], status: "ERROR",
+                    errorCode: "unsupported_scheme"),
+                Case(
+                    id: "redirect-not-followed",
+                    monitor: ["url": http("/redirect/1"), "followRedirects": false, "expectedStatus": [302]],
+                    status: "UP", errorCode: nil),
+                Case(
+                    id: "refused", monitor: ["url": "http://127.0.0.1:\(refusedPort)/"], status: "ERROR",
+                    errorCode: "connect_refused"),
                 Case(id: "reset", monitor: ["url": http("/reset")], status: "ERROR", errorCode: "reset"),
-                Case(id: "empty-response", monitor: ["url": http("/close")], status: "ERROR", errorCode: "empty_response"),
+                Case(
+                    id: "empty-response", monitor: ["url": http("/close")], status: "ERROR", errorCode: "empty_response"
+                ),
                 Case(id: "not-http", monitor: ["url": http("/garbage")], status: "ERROR", errorCode: "bad_response"),
                 Case(id: "dns-name", monitor: ["url": named("web-1.bench.test")], status: "UP", errorCode: nil),
-                Case(id: "dns-nxdomain", monitor: ["url": named("nx-missing.bench.test")], status: "ERROR", errorCode: "dns_nxdomain"),
-                Case(id: "dns-no-address", monitor: ["url": named("empty-host.bench.test")], status: "ERROR", errorCode: "dns_no_address"),
-                Case(id: "dns-servfail", monitor: ["url": named("servfail-host.bench.test")], status: "ERROR", errorCode: "dns_error"),
-                Case(id: "dns-timeout", monitor: ["url": named("timeout-host.bench.test")], status: "ERROR", errorCode: "dns_timeout"),
-                Case(id: "tls-valid", monitor: ["url": tls(nginx.validPort), "keyword": "secure ok"], status: "UP", errorCode: nil),
-                Case(id: "tls-valid-by-name", monitor: ["url": tls(nginx.validPort, host: "localhost")], status: "UP", errorCode: nil),
-                Case(id: "tls-self-signed", monitor: ["url": tls(nginx.selfSignedPort)], status: "ERROR", errorCode: "tls_verify"),
-                Case(id: "tls-expired", monitor: ["url": tls(nginx.expiredPort)], status: "ERROR", errorCode: "tls_expired"),
-                Case(id: "tls-unverified", monitor: ["url": tls(nginx.selfSignedPort), "verifyTLS": false], status: "UP", errorCode: nil),
-                Case(id: "tls-to-plain-port", monitor: ["url": "https://\(farm.addresses[0]):\(port)/ok"], status: "ERROR", errorCode: "tls_handshake"),
+                Case(
+                    id: "dns-nxdomain", monitor: ["url": named("nx-missing.bench.test")], status: "ERROR",
+                    errorCode: "dns_nxdomain"),
+                Case(
+                    id: "dns-no-address", monitor: ["url": named("empty-host.bench.test")], status: "ERROR",
+                    errorCode: "dns_no_address"),
+                Case(
+                    id: "dns-servfail", monitor: ["url": named("servfail-host.bench.test")], status: "ERROR",
+                    errorCode: "dns_error"),
+                Case(
+                    id: "dns-timeout", monitor: ["url": named("timeout-host.bench.test")], status: "ERROR",
+                    errorCode: "dns_timeout"),
+                Case(
+                    id: "tls-valid", monitor: ["url": tls(nginx.validPort), "keyword": "secure ok"], status: "UP",
+                    errorCode: nil),
+                Case(
+                    id: "tls-valid-by-name", monitor: ["url": tls(nginx.validPort, host: "localhost")], status: "UP",
+                    errorCode: nil),
+                Case(
+                    id: "tls-self-signed", monitor: ["url": tls(nginx.selfSignedPort)], status: "ERROR",
+                    errorCode: "tls_verify"),
+                Case(
+                    id: "tls-expired", monitor: ["url": tls(nginx.expiredPort)], status: "ERROR",
+                    errorCode: "tls_expired"),
+                Case(
+                    id: "tls-unverified", monitor: ["url": tls(nginx.selfSignedPort), "verifyTLS": false], status: "UP",
+                    errorCode: nil),
+                Case(
+                    id: "tls-to-plain-port", monitor: ["url": "https://\(farm.addresses[0]):\(port)/ok"],
+                    status: "ERROR", errorCode: "tls_handshake"),
             ]
             let monitors = cases.map { item -> [String: Any] in
                 var monitor = item.monitor
@@ -99,7 +171,8 @@ struct EngineCheckTests {
             #expect(secure.milliseconds("tlsMs") > 0)
             #expect(secure.milliseconds("connectMs") > 0)
             #expect(secure.milliseconds("totalMs") >= secure.milliseconds("ttfbMs"))
-            let expiry = try #require(secure.certExpiresAt.flatMap { ISO8601DateFormatter.withFractionalSeconds.date(from: $0) })
+            let expiry = try #require(
+                secure.certExpiresAt.flatMap { ISO8601DateFormatter.withFractionalSeconds.date(from: $0) })
             let daysLeft = expiry.timeIntervalSinceNow / 86_400
             #expect(daysLeft > 19 && daysLeft < 21, "the fixture certificate expires in 20 days, got \(daysLeft)")
             #expect(try run.check("up").certExpiresAt == nil)
@@ -134,9 +207,12 @@ struct EngineCheckTests {
         try withFarm { farm in
             // Five checks of 300 ms each through one slot: the last waits about 1.2 s, far
             // more than its 800 ms timeout, and must still be UP.
-            let monitors = (0..<5).map { ["id": "slow-\($0)", "url": farm.url(path: "/delay/300"), "timeoutMs": 800] as [String: Any] }
+            let monitors = (0..<5).map {
+                ["id": "slow-\($0)", "url": farm.url(path: "/delay/300"), "timeoutMs": 800] as [String: Any]
+            }
             let run = try EngineRun.run(
-                monitors: monitors, arguments: ["--once", "--allow-private-targets", "--max-in-flight", "1", "--loops", "1"])
+                monitors: monitors,
+                arguments: ["--once", "--allow-private-targets", "--max-in-flight", "1", "--loops", "1"])
             #expect(run.exitStatus == 0, "all UP: \(run.standardError)")
             #expect(run.checks.count == 5)
             #expect(run.checks.allSatisfy { $0.status == "UP" })
@@ -163,15 +239,20 @@ struct EngineCheckTests {
             #expect(run.checks.allSatisfy { $0.status == "UP" }, "checks in flight were finished, not cut off")
             #expect(run.standardError.contains("checks in"))
             let stats = try farm.stats()
-            #expect(stats.byPath["/delay/200", default: 0] == run.checks.count, "every request the farm answered has a result line")
+            #expect(
+                stats.byPath["/delay/200", default: 0] == run.checks.count,
+                "every request the farm answered has a result line")
         }
     }
 
     @Test("checks of monitors spread over the interval instead of bursting")
     func phasesSpreadChecks() throws {
         try withFarm { farm in
-            let monitors = (0..<200).map { ["id": "spread-\($0)", "url": farm.url(path: "/ok"), "intervalSeconds": 2] as [String: Any] }
-            let run = try EngineRun.run(monitors: monitors, arguments: ["--allow-private-targets", "--duration", "4.5"])
+            let monitors = (0..<200).map {
+                ["id": "spread-\($0)", "url": farm.url(path: "/ok"), "intervalSeconds": 2] as [String: Any]
+            }
+            let run = try EngineRun.run(
+                monitors: monitors, arguments: ["--allow-private-targets", "--duration", "4.5"])
             #expect(run.exitStatus == 0, "stderr: \(run.standardError)")
             // Count checks per 500 ms bucket of their start time over two full intervals.
             let formatter = ISO8601DateFormatter.withFractionalSeconds

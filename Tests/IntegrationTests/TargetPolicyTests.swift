@@ -20,17 +20,27 @@ struct TargetPolicyTests {
                 ["id": "mapped-ipv6-literal", "url": "http://[::ffff:127.0.0.1]:\(witness.port)/"],
                 ["id": "metadata-by-name", "url": "http://ip-169-254-169-254.bench.test:\(port)/latest/meta-data/"],
                 ["id": "private-by-name", "url": "http://ip-10-0-0-1.bench.test:\(port)/"],
-                ["id": "redirect-to-loopback", "url": farm.url(path: "/redirect-to?url=" + Self.encode(blockedLoopback))],
-                ["id": "redirect-to-private-name",
-                 "url": farm.url(path: "/redirect-to?url=" + Self.encode("http://ip-192-168-1-1.bench.test:\(port)/"))],
+                [
+                    "id": "redirect-to-loopback",
+                    "url": farm.url(path: "/redirect-to?url=" + Self.encode(blockedLoopback)),
+                ],
+                [
+                    "id": "redirect-to-private-name",
+                    "url": farm.url(
+                        path: "/redirect-to?url=" + Self.encode("http://ip-192-168-1-1.bench.test:\(port)/")),
+                ],
             ]
             // Only the farm's own addresses are allowed; 127.0.0.1 (the witness) is not.
             let run = try EngineRun.run(
                 monitors: monitors,
-                arguments: ["--once", "--allow-target", "\(farmAddress)/32", "--dns-server", "127.0.0.1:\(farm.dnsPort)"])
+                arguments: [
+                    "--once", "--allow-target", "\(farmAddress)/32", "--dns-server", "127.0.0.1:\(farm.dnsPort)",
+                ])
             #expect(try run.check("farm-allowed").status == "UP", "an allowed range still works: \(run.standardError)")
-            for id in ["loopback-literal", "mapped-ipv6-literal", "metadata-by-name", "private-by-name",
-                       "redirect-to-loopback", "redirect-to-private-name"] {
+            for id in [
+                "loopback-literal", "mapped-ipv6-literal", "metadata-by-name", "private-by-name",
+                "redirect-to-loopback", "redirect-to-private-name",
+            ] {
                 let check = try run.check(id)
                 #expect(check.status == "ERROR", "\(id): \(check.fields)")
                 #expect(check.errorCode == "policy", "\(id): \(check.fields)")
@@ -44,7 +54,8 @@ struct TargetPolicyTests {
     @Test("without any allowance even loopback is refused")
     func defaultPolicyRefusesLoopback() throws {
         try withFarm { farm in
-            let run = try EngineRun.run(monitors: [["id": "farm", "url": farm.url(path: "/ok")]], arguments: ["--once"])
+            let run = try EngineRun.run(
+                monitors: [["id": "farm", "url": farm.url(path: "/ok")]], arguments: ["--once"])
             #expect(run.exitStatus == 1)
             #expect(try run.check("farm").errorCode == "policy")
             #expect(try farm.stats().byPath["/ok", default: 0] == 0, "the farm never saw the request")

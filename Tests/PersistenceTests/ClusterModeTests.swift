@@ -2,11 +2,11 @@ import Foundation
 import LookoutTestSupport
 import Testing
 
+@testable import LookoutEngine
+
 #if canImport(Glibc)
 import Glibc
 #endif
-
-@testable import LookoutEngine
 
 /// Two real engine processes in cluster mode, sharing one PostgreSQL schema and one Redis key
 /// prefix: they split the monitors with no overlap and no gap, and when one is killed with
@@ -14,7 +14,8 @@ import Glibc
 enum ClusterTestEnvironment {
     static let redisURL = ProcessInfo.processInfo.environment["REDIS_URL"].flatMap { $0.isEmpty ? nil : $0 }
     static var shouldRun: Bool { (redisURL != nil && TestDatabase.baseURL != nil) || TestDatabase.isCI }
-    static let skipReason: Comment = "needs REDIS_URL and DATABASE_URL (scripts/test sets both); with CI set it runs and fails"
+    static let skipReason: Comment =
+        "needs REDIS_URL and DATABASE_URL (scripts/test sets both); with CI set it runs and fails"
 }
 
 @Suite(
@@ -35,11 +36,12 @@ struct ClusterModeTests {
             self.id = id
             resultsPath = directory + "/results-\(id).jsonl"
             process.executableURL = try Binaries.url(of: "lookout-engine")
-            process.arguments = [
-                "--database", databaseURL, "--redis", redisURL, "--redis-prefix", prefix, "--engine-id", id,
-                "--lease-ms", String(leaseMs), "--allow-private-targets", "--results", resultsPath,
-                "--spill-dir", directory + "/spill-\(id)", "--loops", "1",
-            ] + (extraArguments.isEmpty ? ["--reconcile-seconds", "5"] : extraArguments)
+            process.arguments =
+                [
+                    "--database", databaseURL, "--redis", redisURL, "--redis-prefix", prefix, "--engine-id", id,
+                    "--lease-ms", String(leaseMs), "--allow-private-targets", "--results", resultsPath,
+                    "--spill-dir", directory + "/spill-\(id)", "--loops", "1",
+                ] + (extraArguments.isEmpty ? ["--reconcile-seconds", "5"] : extraArguments)
             process.currentDirectoryURL = URL(fileURLWithPath: directory)
             let stderrPath = directory + "/engine-\(id).stderr"
             _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
@@ -82,17 +84,23 @@ struct ClusterModeTests {
                 let lines = (0..<monitorCount).map {
                     "{\"id\":\"cluster-\($0)\",\"url\":\"\(farm.url("/ok"))\",\"intervalSeconds\":2}"
                 }
-                try (lines.joined(separator: "\n") + "\n").write(toFile: directory + "/monitors.jsonl", atomically: true, encoding: .utf8)
+                try (lines.joined(separator: "\n") + "\n").write(
+                    toFile: directory + "/monitors.jsonl", atomically: true, encoding: .utf8)
                 let imported = try Run.run(
-                    "lookout-engine", ["import", "--database", schema.url, "--owner", "ops@example.com", directory + "/monitors.jsonl"],
+                    "lookout-engine",
+                    ["import", "--database", schema.url, "--owner", "ops@example.com", directory + "/monitors.jsonl"],
                     in: directory)
                 #expect(imported.status == 0, "import: \(imported.standardError)")
                 #expect(try schema.count("SELECT count(*) FROM monitors") == monitorCount)
 
                 let prefix = "lookout-test-\(UInt32.random(in: 0 ... .max))"
                 let leaseMs = 1500
-                let first = try Engine(id: "engine-a", databaseURL: schema.url, redisURL: redis, prefix: prefix, leaseMs: leaseMs, directory: directory)
-                let second = try Engine(id: "engine-b", databaseURL: schema.url, redisURL: redis, prefix: prefix, leaseMs: leaseMs, directory: directory)
+                let first = try Engine(
+                    id: "engine-a", databaseURL: schema.url, redisURL: redis, prefix: prefix, leaseMs: leaseMs,
+                    directory: directory)
+                let second = try Engine(
+                    id: "engine-b", databaseURL: schema.url, redisURL: redis, prefix: prefix, leaseMs: leaseMs,
+                    directory: directory)
                 defer {
                     first.stop(signal: SIGKILL)
                     second.stop()
@@ -108,11 +116,19 @@ struct ClusterModeTests {
                 }
                 let byFirst = monitors(first, from: windowStart, to: windowEnd)
                 let bySecond = monitors(second, from: windowStart, to: windowEnd)
-                #expect(byFirst.isDisjoint(with: bySecond), "no monitor is checked by both engines: \(byFirst.intersection(bySecond).prefix(5))")
-                #expect(byFirst.union(bySecond).count == monitorCount, "every monitor is checked: \(byFirst.count) + \(bySecond.count)")
+                #expect(
+                    byFirst.isDisjoint(with: bySecond),
+                    "no monitor is checked by both engines: \(byFirst.intersection(bySecond).prefix(5))")
+                #expect(
+                    byFirst.union(bySecond).count == monitorCount,
+                    "every monitor is checked: \(byFirst.count) + \(bySecond.count)")
                 #expect(!byFirst.isEmpty && !bySecond.isEmpty, "both engines got a share")
-                let perMonitor = Dictionary(grouping: (first.checks() + second.checks()).filter { $0.at >= windowStart && $0.at < windowEnd }, by: \.monitor)
-                #expect(perMonitor.values.allSatisfy { (1...3).contains($0.count) }, "about one check per interval per monitor")
+                let perMonitor = Dictionary(
+                    grouping: (first.checks() + second.checks()).filter { $0.at >= windowStart && $0.at < windowEnd },
+                    by: \.monitor)
+                #expect(
+                    perMonitor.values.allSatisfy { (1...3).contains($0.count) },
+                    "about one check per interval per monitor")
 
                 // SIGKILL the first engine: its lease runs out and the second takes everything.
                 first.stop(signal: SIGKILL)
@@ -120,13 +136,19 @@ struct ClusterModeTests {
                 let takeover = Double(2 * leaseMs) / 1000
                 Thread.sleep(forTimeInterval: takeover + 3)
                 let afterTakeover = monitors(second, from: killedAt + takeover, to: Date().timeIntervalSince1970)
-                #expect(afterTakeover.count == monitorCount, "the survivor checks all \(monitorCount) monitors within two leases: \(afterTakeover.count)")
+                #expect(
+                    afterTakeover.count == monitorCount,
+                    "the survivor checks all \(monitorCount) monitors within two leases: \(afterTakeover.count)")
 
                 second.stop()
                 // Every check the survivor reported is a row (it stopped cleanly and flushed).
                 let rows = try schema.count("SELECT count(*) FROM checks WHERE engine_id = 'engine-b'")
-                #expect(rows == second.checks().count, "rows of engine-b \(rows) == its result lines \(second.checks().count)")
-                #expect(try schema.count("SELECT count(*) - count(DISTINCT check_id) FROM checks") == 0, "no duplicate rows")
+                #expect(
+                    rows == second.checks().count,
+                    "rows of engine-b \(rows) == its result lines \(second.checks().count)")
+                #expect(
+                    try schema.count("SELECT count(*) - count(DISTINCT check_id) FROM checks") == 0, "no duplicate rows"
+                )
             }
         }
     }
@@ -147,14 +169,16 @@ struct ClusterModeTests {
                 try (monitors.joined(separator: "\n") + "\n").write(
                     toFile: directory + "/monitors.jsonl", atomically: true, encoding: .utf8)
                 let imported = try Run.run(
-                    "lookout-engine", ["import", "--database", schema.url, "--owner", "ops@example.com", directory + "/monitors.jsonl"],
+                    "lookout-engine",
+                    ["import", "--database", schema.url, "--owner", "ops@example.com", directory + "/monitors.jsonl"],
                     in: directory)
                 #expect(imported.status == 0, "import: \(imported.standardError)")
                 let prefix = "lookout-test-\(UInt32.random(in: 0 ... .max))"
                 let broken = try #require(try schema.scalar("SELECT id FROM monitors WHERE external_id = 'broken'"))
                 let healthy = try #require(try schema.scalar("SELECT id FROM monitors WHERE external_id = 'healthy'"))
                 let engine = try Engine(
-                    id: "engine-s", databaseURL: schema.url, redisURL: redis, prefix: prefix, leaseMs: 1500, directory: directory)
+                    id: "engine-s", databaseURL: schema.url, redisURL: redis, prefix: prefix, leaseMs: 1500,
+                    directory: directory)
                 defer { engine.stop() }
                 // The first check falls anywhere in the first 10 s (the monitor's phase); the
                 // re-check must follow it about 5 s later, long before the next interval.
@@ -180,11 +204,13 @@ struct ClusterModeTests {
                 #expect(checks.count == 2, "first failure plus the quick re-check: \(checks)")
                 if checks.count == 2 {
                     let gap = checks[1].at - checks[0].at
-                    #expect(gap > 4 && gap < 7, "the re-check came \(gap) s after the first failure (5 s expected, not 10)")
+                    #expect(
+                        gap > 4 && gap < 7, "the re-check came \(gap) s after the first failure (5 s expected, not 10)")
                 }
                 if let checkId = brokenEvents.first?["checkId"] {
-                    #expect(try schema.count("SELECT count(*) FROM checks WHERE check_id = $1::uuid", [checkId]) == 1,
-                            "the event names the row of the confirming check")
+                    #expect(
+                        try schema.count("SELECT count(*) FROM checks WHERE check_id = $1::uuid", [checkId]) == 1,
+                        "the event names the row of the confirming check")
                 }
             }
         }
@@ -243,7 +269,8 @@ struct ClusterModeTests {
                     editedLate.allSatisfy { $0.httpStatus == 503 },
                     "checks a second after the change use the new URL: \(editedLate)")
                 #expect(late.filter { $0.monitor == deleted.id }.isEmpty, "the deleted monitor is no longer checked")
-                #expect(late.contains { $0.monitor == kept.id && $0.httpStatus == 200 }, "the untouched monitor goes on")
+                #expect(
+                    late.contains { $0.monitor == kept.id && $0.httpStatus == 200 }, "the untouched monitor goes on")
             }
         }
     }

@@ -2,11 +2,11 @@ import Foundation
 import LookoutTestSupport
 import Testing
 
+@testable import LookoutEngine
+
 #if canImport(Glibc)
 import Glibc
 #endif
-
-@testable import LookoutEngine
 
 /// The "Must show" resilience cases of issue 3 with real processes: the engine binary, the bench
 /// farm, PostgreSQL (through a cuttable proxy where it must go away) and a private `redis-server`
@@ -55,7 +55,9 @@ struct ResilienceTests {
                 func scrape() -> String? { ResilienceSupport.metrics(port: metricsPort) }
 
                 let writing = ResilienceSupport.waitFor(timeout: 20) {
-                    !engine.isRunning || (scrape().flatMap { ResilienceSupport.metric($0, "lookout_engine_db_rows_written_total") } ?? 0) > 0
+                    !engine.isRunning
+                        || (scrape().flatMap { ResilienceSupport.metric($0, "lookout_engine_db_rows_written_total") }
+                            ?? 0) > 0
                 }
                 try #require(writing && engine.isRunning, "the engine never wrote a row: \(engine.log)")
                 Thread.sleep(forTimeInterval: 6)
@@ -110,7 +112,9 @@ struct ResilienceTests {
 
                 let summary = try ResilienceSupport.json(directory + "/summary.json")
                 let database = try #require(summary["database"] as? [String: Any], "summary has database figures")
-                #expect(summary["checks"] as? Int == okRequests, "summary checks \(summary["checks"] ?? "nil") == farm requests")
+                #expect(
+                    summary["checks"] as? Int == okRequests,
+                    "summary checks \(summary["checks"] ?? "nil") == farm requests")
                 // A COMMIT whose acknowledgement the cut swallowed is retried and then counted as
                 // duplicates: written + duplicates is what reached the table.
                 let written = (database["rowsWritten"] as? Int ?? -1) + (database["rowsDuplicate"] as? Int ?? 0)
@@ -146,7 +150,8 @@ struct ResilienceTests {
                 let metricsPort = try ResilienceSupport.freePort()
                 let arguments = [
                     "--monitors", "monitors.jsonl", "--database", schema.url, "--allow-private-targets",
-                    "--db-batch-rows", "200", "--metrics-port", String(metricsPort), "--spill-dir", directory + "/spill",
+                    "--db-batch-rows", "200", "--metrics-port", String(metricsPort), "--spill-dir",
+                    directory + "/spill",
                     "--summary-json", "summary.json",
                 ]
                 let binary = try Binaries.url(of: "lookout-engine")
@@ -156,11 +161,13 @@ struct ResilienceTests {
                     }
                 }
 
-                let first = try ChildProcess(name: "engine-first", executable: binary, arguments: arguments, directory: directory)
+                let first = try ChildProcess(
+                    name: "engine-first", executable: binary, arguments: arguments, directory: directory)
                 defer { first.stop(SIGKILL) }
                 let startedAt = Date()
                 try #require(
-                    ResilienceSupport.waitFor(timeout: 20) { !first.isRunning || (rowsWritten() ?? 0) > 0 } && first.isRunning,
+                    ResilienceSupport.waitFor(timeout: 20) { !first.isRunning || (rowsWritten() ?? 0) > 0 }
+                        && first.isRunning,
                     "the first engine never wrote a row: \(first.log)")
 
                 // The writer's backend: the `lookout-engine writer` session that holds a lock on this
@@ -190,7 +197,8 @@ struct ResilienceTests {
                 while Date() < killDeadline {
                     guard let scraped = rowsWritten() else { continue }
                     counted = scraped
-                    let state = try? watcher.execute("SELECT state FROM pg_stat_activity WHERE pid = $1::int", [backend])
+                    let state = try? watcher.execute(
+                        "SELECT state FROM pg_stat_activity WHERE pid = $1::int", [backend])
                     if let state, state.rowCount > 0, let text = state.string(row: 0, column: 0), text != "idle" {
                         midBatch = true
                         break
@@ -203,22 +211,31 @@ struct ResilienceTests {
                 #expect(counted > 0, "rows-written counter scraped before the kill: \(counted)")
                 // The killed client's backend rolls back (or finishes its COMMIT) and goes away.
                 _ = ResilienceSupport.waitFor(timeout: 10) {
-                    ((try? watcher.execute("SELECT 1 FROM pg_stat_activity WHERE pid = $1::int", [backend]))?.rowCount ?? 1) == 0
+                    ((try? watcher.execute("SELECT 1 FROM pg_stat_activity WHERE pid = $1::int", [backend]))?.rowCount
+                        ?? 1) == 0
                 }
                 let farmAtKill = ResilienceSupport.farmRequests(farm, path: "/ok") ?? -1
                 let rowsAfterKill = try schema.count("SELECT count(*) FROM checks")
-                #expect(rowsAfterKill >= Int(counted), "rows \(rowsAfterKill) >= rows the engine counted as written \(Int(counted))")
-                #expect(rowsAfterKill <= farmAtKill, "no row without a request: rows \(rowsAfterKill) <= farm requests \(farmAtKill)")
+                #expect(
+                    rowsAfterKill >= Int(counted),
+                    "rows \(rowsAfterKill) >= rows the engine counted as written \(Int(counted))")
+                #expect(
+                    rowsAfterKill <= farmAtKill,
+                    "no row without a request: rows \(rowsAfterKill) <= farm requests \(farmAtKill)")
 
                 // Same arguments, same spill directory.
-                let second = try ChildProcess(name: "engine-second", executable: binary, arguments: arguments, directory: directory)
+                let second = try ChildProcess(
+                    name: "engine-second", executable: binary, arguments: arguments, directory: directory)
                 defer { second.stop(SIGKILL) }
                 try #require(
-                    ResilienceSupport.waitFor(timeout: 20) { !second.isRunning || (rowsWritten() ?? 0) > 0 } && second.isRunning,
+                    ResilienceSupport.waitFor(timeout: 20) { !second.isRunning || (rowsWritten() ?? 0) > 0 }
+                        && second.isRunning,
                     "the second engine never wrote a row: \(second.log)")
                 Thread.sleep(forTimeInterval: 3)
                 let stopped = second.stop(SIGTERM, timeout: 30)
-                #expect(stopped.exitedNormally && stopped.status == 0, "second engine exit: \(stopped), stderr: \(second.log)")
+                #expect(
+                    stopped.exitedNormally && stopped.status == 0,
+                    "second engine exit: \(stopped), stderr: \(second.log)")
 
                 let summary = try ResilienceSupport.json(directory + "/summary.json")
                 let database = try #require(summary["database"] as? [String: Any], "summary has database figures")
@@ -226,16 +243,23 @@ struct ResilienceTests {
                 let rows = try schema.count("SELECT count(*) FROM checks")
                 let duplicates = try schema.count("SELECT count(*) - count(DISTINCT check_id) FROM checks")
                 #expect(duplicates == 0, "duplicate check ids: \(duplicates)")
-                #expect(rows >= Int(counted) + secondWritten, "rows \(rows) >= W \(Int(counted)) + second run's \(secondWritten)")
-                #expect(rows == rowsAfterKill + secondWritten, "rows \(rows) == rows after the kill \(rowsAfterKill) + second run's \(secondWritten)")
-                #expect(summary["checks"] as? Int == secondWritten, "the second run (clean stop) wrote each of its checks")
+                #expect(
+                    rows >= Int(counted) + secondWritten,
+                    "rows \(rows) >= W \(Int(counted)) + second run's \(secondWritten)")
+                #expect(
+                    rows == rowsAfterKill + secondWritten,
+                    "rows \(rows) == rows after the kill \(rowsAfterKill) + second run's \(secondWritten)")
+                #expect(
+                    summary["checks"] as? Int == secondWritten, "the second run (clean stop) wrote each of its checks")
                 #expect(database["droppedRows"] as? Int == 0)
                 let okRequests = ResilienceSupport.farmRequests(farm, path: "/ok") ?? -1
                 #expect(rows <= okRequests, "rows \(rows) <= farm requests \(okRequests)")
                 // Per engine instance (check ids embed it; engine_id is its hex): first run, then second.
                 let perEngine = try schema.connect().execute(
                     "SELECT count(*)::text FROM checks GROUP BY engine_id ORDER BY min(checked_at)")
-                let counts = (0..<perEngine.rowCount).compactMap { perEngine.string(row: $0, column: 0).flatMap { Int($0) } }
+                let counts = (0..<perEngine.rowCount).compactMap {
+                    perEngine.string(row: $0, column: 0).flatMap { Int($0) }
+                }
                 #expect(counts == [rowsAfterKill, secondWritten], "rows per engine instance: \(counts)")
                 print(
                     "[resilience] kill -9 mid-batch: W \(Int(counted)) counted written, \(rowsAfterKill) rows after the kill"
@@ -315,33 +339,58 @@ struct ResilienceTests {
                 // Before the restart: a normal split (so the restart really happened under load).
                 let beforeA = monitors("engine-a", killedAt - 1.5, killedAt)
                 let beforeB = monitors("engine-b", killedAt - 1.5, killedAt)
-                #expect(!beforeA.isEmpty && !beforeB.isEmpty, "before the restart both engines had a share: \(beforeA.count) + \(beforeB.count)")
-                #expect(beforeA.isDisjoint(with: beforeB) && beforeA.union(beforeB).count == monitorCount, "before the restart: an exact split")
+                #expect(
+                    !beforeA.isEmpty && !beforeB.isEmpty,
+                    "before the restart both engines had a share: \(beforeA.count) + \(beforeB.count)")
+                #expect(
+                    beforeA.isDisjoint(with: beforeB) && beforeA.union(beforeB).count == monitorCount,
+                    "before the restart: an exact split")
                 // While Redis was away the engines kept their shards: checks went on.
                 let awayA = monitors("engine-a", killedAt + 0.1, restartedAt)
                 let awayB = monitors("engine-b", killedAt + 0.1, restartedAt)
-                #expect(awayA.union(awayB).count == monitorCount, "while Redis was away every monitor was still checked: \(awayA.union(awayB).count)")
+                #expect(
+                    awayA.union(awayB).count == monitorCount,
+                    "while Redis was away every monitor was still checked: \(awayA.union(awayB).count)")
 
-                #expect(registered.allSatisfy { $0.0 && $0.1 }, "both engines registered again (lease key, member): \(registered)")
+                #expect(
+                    registered.allSatisfy { $0.0 && $0.1 },
+                    "both engines registered again (lease key, member): \(registered)")
                 let windowA = monitors("engine-a", windowStart, windowEnd)
                 let windowB = monitors("engine-b", windowStart, windowEnd)
-                #expect(windowA.union(windowB).count == monitorCount, "every monitor is checked in the window: \(windowA.count) + \(windowB.count)")
-                #expect(windowA.isDisjoint(with: windowB), "no monitor is checked by both engines: \(windowA.intersection(windowB).sorted().prefix(5))")
-                #expect(!windowA.isEmpty && !windowB.isEmpty, "both engines got a share again: \(windowA.count) + \(windowB.count)")
-                let inWindow = (byEngine["engine-a"]! + byEngine["engine-b"]!).filter { $0.at >= windowStart && $0.at < windowEnd }
+                #expect(
+                    windowA.union(windowB).count == monitorCount,
+                    "every monitor is checked in the window: \(windowA.count) + \(windowB.count)")
+                #expect(
+                    windowA.isDisjoint(with: windowB),
+                    "no monitor is checked by both engines: \(windowA.intersection(windowB).sorted().prefix(5))")
+                #expect(
+                    !windowA.isEmpty && !windowB.isEmpty,
+                    "both engines got a share again: \(windowA.count) + \(windowB.count)")
+                let inWindow = (byEngine["engine-a"]! + byEngine["engine-b"]!).filter {
+                    $0.at >= windowStart && $0.at < windowEnd
+                }
                 let perMonitor = Dictionary(grouping: inWindow, by: \.monitor).mapValues { $0.map(\.at).sorted() }
                 let overChecked = perMonitor.filter { $0.value.count > 3 }
-                #expect(overChecked.isEmpty, "at most 3 checks per monitor in 2 s at a 1 s interval: \(overChecked.keys.sorted().prefix(5))")
+                #expect(
+                    overChecked.isEmpty,
+                    "at most 3 checks per monitor in 2 s at a 1 s interval: \(overChecked.keys.sorted().prefix(5))")
                 let gaps = perMonitor.values.flatMap { times in zip(times.dropFirst(), times).map { $0 - $1 } }
                 let smallestGap = gaps.min() ?? 1
 
                 let stoppedA = first.stop(SIGTERM)
                 let stoppedB = second.stop(SIGTERM)
-                #expect(stoppedA.exitedNormally && stoppedA.status == 0, "engine-a exit: \(stoppedA), stderr: \(first.log)")
-                #expect(stoppedB.exitedNormally && stoppedB.status == 0, "engine-b exit: \(stoppedB), stderr: \(second.log)")
+                #expect(
+                    stoppedA.exitedNormally && stoppedA.status == 0, "engine-a exit: \(stoppedA), stderr: \(first.log)")
+                #expect(
+                    stoppedB.exitedNormally && stoppedB.status == 0, "engine-b exit: \(stoppedB), stderr: \(second.log)"
+                )
                 let lines = checks("engine-a").count + checks("engine-b").count
-                #expect(try schema.count("SELECT count(*) FROM checks") == lines, "a row per result line of both engines (\(lines))")
-                #expect(try schema.count("SELECT count(*) - count(DISTINCT check_id) FROM checks") == 0, "no duplicate rows")
+                #expect(
+                    try schema.count("SELECT count(*) FROM checks") == lines,
+                    "a row per result line of both engines (\(lines))")
+                #expect(
+                    try schema.count("SELECT count(*) - count(DISTINCT check_id) FROM checks") == 0, "no duplicate rows"
+                )
                 print(
                     "[resilience] redis restart: before \(beforeA.count)+\(beforeB.count), while away \(awayA.count)+\(awayB.count),"
                         + " window \(windowA.count)+\(windowB.count) monitors, \(inWindow.count) checks in 2 s,"
@@ -367,7 +416,9 @@ private final class ChildProcess {
         let status: Int32
         /// From the signal to the end.
         let seconds: Double
-        var description: String { exitedNormally ? "exit \(status) after \(String(format: "%.1f", seconds)) s" : "signal \(status)" }
+        var description: String {
+            exitedNormally ? "exit \(status) after \(String(format: "%.1f", seconds)) s" : "signal \(status)"
+        }
     }
 
     let name: String
@@ -417,7 +468,10 @@ private final class RedisServerProcess {
 
     init() throws {
         port = try ResilienceSupport.freePort()
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("lookout-resilience-redis-\(UUID().uuidString)").path
+        directory =
+            FileManager.default.temporaryDirectory.appendingPathComponent(
+                "lookout-resilience-redis-\(UUID().uuidString)"
+            ).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
 
@@ -427,7 +481,9 @@ private final class RedisServerProcess {
     func start() throws {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         let binary = try #require(
-            path.split(separator: ":").map { "\($0)/redis-server" }.first { FileManager.default.isExecutableFile(atPath: $0) },
+            path.split(separator: ":").map { "\($0)/redis-server" }.first {
+                FileManager.default.isExecutableFile(atPath: $0)
+            },
             "redis-server is not on PATH (scripts/setup installs it)")
         server = try ChildProcess(
             name: "redis-server", executable: URL(fileURLWithPath: binary),
@@ -447,7 +503,8 @@ private final class RedisServerProcess {
 
     /// One inline command; the first line of the reply (`+PONG`, `:1`, `$-1` …).
     func command(_ text: String) -> String? {
-        guard let reply = ResilienceSupport.exchange(port: port, Array((text + "\r\n").utf8), until: { $0.contains(10) })
+        guard
+            let reply = ResilienceSupport.exchange(port: port, Array((text + "\r\n").utf8), until: { $0.contains(10) })
         else { return nil }
         return reply.split(separator: "\r\n", omittingEmptySubsequences: false).first.map(String.init)
     }
@@ -544,7 +601,9 @@ private enum ResilienceSupport {
         address.sin_port = UInt16(port).bigEndian
         guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { return nil }
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else { return nil }
         var offset = 0
@@ -574,7 +633,9 @@ private enum ResilienceSupport {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0 else { throw Binaries.NotFound(description: "bind() failed") }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)

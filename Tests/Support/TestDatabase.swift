@@ -3,7 +3,6 @@ import LookoutFFI
 import Synchronization
 import Testing
 
-
 /// The PostgreSQL the tests use: `DATABASE_URL`, else `PGHOST`/`PGPORT`/`PGUSER`/`PGDATABASE`
 /// (scripts/test exports both). Without one, database tests are skipped with a message — unless
 /// `CI` is set, where they run and fail.

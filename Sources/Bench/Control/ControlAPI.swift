@@ -14,7 +14,8 @@ struct ControlAPI: Sendable {
     }
 
     /// Sends `body` (JSON) and returns the status and the decoded JSON object.
-    func call(_ method: String, _ path: String, body: Data? = nil, timeout: Double = 60) throws -> (Int, [String: Any]) {
+    func call(_ method: String, _ path: String, body: Data? = nil, timeout: Double = 60) throws -> (Int, [String: Any])
+    {
         guard let url = URL(string: base + path) else { throw Failure(description: "bad URL \(base + path)") }
         var request = URLRequest(url: url, timeoutInterval: timeout)
         request.httpMethod = method

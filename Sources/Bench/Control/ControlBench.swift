@@ -55,7 +55,9 @@ struct ControlBench {
     }
 
     func run() throws -> Report {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lookout-bench-control-\(getpid())").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "lookout-bench-control-\(getpid())"
+        ).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let schema = "lookout_bench_\(Int(Date().timeIntervalSince1970))_\(getpid())"
@@ -66,7 +68,8 @@ struct ControlBench {
         let control = try ChildProcess(
             executable: try Self.sibling("lookout-control"),
             arguments: [
-                "--database", databaseURL + (databaseURL.contains("?") ? "&" : "?") + "options=-csearch_path%3D" + schema,
+                "--database",
+                databaseURL + (databaseURL.contains("?") ? "&" : "?") + "options=-csearch_path%3D" + schema,
                 "--redis", redisURL, "--redis-prefix", prefix, "--port", String(port), "--bcrypt-cost", "10",
                 "--allow-private-targets", "--no-rollups", "--outbox-poll-ms", "1000",
                 // The figures are the API's own cost: the per-token budget is set out of reach
@@ -79,7 +82,10 @@ struct ControlBench {
         defer {
             control.terminate()
             _ = control.wait(deadline: ChildProcess.now() + 15, shouldStop: { false })
-            _ = try? redisCLI(["EVAL", "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end", "0", prefix + ":*"])
+            _ = try? redisCLI([
+                "EVAL", "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end", "0",
+                prefix + ":*",
+            ])
         }
         var api = ControlAPI(base: "http://127.0.0.1:\(port)")
         try waitForHealth(api, control: control, stderrPath: directory + "/control.stderr")
@@ -132,7 +138,8 @@ struct ControlBench {
                 message: "connection refused"
             )
             let id = try redisCLI(
-                ["XADD", contract.stateStream, "MAXLEN", "~", "100000", "*"] + event.streamFields.flatMap { [$0.0, $0.1] }
+                ["XADD", contract.stateStream, "MAXLEN", "~", "100000", "*"]
+                    + event.streamFields.flatMap { [$0.0, $0.1] }
             )
             // The entry id is Redis's own millisecond timestamp of the append.
             guard let millis = Double(id.split(separator: "-").first ?? "") else {
@@ -155,7 +162,8 @@ struct ControlBench {
             webhookP99Ms: Self.percentile(latencies, 0.99),
             webhookMaxMs: latencies.last ?? 0,
             webhookCount: latencies.count,
-            settings: "\(monitors) monitors × \(runs) imports, \(connections) connections × \(seconds) s, \(events) state changes"
+            settings:
+                "\(monitors) monitors × \(runs) imports, \(connections) connections × \(seconds) s, \(events) state changes"
         )
     }
 
@@ -173,7 +181,8 @@ struct ControlBench {
     }
 
     private func register(_ api: ControlAPI, email: String) throws -> String {
-        let (status, object) = try api.json("POST", "/api/v1/auth/register", ["email": email, "password": "bench password"])
+        let (status, object) = try api.json(
+            "POST", "/api/v1/auth/register", ["email": email, "password": "bench password"])
         guard status == 201, let token = object["token"] as? String else {
             throw Failure(description: "register answered \(status): \(object)")
         }
@@ -181,7 +190,8 @@ struct ControlBench {
     }
 
     private func login(_ api: ControlAPI, email: String) throws -> String {
-        let (status, object) = try api.json("POST", "/api/v1/auth/login", ["email": email, "password": "bench password"])
+        let (status, object) = try api.json(
+            "POST", "/api/v1/auth/login", ["email": email, "password": "bench password"])
         guard status == 200, let token = object["token"] as? String else {
             throw Failure(description: "login answered \(status): \(object)")
         }
@@ -209,7 +219,9 @@ struct ControlBench {
             if fields.count == 2, fields[0].hasSuffix("%"), let value = Self.milliseconds(String(fields[1])) {
                 percentiles[String(fields[0])] = value
             }
-            if line.contains("Non-2xx or 3xx responses:"), let value = fields.last.flatMap({ Int($0) }) { non2xx = value }
+            if line.contains("Non-2xx or 3xx responses:"), let value = fields.last.flatMap({ Int($0) }) {
+                non2xx = value
+            }
         }
         guard let requests, let p50 = percentiles["50%"], let p99 = percentiles["99%"] else {
             throw Failure(description: "could not read wrk's output:\n\(output)")
@@ -225,7 +237,9 @@ struct ControlBench {
 
     @discardableResult
     private func redisCLI(_ arguments: [String]) throws -> String {
-        guard let cli = Self.which("redis-cli") else { throw Failure(description: "redis-cli is not installed (scripts/setup)") }
+        guard let cli = Self.which("redis-cli") else {
+            throw Failure(description: "redis-cli is not installed (scripts/setup)")
+        }
         var options = ["-h", redis.host, "-p", String(redis.port), "-n", String(redis.database)]
         if let user = redis.username { options += ["--user", user] }
         if let password = redis.password { options += ["--pass", password, "--no-auth-warning"] }
@@ -240,7 +254,8 @@ struct ControlBench {
 
     /// `850.00us`, `12.34ms`, `1.02s` → milliseconds.
     static func milliseconds(_ text: String) -> Double? {
-        for (suffix, scale) in [("us", 0.001), ("ms", 1.0), ("s", 1000.0), ("m", 60_000.0)] where text.hasSuffix(suffix) {
+        for (suffix, scale) in [("us", 0.001), ("ms", 1.0), ("s", 1000.0), ("m", 60_000.0)] where text.hasSuffix(suffix)
+        {
             return Double(text.dropLast(suffix.count)).map { $0 * scale }
         }
         return nil
@@ -252,7 +267,8 @@ struct ControlBench {
         let candidate = me.deletingLastPathComponent().appendingPathComponent(name).path
         if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         if let onPath = which(name) { return onPath }
-        throw Failure(description: "\(name) not found next to lookout-bench or on PATH: build it (swift build -c release)")
+        throw Failure(
+            description: "\(name) not found next to lookout-bench or on PATH: build it (swift build -c release)")
     }
 
     static func which(_ name: String) -> String? {
@@ -279,7 +295,8 @@ struct ControlBench {
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             throw Failure(
-                description: "\(URL(fileURLWithPath: executable).lastPathComponent) failed: \(String(decoding: errorData, as: UTF8.self))"
+                description:
+                    "\(URL(fileURLWithPath: executable).lastPathComponent) failed: \(String(decoding: errorData, as: UTF8.self))"
             )
         }
         return String(decoding: data, as: UTF8.self)

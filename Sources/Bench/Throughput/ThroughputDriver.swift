@@ -52,7 +52,9 @@ struct ThroughputDriver {
         if let maxInFlight = configuration.maxInFlight { arguments += ["--max-in-flight", String(maxInFlight)] }
         arguments += ["--summary-json", files.summary]
         if let database = configuration.databaseURL {
-            arguments += ["--database", database, "--owner", "bench@lookout.local", "--spill-dir", files.directory + "/spill"]
+            arguments += [
+                "--database", database, "--owner", "bench@lookout.local", "--spill-dir", files.directory + "/spill",
+            ]
         }
 
         log(

@@ -181,7 +181,8 @@ extension ThroughputMeasurement {
             let laterMisses = Int(misses) - names
             self.dnsCache = DNSCache(
                 lookups: lookups, hits: Int(hits), misses: Int(misses), coalesced: Int(coalesced), distinctNames: names,
-                hitRatioAfterFirstLookup: later > 0 ? rounded(1 - Double(max(laterMisses, 0)) / Double(later), places: 5) : 0)
+                hitRatioAfterFirstLookup: later > 0
+                    ? rounded(1 - Double(max(laterMisses, 0)) / Double(later), places: 5) : 0)
         } else {
             self.dnsCache = nil
         }

@@ -67,7 +67,8 @@ enum ControlApplication {
             postgres: postgres,
             redis: redis,
             startup: startup,
-            tokens: await SessionTokens(secret: startup.jwtSecret, lifetimeSeconds: configuration.auth.tokenLifetimeSeconds),
+            tokens: await SessionTokens(
+                secret: startup.jwtSecret, lifetimeSeconds: configuration.auth.tokenLifetimeSeconds),
             passwords: Passwords(cost: configuration.auth.bcryptCost),
             statistics: ControlStatistics(),
             secrets: try SecretBox(key: startup.secretKey),
@@ -126,7 +127,10 @@ enum ControlApplication {
                 let port = channel.localAddress?.port ?? configuration.http.port
                 logger.notice(
                     "lookout-control listening",
-                    metadata: ["http.url": "http://\(configuration.http.host):\(port)", "instance": "\(configuration.instanceId)"]
+                    metadata: [
+                        "http.url": "http://\(configuration.http.host):\(port)",
+                        "instance": "\(configuration.instanceId)",
+                    ]
                 )
                 await onServerRunning(port)
             },

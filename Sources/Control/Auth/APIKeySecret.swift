@@ -12,7 +12,8 @@ enum APIKeySecret {
     static func generate() -> String {
         let key = SymmetricKey(size: .bits256)
         let bytes = key.withUnsafeBytes { Data($0) }
-        return marker + bytes.base64EncodedString()
+        return marker
+            + bytes.base64EncodedString()
             .replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")

@@ -12,7 +12,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
     let rateLimiter: RateLimiter
     let requestsPerMinute: Int
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         guard let header = request.headers[.authorization], header.count > 7,
@@ -32,7 +34,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         let readOnly = request.method == .get || request.method == .head
         if !readOnly && !identity.canWrite {
-            throw APIError.forbidden("this API key has the read scope only; create one with the write scope to change data")
+            throw APIError.forbidden(
+                "this API key has the read scope only; create one with the write scope to change data")
         }
         try await rateLimiter.enforce(
             key: "token:\(identity.rateLimitKey)",

@@ -17,7 +17,9 @@ struct SessionTokens: Sendable {
 
         func verify(using algorithm: some JWTAlgorithm) async throws {
             try exp.verifyNotExpired()
-            guard iss.value == SessionTokens.issuer else { throw JWTError.claimVerificationFailure(failedClaim: iss, reason: "issuer") }
+            guard iss.value == SessionTokens.issuer else {
+                throw JWTError.claimVerificationFailure(failedClaim: iss, reason: "issuer")
+            }
         }
     }
 

@@ -17,30 +17,52 @@ struct ControlSetting: Sendable, Equatable {
         .init("--redis-prefix", "LOOKOUT_REDIS_PREFIX", "lookout", "first component of every Redis name"),
         .init("--host", "LOOKOUT_HOST", "127.0.0.1", "address the HTTP server binds"),
         .init("--port", "LOOKOUT_PORT", "3000", "HTTP port (0 = any free port)"),
-        .init("--cors-origin", "LOOKOUT_CORS_ORIGIN", "", "origins allowed to call the API from a browser (comma-separated)"),
+        .init(
+            "--cors-origin", "LOOKOUT_CORS_ORIGIN", "",
+            "origins allowed to call the API from a browser (comma-separated)"),
         .init("--behind-https", "LOOKOUT_BEHIND_HTTPS", "false", "served behind TLS: send Strict-Transport-Security"),
-        .init("--trust-forwarded-for", "LOOKOUT_TRUST_FORWARDED_FOR", "false", "client IP from X-Forwarded-For (behind a proxy only)"),
-        .init("--jwt-secret", "LOOKOUT_JWT_SECRET", "", "HS256 secret, 32+ bytes; generated once and kept in the database when unset"),
+        .init(
+            "--trust-forwarded-for", "LOOKOUT_TRUST_FORWARDED_FOR", "false",
+            "client IP from X-Forwarded-For (behind a proxy only)"),
+        .init(
+            "--jwt-secret", "LOOKOUT_JWT_SECRET", "",
+            "HS256 secret, 32+ bytes; generated once and kept in the database when unset"),
         .init("--token-lifetime", "LOOKOUT_TOKEN_LIFETIME", "86400", "session token lifetime, seconds"),
         .init("--bcrypt-cost", "LOOKOUT_BCRYPT_COST", "12", "bcrypt cost of stored passwords (10...15)"),
-        .init("--secret-key", "LOOKOUT_SECRET_KEY", "", "AES-256-GCM key for channel secrets (64 hex digits); generated and kept in the database when unset"),
-        .init("--smtp-url", "LOOKOUT_SMTP_URL", "", "smtp:// or smtps:// server for e-mail, user and password in the URL"),
+        .init(
+            "--secret-key", "LOOKOUT_SECRET_KEY", "",
+            "AES-256-GCM key for channel secrets (64 hex digits); generated and kept in the database when unset"),
+        .init(
+            "--smtp-url", "LOOKOUT_SMTP_URL", "", "smtp:// or smtps:// server for e-mail, user and password in the URL"),
         .init("--smtp-from", "LOOKOUT_SMTP_FROM", "lookout@localhost", "sender address of e-mail notifications"),
-        .init("--telegram-api-base", "LOOKOUT_TELEGRAM_API_BASE", "https://api.telegram.org", "Telegram Bot API base URL"),
-        .init("--allow-private-targets", "LOOKOUT_ALLOW_PRIVATE_TARGETS", "false", "monitors and webhooks may point at private or loopback addresses"),
+        .init(
+            "--telegram-api-base", "LOOKOUT_TELEGRAM_API_BASE", "https://api.telegram.org", "Telegram Bot API base URL"),
+        .init(
+            "--allow-private-targets", "LOOKOUT_ALLOW_PRIVATE_TARGETS", "false",
+            "monitors and webhooks may point at private or loopback addresses"),
         .init("--dns-server", "LOOKOUT_DNS_SERVER", "", "DNS server IP:PORT for deliveries (default: resolv.conf)"),
         .init("--ca-file", "LOOKOUT_CA_FILE", "", "extra CA certificates (PEM) trusted by deliveries"),
-        .init("--dispatcher-concurrency", "LOOKOUT_DISPATCHER_CONCURRENCY", "16", "notifications in flight per instance (0 = no dispatcher here)"),
+        .init(
+            "--dispatcher-concurrency", "LOOKOUT_DISPATCHER_CONCURRENCY", "16",
+            "notifications in flight per instance (0 = no dispatcher here)"),
         .init("--max-attempts", "LOOKOUT_MAX_ATTEMPTS", "10", "delivery attempts before a notification fails"),
         .init("--outbox-lease", "LOOKOUT_OUTBOX_LEASE", "60", "seconds a claimed notification stays with one instance"),
-        .init("--outbox-poll-ms", "LOOKOUT_OUTBOX_POLL_MS", "1000", "how often the dispatcher looks for due notifications"),
+        .init(
+            "--outbox-poll-ms", "LOOKOUT_OUTBOX_POLL_MS", "1000", "how often the dispatcher looks for due notifications"
+        ),
         .init("--delivery-timeout-ms", "LOOKOUT_DELIVERY_TIMEOUT_MS", "15000", "whole-delivery timeout"),
         .init("--incident-consumer", "LOOKOUT_INCIDENT_CONSUMER", "true", "consume the state stream on this instance"),
         .init("--rollups", "LOOKOUT_ROLLUPS", "true", "run the rollup scheduler on this instance (one runs at a time)"),
-        .init("--flap-threshold", "LOOKOUT_FLAP_THRESHOLD", "5", "state changes within the flap window that make a monitor flapping"),
+        .init(
+            "--flap-threshold", "LOOKOUT_FLAP_THRESHOLD", "5",
+            "state changes within the flap window that make a monitor flapping"),
         .init("--flap-window", "LOOKOUT_FLAP_WINDOW", "1800", "flap window, seconds"),
-        .init("--flap-stable", "LOOKOUT_FLAP_STABLE", "900", "seconds without a change before a flapping monitor is stable"),
-        .init("--claim-idle-ms", "LOOKOUT_CLAIM_IDLE_MS", "30000", "take over stream entries another consumer left this long"),
+        .init(
+            "--flap-stable", "LOOKOUT_FLAP_STABLE", "900",
+            "seconds without a change before a flapping monitor is stable"),
+        .init(
+            "--claim-idle-ms", "LOOKOUT_CLAIM_IDLE_MS", "30000",
+            "take over stream entries another consumer left this long"),
         .init("--rate-register-per-ip", "LOOKOUT_RATE_REGISTER_PER_IP", "10", "registrations a minute per client IP"),
         .init("--rate-login-per-ip", "LOOKOUT_RATE_LOGIN_PER_IP", "20", "logins a minute per client IP"),
         .init("--rate-login-per-email", "LOOKOUT_RATE_LOGIN_PER_EMAIL", "10", "logins a minute per e-mail address"),

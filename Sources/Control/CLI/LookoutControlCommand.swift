@@ -19,13 +19,15 @@ struct LookoutControlCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Redis name prefix (LOOKOUT_REDIS_PREFIX). Default lookout.") var redisPrefix: String?
     @Option(name: .long, help: "Bind address (LOOKOUT_HOST). Default 127.0.0.1.") var host: String?
     @Option(name: .long, help: "HTTP port (LOOKOUT_PORT). Default 3000.") var port: String?
-    @Option(name: .long, help: "Allowed browser origins, comma-separated (LOOKOUT_CORS_ORIGIN).") var corsOrigin: String?
+    @Option(name: .long, help: "Allowed browser origins, comma-separated (LOOKOUT_CORS_ORIGIN).") var corsOrigin:
+        String?
     @Flag(name: .long, inversion: .prefixedNo, help: "Served behind TLS: send HSTS (LOOKOUT_BEHIND_HTTPS).")
     var behindHttps: Bool?
     @Flag(name: .long, inversion: .prefixedNo, help: "Client IP from X-Forwarded-For (LOOKOUT_TRUST_FORWARDED_FOR).")
     var trustForwardedFor: Bool?
     @Option(name: .long, help: "HS256 secret, 32+ bytes (LOOKOUT_JWT_SECRET).") var jwtSecret: String?
-    @Option(name: .long, help: "Token lifetime, seconds (LOOKOUT_TOKEN_LIFETIME). Default 86400.") var tokenLifetime: String?
+    @Option(name: .long, help: "Token lifetime, seconds (LOOKOUT_TOKEN_LIFETIME). Default 86400.") var tokenLifetime:
+        String?
     @Option(name: .long, help: "bcrypt cost (LOOKOUT_BCRYPT_COST). Default 12.") var bcryptCost: String?
     @Option(name: .long, help: "Channel-secret key, 64 hex digits (LOOKOUT_SECRET_KEY).") var secretKey: String?
     @Option(name: .long, help: "smtp:// or smtps:// URL (LOOKOUT_SMTP_URL).") var smtpUrl: String?
@@ -55,7 +57,8 @@ struct LookoutControlCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Logins/min per IP (LOOKOUT_RATE_LOGIN_PER_IP). Default 20.") var rateLoginPerIp: String?
     @Option(name: .long, help: "Logins/min per e-mail (LOOKOUT_RATE_LOGIN_PER_EMAIL). Default 10.")
     var rateLoginPerEmail: String?
-    @Option(name: .long, help: "Requests/min per token (LOOKOUT_RATE_PER_TOKEN). Default 1200.") var ratePerToken: String?
+    @Option(name: .long, help: "Requests/min per token (LOOKOUT_RATE_PER_TOKEN). Default 1200.") var ratePerToken:
+        String?
     @Option(name: .long, help: "Instance name (LOOKOUT_INSTANCE_ID). Default host-pid.") var instanceId: String?
     @Option(name: .long, help: "Log level (LOOKOUT_LOG_LEVEL). Default info.") var logLevel: String?
 
@@ -197,7 +200,8 @@ struct SettingReader {
     func logLevel(_ flag: String, _ given: String?) throws(ControlConfigurationError) -> Logger.Level {
         let (value, source) = raw(flag, given)
         guard let level = Logger.Level(rawValue: value.lowercased()) else {
-            throw fail(flag, "'\(value)' (from \(source)) must be trace, debug, info, notice, warning, error or critical")
+            throw fail(
+                flag, "'\(value)' (from \(source)) must be trace, debug, info, notice, warning, error or critical")
         }
         return level
     }

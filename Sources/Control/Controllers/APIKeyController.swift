@@ -37,7 +37,8 @@ struct APIKeyController: Sendable {
             scopes = []
             for (index, item) in raw.enumerated() {
                 guard let text = item as? String, let scope = APIKeyScope(rawValue: text) else {
-                    throw APIError.validation("scopes[\(index)] must be \"read\" or \"write\"", field: "scopes[\(index)]")
+                    throw APIError.validation(
+                        "scopes[\(index)] must be \"read\" or \"write\"", field: "scopes[\(index)]")
                 }
                 if !scopes.contains(scope) { scopes.append(scope) }
             }
@@ -48,7 +49,8 @@ struct APIKeyController: Sendable {
         if let expiresAt, expiresAt <= Date() {
             throw APIError.validation("expiresAt must be in the future", field: "expiresAt")
         }
-        let (key, secret) = try await keys.create(ownerId: identity.userId, name: name, scopes: scopes, expiresAt: expiresAt)
+        let (key, secret) = try await keys.create(
+            ownerId: identity.userId, name: name, scopes: scopes, expiresAt: expiresAt)
         return EditedResponse(status: .created, response: Created(apiKey: key, secret: secret))
     }
 

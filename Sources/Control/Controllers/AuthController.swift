@@ -1,6 +1,5 @@
 import Foundation
 import HTTPTypes
-import Foundation
 import Hummingbird
 
 /// `POST /auth/register`, `POST /auth/login` (public, strictly rate-limited) and `GET /auth/me`.
@@ -29,7 +28,8 @@ struct AuthController: Sendable {
         group.get("auth/me", use: me)
     }
 
-    @Sendable func register(_ request: Request, context: ControlRequestContext) async throws -> EditedResponse<Session> {
+    @Sendable func register(_ request: Request, context: ControlRequestContext) async throws -> EditedResponse<Session>
+    {
         let ip = ClientAddress.of(request, context: context, trustForwardedFor: trustForwardedFor)
         try await rateLimiter.enforce(key: "register:ip:\(ip)", limitPerMinute: limits.registrationsPerIP)
         let body = try await JSONBody.object(of: request, limit: bodyLimit, allowed: ["email", "password", "name"])
@@ -42,7 +42,8 @@ struct AuthController: Sendable {
         }
         let user = try await users.create(email: email, passwordHash: try await passwords.hash(password), name: name)
         let issued = try await tokens.issue(userId: user.id)
-        return EditedResponse(status: .created, response: Session(token: issued.token, expiresAt: issued.expiresAt, user: user))
+        return EditedResponse(
+            status: .created, response: Session(token: issued.token, expiresAt: issued.expiresAt, user: user))
     }
 
     @Sendable func login(_ request: Request, context: ControlRequestContext) async throws -> Session {

@@ -55,8 +55,11 @@ struct ChannelController: Sendable {
         group.get("notification-channels", use: list)
         group.post("notification-channels", use: create)
         group.get("notification-channels/{id}", use: get)
-        group.put("notification-channels/{id}") { request, context in try await change(request, context, replace: true) }
-        group.patch("notification-channels/{id}") { request, context in try await change(request, context, replace: false) }
+        group.put("notification-channels/{id}") { request, context in try await change(request, context, replace: true)
+        }
+        group.patch("notification-channels/{id}") { request, context in
+            try await change(request, context, replace: false)
+        }
         group.delete("notification-channels/{id}", use: delete)
         group.post("notification-channels/{id}/test", use: test)
     }
@@ -81,7 +84,9 @@ struct ChannelController: Sendable {
         return EditedResponse(status: .created, response: Created(channel: channel, signingSecret: generated))
     }
 
-    private func change(_ request: Request, _ context: ControlRequestContext, replace: Bool) async throws
+    private func change(
+        _ request: Request, _ context: ControlRequestContext, replace: Bool
+    ) async throws
         -> ChannelResource
     {
         let identity = try context.requireIdentity()
@@ -152,7 +157,8 @@ struct ChannelController: Sendable {
         guard let kind = ChannelKind(rawValue: kindText) else {
             throw APIError.validation("type must be email, telegram or webhook", field: "type")
         }
-        let name = try body.string("name")?.trimmingCharacters(in: .whitespacesAndNewlines)
+        let name =
+            try body.string("name")?.trimmingCharacters(in: .whitespacesAndNewlines)
             ?? current?.record.name ?? kind.rawValue
         guard (1...100).contains(name.count) else {
             throw APIError.validation("name must be 1 to 100 characters", field: "name")
@@ -225,10 +231,11 @@ struct ChannelController: Sendable {
         case .telegram(let chatId, _): normalised["chatId"] = chatId
         case .webhook(let url, _): normalised["url"] = url
         }
-        let configData = (try? JSONSerialization.data(withJSONObject: normalised, options: [.sortedKeys])) ?? Data("{}".utf8)
+        let configData =
+            (try? JSONSerialization.data(withJSONObject: normalised, options: [.sortedKeys])) ?? Data("{}".utf8)
         var sealed: SecretBox.Sealed?
         if let secret, !secret.isEmpty, kind != .email {
-            do { sealed = try secrets.seal(secret) } catch { throw APIError.internalError }
+            do { sealed = try secrets.seal(secret) } catch { throw APIError.unexpected }
         }
         return (
             ChannelRecord(

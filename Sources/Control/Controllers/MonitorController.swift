@@ -58,7 +58,9 @@ struct MonitorController: Sendable {
         return Page(data: items, nextCursor: next.map { Cursor.encode(String($0)) })
     }
 
-    @Sendable func create(_ request: Request, context: ControlRequestContext) async throws -> EditedResponse<
+    @Sendable func create(
+        _ request: Request, context: ControlRequestContext
+    ) async throws -> EditedResponse<
         MonitorResource
     > {
         let identity = try context.requireIdentity()
@@ -70,7 +72,8 @@ struct MonitorController: Sendable {
     }
 
     /// `{"monitors": [...]}`, at most 10,000, all or nothing.
-    @Sendable func bulk(_ request: Request, context: ControlRequestContext) async throws -> EditedResponse<BulkCreated> {
+    @Sendable func bulk(_ request: Request, context: ControlRequestContext) async throws -> EditedResponse<BulkCreated>
+    {
         let identity = try context.requireIdentity()
         let body = try await JSONBody.object(of: request, limit: bulkBodyLimit, allowed: ["monitors"])
         guard let items = body.fields["monitors"] as? [Any] else {
@@ -85,7 +88,8 @@ struct MonitorController: Sendable {
         drafts.reserveCapacity(items.count)
         for (index, item) in items.enumerated() {
             guard let fields = item as? [String: Any] else {
-                errors.append(.init(index: index, code: "validation_failed", message: "must be a JSON object", field: nil))
+                errors.append(
+                    .init(index: index, code: "validation_failed", message: "must be a JSON object", field: nil))
                 continue
             }
             do {
@@ -168,7 +172,9 @@ struct MonitorController: Sendable {
 
     /// Asks the engine that owns the monitor to check it at once; the result arrives like any
     /// check (`GET /monitors/{id}/checks`, live updates). 202: requested, not yet done.
-    @Sendable func checkNow(_ request: Request, context: ControlRequestContext) async throws -> EditedResponse<
+    @Sendable func checkNow(
+        _ request: Request, context: ControlRequestContext
+    ) async throws -> EditedResponse<
         CheckRequested
     > {
         let identity = try context.requireIdentity()
@@ -195,7 +201,9 @@ struct MonitorController: Sendable {
         )
     }
 
-    private func setPaused(_ paused: Bool, _ request: Request, _ context: ControlRequestContext) async throws
+    private func setPaused(
+        _ paused: Bool, _ request: Request, _ context: ControlRequestContext
+    ) async throws
         -> MonitorResource
     {
         let identity = try context.requireIdentity()

@@ -40,7 +40,8 @@ enum ControlStartup {
     }
 
     private static func prepare(configuration: ControlConfiguration, logger: Logger) throws -> Outcome {
-        let connection = try PostgresConnection(url: configuration.databaseURL, applicationName: "lookout-control startup")
+        let connection = try PostgresConnection(
+            url: configuration.databaseURL, applicationName: "lookout-control startup")
         let migration = try Migrator().migrate(connection)
         if !migration.applied.isEmpty {
             logger.notice(

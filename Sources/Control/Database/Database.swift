@@ -78,7 +78,9 @@ struct Database: Sendable {
             try await rows(query, as: type).first
         }
 
-        func values<Value: PostgresDecodable & Sendable>(_ query: PostgresQuery, as _: Value.Type) async throws
+        func values<Value: PostgresDecodable & Sendable>(
+            _ query: PostgresQuery, as _: Value.Type
+        ) async throws
             -> [Value]
         {
             let sequence = try await connection.query(query, logger: logger)

@@ -62,7 +62,8 @@ struct DatabaseAddress: Sendable, Equatable {
             case "prefer": tls = .prefer(.makeClientConfiguration())
             default: tls = .disable
             }
-            configuration = .init(host: host, port: port, username: username, password: password, database: database, tls: tls)
+            configuration = .init(
+                host: host, port: port, username: username, password: password, database: database, tls: tls)
         }
         var parameters = [("application_name", applicationName)]
         if let options { parameters.append(("options", options)) }

@@ -46,7 +46,8 @@ struct APIError: HTTPResponseError, Sendable, Equatable {
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try APIJSON.encoder.encode(ErrorBody(error: .init(code: code, message: message, field: field, items: items)))
+        let data = try APIJSON.encoder.encode(
+            ErrorBody(error: .init(code: code, message: message, field: field, items: items)))
         var fields = headers
         fields[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
@@ -99,7 +100,7 @@ extension APIError {
         APIError(.serviceUnavailable, "unavailable", message, headers: [.retryAfter: "5"])
     }
 
-    static let internalError = APIError(
+    static let unexpected = APIError(
         .internalServerError,
         "internal_error",
         "the server failed to answer this request; it has been logged"

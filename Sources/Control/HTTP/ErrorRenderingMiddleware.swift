@@ -8,7 +8,9 @@ import Logging
 struct ErrorRenderingMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         do {
@@ -37,7 +39,7 @@ struct ErrorRenderingMiddleware<Context: RequestContext>: RouterMiddleware {
                 "request failed",
                 metadata: ["http.method": "\(request.method)", "http.path": "\(request.uri.path)", "error": "\(error)"]
             )
-            return try APIError.internalError.response(from: request, context: context)
+            return try APIError.unexpected.response(from: request, context: context)
         }
     }
 }

@@ -31,7 +31,8 @@ enum JSONBody {
             throw APIError.malformed("the body is not valid JSON")
         }
         if let path = firstNulCharacter(in: value, path: "") {
-            throw APIError.validation("\(path.isEmpty ? "the body" : path) must not contain U+0000", field: path.isEmpty ? nil : path)
+            throw APIError.validation(
+                "\(path.isEmpty ? "the body" : path) must not contain U+0000", field: path.isEmpty ? nil : path)
         }
         return value
     }
@@ -145,7 +146,8 @@ struct JSONObject: @unchecked Sendable {
         var result: [Int64] = []
         for (index, item) in items.enumerated() {
             guard let number = item as? NSNumber, let id = JSONNumberKind.integer(number), id > 0 else {
-                throw APIError.validation("\(name(key))[\(index)] must be a positive id", field: "\(name(key))[\(index)]")
+                throw APIError.validation(
+                    "\(name(key))[\(index)] must be a positive id", field: "\(name(key))[\(index)]")
             }
             result.append(id)
         }

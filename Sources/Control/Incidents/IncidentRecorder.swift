@@ -60,15 +60,16 @@ struct IncidentRecorder: Sendable {
             guard let changeId = recorded.first else { return .duplicate }
 
             let heldState = MonitorState(rawValue: held.0) ?? .unknown
-            let recent = try await transaction.values(
-                """
-                SELECT count(*) FROM monitor_state_changes
-                WHERE monitor_id = \(monitorId) AND effective
-                  AND changed_at > \(at.addingTimeInterval(-Double(policy.configuration.flapWindowSeconds)))
-                  AND changed_at <= \(at)
-                """,
-                as: Int64.self
-            ).first ?? 0
+            let recent =
+                try await transaction.values(
+                    """
+                    SELECT count(*) FROM monitor_state_changes
+                    WHERE monitor_id = \(monitorId) AND effective
+                      AND changed_at > \(at.addingTimeInterval(-Double(policy.configuration.flapWindowSeconds)))
+                      AND changed_at <= \(at)
+                    """,
+                    as: Int64.self
+                ).first ?? 0
             let decision = policy.decide(
                 IncidentPolicy.Input(
                     held: heldState,
@@ -178,13 +179,14 @@ struct IncidentRecorder: Sendable {
                 as: Date?.self
             ).first
         let startedAt = (streakStart ?? nil) ?? at
-        let httpStatus = try await transaction.values(
-            """
-            SELECT http_status FROM checks WHERE monitor_id = \(monitorId) AND check_id = \(Self.uuid(event.checkId))
-              AND checked_at = \(at)
-            """,
-            as: Int?.self
-        ).first ?? nil
+        let httpStatus =
+            try await transaction.values(
+                """
+                SELECT http_status FROM checks WHERE monitor_id = \(monitorId) AND check_id = \(Self.uuid(event.checkId))
+                  AND checked_at = \(at)
+                """,
+                as: Int?.self
+            ).first ?? nil
         let opened = try await transaction.values(
             """
             INSERT INTO incidents (monitor_id, started_at, cause_status, cause_code, cause_message, http_status,

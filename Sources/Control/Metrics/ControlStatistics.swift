@@ -39,7 +39,8 @@ final class ControlStatistics: Sendable {
     /// One API request: by route (the pattern, `/api/v1/monitors/{id}`), method and status.
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {
         let dimensions = [("route", route), ("method", method), ("status", String(status))]
-        Metrics.Counter(label: "lookout_control_http_requests_total", dimensions: dimensions, factory: factory).increment()
+        Metrics.Counter(label: "lookout_control_http_requests_total", dimensions: dimensions, factory: factory)
+            .increment()
         Metrics.Timer(
             label: "lookout_control_http_request_duration_seconds",
             dimensions: [("route", route), ("method", method)],

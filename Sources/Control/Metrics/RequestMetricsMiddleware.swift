@@ -7,7 +7,9 @@ struct RequestMetricsMiddleware: RouterMiddleware {
     typealias Context = ControlRequestContext
     let statistics: ControlStatistics
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         let start = ContinuousClock.now

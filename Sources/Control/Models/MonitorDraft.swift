@@ -32,7 +32,9 @@ struct MonitorBodyReader: Sendable {
 
     /// A new monitor (`POST`) or a full replacement (`PUT`): omitted fields take their defaults.
     /// `existing` is the replaced monitor's external id and name, kept when the body omits them.
-    func draft(from object: JSONObject, replacing existing: (externalId: String, name: String)? = nil) throws(APIError)
+    func draft(
+        from object: JSONObject, replacing existing: (externalId: String, name: String)? = nil
+    ) throws(APIError)
         -> MonitorDraft
     {
         try refuseUnknown(object)
@@ -75,7 +77,8 @@ struct MonitorBodyReader: Sendable {
         if let value = try threshold(object, "failureThreshold") { draft.failureThreshold = value }
         if let value = try threshold(object, "recoveryThreshold") { draft.recoveryThreshold = value }
         if let paused = try object.bool("paused") { draft.paused = paused }
-        draft.notificationChannelIds = object.has("notificationChannelIds")
+        draft.notificationChannelIds =
+            object.has("notificationChannelIds")
             ? (try object.ids("notificationChannelIds") ?? []) : nil
         return draft
     }

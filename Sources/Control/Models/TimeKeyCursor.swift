@@ -32,7 +32,8 @@ struct TimeKeyCursor: Sendable, Equatable {
         let parts = text.split(separator: "~", maxSplits: 1, omittingEmptySubsequences: false)
         // Positions the server writes lie well within ±10^16 µs (years 1653 ... 2286); anything
         // beyond is forged, and would overflow the timestamp arithmetic of the query.
-        guard parts.count == 2, let microseconds = Int64(parts[0]), (-9_999_999_999_999_999...9_999_999_999_999_999).contains(microseconds),
+        guard parts.count == 2, let microseconds = Int64(parts[0]),
+            (-9_999_999_999_999_999...9_999_999_999_999_999).contains(microseconds),
             !parts[1].isEmpty
         else { throw invalid }
         return TimeKeyCursor(microseconds: microseconds, key: String(parts[1]))

@@ -158,7 +158,9 @@ struct OutboxDispatcher: Service {
         }
     }
 
-    private func reschedule(_ row: Claimed, kind: String, status: Int?, afterSeconds: Double, reason: String) async throws {
+    private func reschedule(
+        _ row: Claimed, kind: String, status: Int?, afterSeconds: Double, reason: String
+    ) async throws {
         statistics.recordDelivery(kind: kind, result: "retry")
         logger.info(
             "outbox: notification \(row.id) will be attempted again in \(Int(afterSeconds.rounded())) s: \(reason)",

@@ -19,7 +19,8 @@ struct APIKeyRepository: Sendable {
     let database: Database
 
     /// Stores a new key; returns it with its secret (shown once).
-    func create(ownerId: Int64, name: String, scopes: [APIKeyScope], expiresAt: Date?) async throws -> (APIKey, String) {
+    func create(ownerId: Int64, name: String, scopes: [APIKeyScope], expiresAt: Date?) async throws -> (APIKey, String)
+    {
         let secret = APIKeySecret.generate()
         let hash = APIKeySecret.hash(secret)
         let prefix = APIKeySecret.prefix(of: secret)
@@ -33,7 +34,7 @@ struct APIKeyRepository: Sendable {
                 """,
                 as: (Int64, Date).self
             )
-        else { throw APIError.internalError }
+        else { throw APIError.unexpected }
         let key = APIKey(
             id: row.0,
             name: name,

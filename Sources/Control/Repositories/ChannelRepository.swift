@@ -88,7 +88,7 @@ struct ChannelRepository: Sendable {
                 as: Int64.self
             ).first,
             let created = try await get(ownerId: ownerId, id: id)
-        else { throw APIError.internalError }
+        else { throw APIError.unexpected }
         return created
     }
 
@@ -185,7 +185,8 @@ struct ChannelRepository: Sendable {
             do {
                 secret = try secrets.openString(Array(ciphertext.readableBytesView), keyId: keyId)
             } catch {
-                return .failure(ChannelUnusable("cannot decrypt the channel's secret (\(error)); was --secret-key changed?"))
+                return .failure(
+                    ChannelUnusable("cannot decrypt the channel's secret (\(error)); was --secret-key changed?"))
             }
         }
         do {

@@ -103,7 +103,7 @@ struct MaintenanceWindowRepository: Sendable {
                     """,
                     as: (Int64).self
                 )
-            else { throw APIError.internalError }
+            else { throw APIError.unexpected }
             try await Self.replaceMonitors(windowId: id, with: draft.monitorIds, in: transaction)
             return id
         }

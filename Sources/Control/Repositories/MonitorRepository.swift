@@ -40,7 +40,9 @@ struct MonitorRepository: Sendable {
     }
 
     /// One page in id order, after the id `cursor`.
-    func list(ownerId: Int64, filter: MonitorFilter, after cursor: Int64, limit: Int) async throws -> (
+    func list(
+        ownerId: Int64, filter: MonitorFilter, after cursor: Int64, limit: Int
+    ) async throws -> (
         [MonitorResource], nextCursor: Int64?
     ) {
         let pattern = filter.text.map { "%" + Self.escapeLike($0) + "%" }
@@ -84,7 +86,8 @@ struct MonitorRepository: Sendable {
     func create(ownerId: Int64, draft: MonitorDraft) async throws -> (id: Int64, shard: Int) {
         try await database.transaction { transaction in
             if let channels = draft.notificationChannelIds, !channels.isEmpty {
-                try await Self.checkChannels(channels, ownerId: ownerId, field: "notificationChannelIds", in: transaction)
+                try await Self.checkChannels(
+                    channels, ownerId: ownerId, field: "notificationChannelIds", in: transaction)
             }
             let record = MonitorRecord(draft.monitor)
             let shard = MonitorShard.shard(ownerId: ownerId, externalId: draft.externalId)
@@ -102,10 +105,11 @@ struct MonitorRepository: Sendable {
                     """,
                     as: (Int64).self
                 )
-            } catch where error.sqlState == "23505" {
-                throw APIError.conflict("you already have a monitor with externalId '\(draft.externalId)'", field: "externalId")
+            } catch  where error.sqlState == "23505" {
+                throw APIError.conflict(
+                    "you already have a monitor with externalId '\(draft.externalId)'", field: "externalId")
             }
-            guard let id = row else { throw APIError.internalError }
+            guard let id = row else { throw APIError.unexpected }
             try await Self.replaceChannels(monitorId: id, with: draft.notificationChannelIds ?? [], in: transaction)
             return (id, Int(shard))
         }
@@ -127,7 +131,9 @@ struct MonitorRepository: Sendable {
             for (index, draft) in drafts.enumerated() {
                 if taken.contains(draft.externalId) {
                     errors.append(
-                        .init(index: index, code: "conflict", message: "externalId '\(draft.externalId)' is taken", field: "externalId")
+                        .init(
+                            index: index, code: "conflict", message: "externalId '\(draft.externalId)' is taken",
+                            field: "externalId")
                     )
                 } else if let first = seen[draft.externalId] {
                     errors.append(
@@ -192,7 +198,7 @@ struct MonitorRepository: Sendable {
             var linkChannels: [Int64] = []
             var result: [(id: Int64, shard: Int)] = []
             for (index, draft) in drafts.enumerated() {
-                guard let id = idByExternal[draft.externalId] else { throw APIError.internalError }
+                guard let id = idByExternal[draft.externalId] else { throw APIError.unexpected }
                 result.append((id, shards[index]))
                 for channel in draft.notificationChannelIds ?? [] {
                     linkMonitors.append(id)
@@ -215,7 +221,8 @@ struct MonitorRepository: Sendable {
     func update(ownerId: Int64, id: Int64, draft: MonitorDraft) async throws -> Int? {
         try await database.transaction { transaction in
             if let channels = draft.notificationChannelIds, !channels.isEmpty {
-                try await Self.checkChannels(channels, ownerId: ownerId, field: "notificationChannelIds", in: transaction)
+                try await Self.checkChannels(
+                    channels, ownerId: ownerId, field: "notificationChannelIds", in: transaction)
             }
             let record = MonitorRecord(draft.monitor)
             let row: (Int)?
@@ -232,8 +239,9 @@ struct MonitorRepository: Sendable {
                     """,
                     as: (Int).self
                 )
-            } catch where error.sqlState == "23505" {
-                throw APIError.conflict("you already have a monitor with externalId '\(draft.externalId)'", field: "externalId")
+            } catch  where error.sqlState == "23505" {
+                throw APIError.conflict(
+                    "you already have a monitor with externalId '\(draft.externalId)'", field: "externalId")
             }
             guard let shard = row else { return nil }
             if let channels = draft.notificationChannelIds {
@@ -373,7 +381,9 @@ struct MonitorRepository: Sendable {
         }
     }
 
-    private static func replaceChannels(monitorId: Int64, with ids: [Int64], in transaction: Database.Transaction)
+    private static func replaceChannels(
+        monitorId: Int64, with ids: [Int64], in transaction: Database.Transaction
+    )
         async throws
     {
         try await transaction.execute("DELETE FROM monitor_notification_channels WHERE monitor_id = \(monitorId)")

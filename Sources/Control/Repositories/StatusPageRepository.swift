@@ -46,7 +46,7 @@ struct StatusPageRepository: Sendable {
                     as: (Int64).self
                 )
             }
-            guard let id = row else { throw APIError.internalError }
+            guard let id = row else { throw APIError.unexpected }
             try await Self.replaceMonitors(pageId: id, with: draft.monitorIds, in: transaction)
             return id
         }

@@ -26,9 +26,9 @@ struct UserRepository: Sendable {
                     """,
                     as: (Int64, String, String?, Date).self
                 )
-            else { throw APIError.internalError }
+            else { throw APIError.unexpected }
             return User(id: row.0, email: row.1, name: row.2, createdAt: row.3)
-        } catch where error.sqlState == "23505" {
+        } catch  where error.sqlState == "23505" {
             throw APIError.conflict("an account with this e-mail address exists", field: "email")
         }
     }

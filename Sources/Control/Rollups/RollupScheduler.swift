@@ -38,10 +38,11 @@ struct RollupScheduler: Service {
     @discardableResult
     func runOnce(now: Date = Date()) async throws -> Bool {
         try await database.transaction { transaction in
-            let locked = try await transaction.values(
-                "SELECT pg_try_advisory_xact_lock(hashtextextended('lookout.rollups.' || current_schema(), 0))",
-                as: Bool.self
-            ).first ?? false
+            let locked =
+                try await transaction.values(
+                    "SELECT pg_try_advisory_xact_lock(hashtextextended('lookout.rollups.' || current_schema(), 0))",
+                    as: Bool.self
+                ).first ?? false
             guard locked else { return false }
             let minute = Self.truncate(now, toMultipleOf: 60)
             let hourClosed = Self.truncate(now, toMultipleOf: 3_600)

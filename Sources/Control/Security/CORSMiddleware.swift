@@ -8,7 +8,9 @@ import Hummingbird
 struct ConfiguredCORSMiddleware<Context: RequestContext>: RouterMiddleware {
     let allowedOrigins: Set<String>
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         guard let origin = request.headers[.origin], allowedOrigins.contains(origin) else {

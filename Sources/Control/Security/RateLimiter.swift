@@ -63,7 +63,8 @@ struct RateLimiter: Sendable {
                 retryAfterSeconds: max(1, Int((ttl + 999) / 1000))
             )
         } catch {
-            outage.report(logger, "rate limiter cannot reach Redis (\(error)); requests are let through until it is back")
+            outage.report(
+                logger, "rate limiter cannot reach Redis (\(error)); requests are let through until it is back")
             return nil
         }
     }

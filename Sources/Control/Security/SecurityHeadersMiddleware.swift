@@ -12,7 +12,9 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
             + "img-src 'self' data:; script-src 'self'; style-src 'self'; connect-src 'self'"
     }
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         var response = try await next(request, context)

@@ -92,7 +92,8 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "This engine's id in the cluster (default: <host>-<pid>).")
     var engineId: String?
 
-    @Option(name: .long, help: "Cluster lease, ms: a dead engine's monitors move within about one lease (default 10000).")
+    @Option(
+        name: .long, help: "Cluster lease, ms: a dead engine's monitors move within about one lease (default 10000).")
     var leaseMs: Int = 10_000
 
     @Option(name: .long, help: "Prefix of the cluster's Redis keys and channels (default lookout).")
@@ -103,11 +104,18 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         if redis != nil {
-            if database == nil { throw ValidationError("--redis needs --database: cluster engines load their monitors from it") }
-            if monitors != nil { throw ValidationError("--monitors and --redis exclude each other: cluster engines load monitors from the database") }
+            if database == nil {
+                throw ValidationError("--redis needs --database: cluster engines load their monitors from it")
+            }
+            if monitors != nil {
+                throw ValidationError(
+                    "--monitors and --redis exclude each other: cluster engines load monitors from the database")
+            }
             if once { throw ValidationError("--once is for a monitors file, not for cluster mode") }
             if leaseMs < 300 || leaseMs > 600_000 { throw ValidationError("--lease-ms must be 300...600000") }
-            if !(reconcileSeconds >= 1 && reconcileSeconds <= 3600) { throw ValidationError("--reconcile-seconds must be 1...3600") }
+            if !(reconcileSeconds >= 1 && reconcileSeconds <= 3600) {
+                throw ValidationError("--reconcile-seconds must be 1...3600")
+            }
             _ = try clusterOptions()
         } else if monitors == nil {
             throw ValidationError("give --monitors FILE (standalone) or --database URL --redis URL (cluster mode)")
@@ -128,7 +136,9 @@ struct RunCommand: ParsableCommand {
         }
         if let options = databaseOptions {
             do throws(EngineError) { try options.writer.validate() } catch { throw ValidationError(error.description) }
-            if !MonitorImporter.isValidEmail(owner) { throw ValidationError("--owner '\(owner)' is not an e-mail address") }
+            if !MonitorImporter.isValidEmail(owner) {
+                throw ValidationError("--owner '\(owner)' is not an e-mail address")
+            }
         }
     }
 
@@ -150,10 +160,15 @@ struct RunCommand: ParsableCommand {
         let endpoint: RedisEndpoint
         do { endpoint = try RedisEndpoint(url: redis) } catch { throw ValidationError("--redis: \(error.description)") }
         let contract: ClusterContract
-        do { contract = try ClusterContract(prefix: redisPrefix) } catch { throw ValidationError("--redis-prefix: \(error.description)") }
+        do { contract = try ClusterContract(prefix: redisPrefix) } catch {
+            throw ValidationError("--redis-prefix: \(error.description)")
+        }
         let id = engineId ?? ClusterContract.defaultEngineId(host: ClusterCoordinator.hostName(), pid: getpid())
-        do { try ClusterContract.validateEngineId(id) } catch { throw ValidationError("--engine-id: \(error.description)") }
-        return ClusterOptions(redis: endpoint, engineId: id, leaseMs: leaseMs, contract: contract, reconcileSeconds: reconcileSeconds)
+        do { try ClusterContract.validateEngineId(id) } catch {
+            throw ValidationError("--engine-id: \(error.description)")
+        }
+        return ClusterOptions(
+            redis: endpoint, engineId: id, leaseMs: leaseMs, contract: contract, reconcileSeconds: reconcileSeconds)
     }
 
     /// c-ares takes IP:PORT or [IPv6]:PORT; a host name would need a blocking lookup.
@@ -163,7 +178,9 @@ struct RunCommand: ParsableCommand {
         if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
             let rest = host[host.index(after: close)...]
             host = host[host.index(after: host.startIndex)..<close]
-            if rest.hasPrefix(":") { port = rest.dropFirst() } else if !rest.isEmpty {
+            if rest.hasPrefix(":") {
+                port = rest.dropFirst()
+            } else if !rest.isEmpty {
                 throw ValidationError("--dns-server '\(text)' must be IP:PORT or [IPv6]:PORT")
             }
         } else if let colon = host.lastIndex(of: ":"), host.firstIndex(of: ":") == colon {

@@ -36,7 +36,8 @@ struct SummaryReport {
     /// `; db rows written N (duplicates D) in B batches, spilled S pending, dropped X` (`--database` runs).
     private var databaseLine: String {
         guard let database else { return "" }
-        return "; db rows written \(database.rowsWritten) (duplicates \(database.rowsDuplicate)) in \(database.batches) batches,"
+        return
+            "; db rows written \(database.rowsWritten) (duplicates \(database.rowsDuplicate)) in \(database.batches) batches,"
             + " spilled \(database.spilledRows) pending, dropped \(database.droppedRows)"
     }
 

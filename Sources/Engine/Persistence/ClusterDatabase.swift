@@ -5,7 +5,9 @@ import LookoutFFI
 /// ahead, and build the COPY writer. Results carry `monitors.id` as their monitor id in cluster
 /// mode, so the writer's directory maps numeric ids directly.
 enum ClusterDatabase {
-    static func startWriter(options: DatabaseRunOptions, engineId: String, log: PersistenceLog)
+    static func startWriter(
+        options: DatabaseRunOptions, engineId: String, log: PersistenceLog
+    )
         throws(EngineError) -> CheckWriter
     {
         do throws(PostgresError) {

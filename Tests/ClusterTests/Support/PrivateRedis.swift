@@ -1,6 +1,6 @@
 import Foundation
-import LookoutTestSupport
 import LookoutCore
+import LookoutTestSupport
 import Testing
 
 @testable import LookoutEngine

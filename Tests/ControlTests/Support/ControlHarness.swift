@@ -38,7 +38,8 @@ enum ControlHarness {
 
     static let logger: Logger = {
         var logger = Logger(label: "lookout-control-test")
-        logger.logLevel = ProcessInfo.processInfo.environment["LOOKOUT_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
+        logger.logLevel =
+            ProcessInfo.processInfo.environment["LOOKOUT_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
         return logger
     }()
 
@@ -106,15 +107,19 @@ struct APIClient: Sendable {
             headers[.contentType] = "application/json"
         }
         return try await client.execute(uri: path, method: method, headers: headers, body: body) { response in
-            APIResponse(status: response.status, headers: response.headers, body: Array(response.body.readableBytesView))
+            APIResponse(
+                status: response.status, headers: response.headers, body: Array(response.body.readableBytesView))
         }
     }
 
     /// Registers a new user; returns its session token and id.
-    func register(_ email: String = "user-\(UInt32.random(in: 0...UInt32.max))@example.com", password: String = "correct horse")
+    func register(
+        _ email: String = "user-\(UInt32.random(in: 0...UInt32.max))@example.com", password: String = "correct horse"
+    )
         async throws -> (token: String, userId: Int64)
     {
-        let response = try await request(.post, "/api/v1/auth/register", json: ["email": email, "password": password, "name": "Test"])
+        let response = try await request(
+            .post, "/api/v1/auth/register", json: ["email": email, "password": password, "name": "Test"])
         try #require(response.status == .created, "register answered \(response.status): \(response.text)")
         let token = try #require(response.object["token"] as? String)
         let user = try #require(response.object["user"] as? [String: Any])

@@ -69,7 +69,9 @@ func freeLoopbackPort() throws -> Int {
 }
 
 /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
-func waitFor(_ timeout: Duration, every interval: Duration = .milliseconds(50), _ condition: () async throws -> Bool)
+func waitFor(
+    _ timeout: Duration, every interval: Duration = .milliseconds(50), _ condition: () async throws -> Bool
+)
     async rethrows -> Bool
 {
     let deadline = ContinuousClock.now + timeout
@@ -86,7 +88,9 @@ struct LiveAPI: Sendable {
     let port: Int
 
     @discardableResult
-    func request(_ method: HTTPRequest.Method, _ path: String, token: String? = nil, json: Any? = nil) async throws
+    func request(
+        _ method: HTTPRequest.Method, _ path: String, token: String? = nil, json: Any? = nil
+    ) async throws
         -> APIResponse
     {
         let client = TestClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(30)))
@@ -120,7 +124,8 @@ struct LiveAPI: Sendable {
 
     /// Registers a user; returns its token.
     func register(_ email: String) async throws -> String {
-        let response = try await request(.post, "/api/v1/auth/register", json: ["email": email, "password": "correct horse"])
+        let response = try await request(
+            .post, "/api/v1/auth/register", json: ["email": email, "password": "correct horse"])
         try #require(response.status == .created, "register: \(response.text)")
         return try #require(response.object["token"] as? String)
     }

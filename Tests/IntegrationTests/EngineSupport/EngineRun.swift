@@ -45,14 +45,16 @@ struct EngineRun {
         whileRunning: ((Int32) throws -> Void)? = nil
     ) throws -> EngineRun {
         let lines = try monitors.map { String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }
-        return try run(monitorsText: lines.joined(separator: "\n") + "\n", arguments: arguments, timeout: timeout,
-                       whileRunning: whileRunning)
+        return try run(
+            monitorsText: lines.joined(separator: "\n") + "\n", arguments: arguments, timeout: timeout,
+            whileRunning: whileRunning)
     }
 
     static func run(
         monitorsText: String, arguments: [String], timeout: Double = 60, whileRunning: ((Int32) throws -> Void)? = nil
     ) throws -> EngineRun {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lookout-engine-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "lookout-engine-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let monitorsFile = directory.appendingPathComponent("monitors.jsonl")

@@ -26,7 +26,8 @@ final class NginxTLSServer {
         let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let nginx else { throw StartError(description: "nginx is not installed: run scripts/setup") }
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("lookout-nginx-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("logs"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("logs"), withIntermediateDirectories: true)
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/make_test_certs.py")
         let generator = Process()
@@ -35,7 +36,8 @@ final class NginxTLSServer {
         try generator.run()
         generator.waitUntilExit()
         guard generator.terminationStatus == 0 else {
-            throw StartError(description: "make_test_certs.py failed (is python3-cryptography installed? run scripts/setup)")
+            throw StartError(
+                description: "make_test_certs.py failed (is python3-cryptography installed? run scripts/setup)")
         }
         let ports = try (0..<3).map { _ in try freeLoopbackPort() }
         validPort = ports[0]
@@ -73,7 +75,9 @@ final class NginxTLSServer {
         let configPath = directory.appendingPathComponent("nginx.conf")
         try configuration.write(to: configPath, atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: nginx)
-        process.arguments = ["-c", configPath.path, "-p", directory.path, "-e", directory.appendingPathComponent("logs/error.log").path]
+        process.arguments = [
+            "-c", configPath.path, "-p", directory.path, "-e", directory.appendingPathComponent("logs/error.log").path,
+        ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -81,7 +85,8 @@ final class NginxTLSServer {
         while !ports.allSatisfy(isListening) {
             if !process.isRunning || Date() > deadline {
                 stop()
-                let log = (try? String(contentsOf: directory.appendingPathComponent("logs/error.log"), encoding: .utf8)) ?? ""
+                let log =
+                    (try? String(contentsOf: directory.appendingPathComponent("logs/error.log"), encoding: .utf8)) ?? ""
                 throw StartError(description: "nginx did not start: \(log.suffix(600))")
             }
             usleep(20_000)

@@ -12,4 +12,3 @@ final class LogCollector: Sendable {
     }
     var all: [String] { lines.withLock { $0 } }
 }
-
