@@ -96,7 +96,7 @@ final class FixtureProcess: @unchecked Sendable {
     }
 
     /// Waits until `condition` holds, checking every 10 ms, at most `timeout`.
-    func waitUntil(timeout: Duration = .seconds(10), _ condition: () -> Bool) async throws {
+    func waitUntil(timeout: Duration = .seconds(30), _ condition: () -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while !condition() {
             guard ContinuousClock.now < deadline else {
