@@ -14,6 +14,8 @@ import Foundation
 /// | `lookout:checks:live`          | pub/sub | engine        | JSON array of check results (the results-file objects) |
 /// | `lookout:checks:requested`     | pub/sub | control plane | `CheckRequest` JSON (one object or an array)         |
 /// | `lookout:events:state`         | stream  | engine        | `StateChangeEvent` fields, `MAXLEN ~ 100000`         |
+/// | group `lookout-control` on `lookout:events:state` | consumer group | control plane | one consumer per instance (its instance id) |
+/// | `lookout:ratelimit:<bucket>:<minute>` | string | control plane | request count of one budget in one minute window, `PX 60000` |
 ///
 /// Shards: every monitor belongs to one of `shardCount` (1024) shards, stored with it
 /// (`monitors.shard`, computed once by `MonitorShard`); engines split the shards among
@@ -54,6 +56,12 @@ public struct ClusterContract: Sendable, Equatable {
     public var checkRequestedChannel: String { "\(prefix):checks:requested" }
     /// Stream of confirmed monitor state changes, read by the control plane with a consumer group.
     public var stateStream: String { "\(prefix):events:state" }
+    /// The consumer group the control planes read the state stream with (each instance is one
+    /// consumer of it, named by its instance id), so each entry is handled by one of them.
+    public static let stateConsumerGroup = "lookout-control"
+    /// The counter of one rate-limit budget (`login:ip:127.0.0.1`, `token:key:7` ...) in the
+    /// one-minute window `minute` (epoch minutes), shared by every control plane.
+    public func rateLimitKey(_ bucket: String, minute: Int64) -> String { "\(prefix):ratelimit:\(bucket):\(minute)" }
 
     /// 64-bit FNV-1a of the UTF-8 bytes, finished with the SplitMix64 mixer (FNV-1a alone has
     /// weak low bits for similar strings): the rendezvous weights. Stable across processes,

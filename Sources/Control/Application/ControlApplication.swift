@@ -35,7 +35,7 @@ enum ControlApplication {
             ClusterPublisher(redis: redis, contract: configuration.cluster, logger: logger)
         }
         var rateLimiter: RateLimiter {
-            RateLimiter(redis: redis, keyPrefix: configuration.cluster.prefix, logger: logger)
+            RateLimiter(redis: redis, contract: configuration.cluster, logger: logger)
         }
     }
 

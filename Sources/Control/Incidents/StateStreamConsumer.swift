@@ -18,7 +18,7 @@ import ServiceLifecycle
 /// list (`... STREAMS <stream> 0`) after a back-off. A malformed entry is acknowledged and
 /// logged, never retried forever.
 struct StateStreamConsumer: Service {
-    static let group = "lookout-control"
+    static let group = ClusterContract.stateConsumerGroup
 
     let lane: RedisLane
     let contract: ClusterContract

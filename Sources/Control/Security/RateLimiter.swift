@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import LookoutCore
 import LookoutFFI
 import Synchronization
 
@@ -11,13 +12,13 @@ import Synchronization
 /// outage): an unavailable rate limiter must not lock every user out; `/health` reports Redis.
 struct RateLimiter: Sendable {
     let redis: RedisClient
-    let keyPrefix: String
+    let contract: ClusterContract
     let logger: Logger
     private let outage = OutageLog()
 
-    init(redis: RedisClient, keyPrefix: String, logger: Logger) {
+    init(redis: RedisClient, contract: ClusterContract, logger: Logger) {
         self.redis = redis
-        self.keyPrefix = keyPrefix
+        self.contract = contract
         self.logger = logger
     }
 
@@ -47,7 +48,7 @@ struct RateLimiter: Sendable {
     /// Counts one request; nil when Redis could not be asked.
     func check(key: String, limitPerMinute: Int) async -> Decision? {
         let window = Int64(Date().timeIntervalSince1970) / 60
-        let redisKey = "\(keyPrefix):ratelimit:\(key):\(window)"
+        let redisKey = contract.rateLimitKey(key, minute: window)
         do {
             let reply = try await redis.commands.command(["EVAL", Self.script, "1", redisKey, "60000"])
             guard let items = reply.arrayValue, items.count == 2, let count = items[0].integerValue,
