@@ -15,7 +15,7 @@ import Foundation
 /// | `lookout:checks:requested`     | pub/sub | control plane | `CheckRequest` JSON (one object or an array)         |
 /// | `lookout:events:state`         | stream  | engine        | `StateChangeEvent` fields, `MAXLEN ~ 100000`         |
 /// | group `lookout-control` on `lookout:events:state` | consumer group | control plane | one consumer per instance (its instance id) |
-/// | `lookout:ratelimit:<bucket>:<minute>` | string | control plane | request count of one budget in one minute window, `PX 60000` |
+/// | `lookout:ratelimit:<budget>`   | string  | control plane | one rate-limit budget's theoretical arrival time (GCRA, epoch ms), expires when idle |
 ///
 /// Shards: every monitor belongs to one of `shardCount` (1024) shards, stored with it
 /// (`monitors.shard`, computed once by `MonitorShard`); engines split the shards among
@@ -59,9 +59,9 @@ public struct ClusterContract: Sendable, Equatable {
     /// The consumer group the control planes read the state stream with (each instance is one
     /// consumer of it, named by its instance id), so each entry is handled by one of them.
     public static let stateConsumerGroup = "lookout-control"
-    /// The counter of one rate-limit budget (`login:ip:127.0.0.1`, `token:key:7` ...) in the
-    /// one-minute window `minute` (epoch minutes), shared by every control plane.
-    public func rateLimitKey(_ bucket: String, minute: Int64) -> String { "\(prefix):ratelimit:\(bucket):\(minute)" }
+    /// The state of one rate-limit budget (`login:ip:127.0.0.1`, `token:key:7` ...), shared by
+    /// every control plane: its theoretical arrival time in epoch ms (GCRA).
+    public func rateLimitKey(_ budget: String) -> String { "\(prefix):ratelimit:\(budget)" }
 
     /// 64-bit FNV-1a of the UTF-8 bytes, finished with the SplitMix64 mixer (FNV-1a alone has
     /// weak low bits for similar strings): the rendezvous weights. Stable across processes,

@@ -144,3 +144,26 @@ struct AuthTests {
             .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 }
+
+@Suite("Rate limiting: one budget in Redis for every instance (real Redis)", .enabled(if: ControlHarness.enabled, ControlHarness.skipReason))
+struct RateLimiterTests {
+    @Test("a budget of N lets N through at once, refuses the next with Retry-After of 60/N, and is shared")
+    func burstThenRefuse() async throws {
+        try await ControlHarness.withApplication { api in
+            let limiter = api.dependencies.rateLimiter
+            var decisions: [RateLimiter.Decision] = []
+            for _ in 0..<4 { decisions.append(try #require(await limiter.check(key: "test:burst", limitPerMinute: 3))) }
+            #expect(decisions.prefix(3).allSatisfy { $0.allowed })
+            #expect(!decisions[3].allowed)
+            #expect((1...20).contains(decisions[3].retryAfterSeconds), "one request every 20 s: \(decisions[3])")
+            // Another instance (another limiter on the same Redis and prefix) sees the same budget.
+            let other = RateLimiter(
+                redis: api.dependencies.redis,
+                contract: api.dependencies.configuration.cluster,
+                logger: ControlHarness.logger
+            )
+            #expect(await other.check(key: "test:burst", limitPerMinute: 3)?.allowed == false)
+            #expect(await other.check(key: "test:other-budget", limitPerMinute: 3)?.allowed == true)
+        }
+    }
+}

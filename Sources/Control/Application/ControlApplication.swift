@@ -25,6 +25,8 @@ enum ControlApplication {
         /// libcurl deliveries on a thread of their own.
         var deliveryClient: DeliveryClient
         var notifier: Notifier
+        /// Stored monitor definitions already read back, shared by every request.
+        var monitorDefinitions = MonitorDefinitionCache()
         /// Wakes this instance's outbox dispatcher when a transaction wrote notifications.
         var outboxSignal: OutboxSignal
         var logger: Logger
@@ -180,7 +182,7 @@ enum ControlApplication {
             )
         auth.addRoutes(to: authenticated)
         APIKeyController(keys: apiKeys, bodyLimit: bodyLimit).addRoutes(to: authenticated)
-        let monitors = MonitorRepository(database: database)
+        let monitors = MonitorRepository(database: database, definitions: dependencies.monitorDefinitions)
         MonitorController(
             monitors: monitors,
             reader: MonitorBodyReader(allowPrivateTargets: configuration.notifications.allowPrivateTargets),

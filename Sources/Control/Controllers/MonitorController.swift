@@ -27,7 +27,7 @@ struct MonitorController: Sendable {
         group.post("monitors/{id}/check", use: checkNow)
     }
 
-    @Sendable func list(_ request: Request, context: ControlRequestContext) async throws -> Page<MonitorResource> {
+    @Sendable func list(_ request: Request, context: ControlRequestContext) async throws -> WrittenPage<MonitorResource> {
         let identity = try context.requireIdentity()
         let query = request.uri.queryParameters
         var filter = MonitorFilter()
@@ -55,20 +55,18 @@ struct MonitorController: Sendable {
             after: try Cursor.decodeID(query.get("cursor")),
             limit: try PageLimit.parse(request)
         )
-        return Page(data: items, nextCursor: next.map { Cursor.encode(String($0)) })
+        return WrittenPage(data: items, nextCursor: next.map { Cursor.encode(String($0)) })
     }
 
     @Sendable func create(
         _ request: Request, context: ControlRequestContext
-    ) async throws -> EditedResponse<
-        MonitorResource
-    > {
+    ) async throws -> WrittenResource<MonitorResource> {
         let identity = try context.requireIdentity()
         let body = try await JSONBody.object(of: request, limit: bodyLimit, allowed: Self.anyField)
         let draft = try reader.draft(from: body)
         let stored = try await monitors.create(ownerId: identity.userId, draft: draft)
         await publisher.monitorsChanged([change(stored.id, stored.shard, paused: draft.paused)])
-        return EditedResponse(status: .created, response: try await fetch(identity, stored.id))
+        return WrittenResource(item: try await fetch(identity, stored.id), status: .created)
     }
 
     /// `{"monitors": [...]}`, at most 10,000, all or nothing.
@@ -119,11 +117,15 @@ struct MonitorController: Sendable {
         var ids: [Int64]
     }
 
-    @Sendable func get(_ request: Request, context: ControlRequestContext) async throws -> MonitorResource {
-        try await fetch(try context.requireIdentity(), try PathID.parse(context, "id"))
+    @Sendable func get(_ request: Request, context: ControlRequestContext) async throws
+        -> WrittenResource<MonitorResource>
+    {
+        WrittenResource(item: try await fetch(try context.requireIdentity(), try PathID.parse(context, "id")))
     }
 
-    @Sendable func replace(_ request: Request, context: ControlRequestContext) async throws -> MonitorResource {
+    @Sendable func replace(_ request: Request, context: ControlRequestContext) async throws
+        -> WrittenResource<MonitorResource>
+    {
         let identity = try context.requireIdentity()
         let id = try PathID.parse(context, "id")
         let body = try await JSONBody.object(of: request, limit: bodyLimit, allowed: Self.anyField)
@@ -135,10 +137,12 @@ struct MonitorController: Sendable {
             throw APIError.notFound("monitor")
         }
         await publisher.monitorsChanged([change(id, shard, paused: draft.paused)])
-        return try await fetch(identity, id)
+        return WrittenResource(item: try await fetch(identity, id))
     }
 
-    @Sendable func change(_ request: Request, context: ControlRequestContext) async throws -> MonitorResource {
+    @Sendable func change(_ request: Request, context: ControlRequestContext) async throws
+        -> WrittenResource<MonitorResource>
+    {
         let identity = try context.requireIdentity()
         let id = try PathID.parse(context, "id")
         let body = try await JSONBody.object(of: request, limit: bodyLimit, allowed: Self.anyField)
@@ -150,7 +154,7 @@ struct MonitorController: Sendable {
             throw APIError.notFound("monitor")
         }
         await publisher.monitorsChanged([change(id, shard, paused: draft.paused)])
-        return try await fetch(identity, id)
+        return WrittenResource(item: try await fetch(identity, id))
     }
 
     @Sendable func delete(_ request: Request, context: ControlRequestContext) async throws -> Response {
@@ -203,16 +207,14 @@ struct MonitorController: Sendable {
 
     private func setPaused(
         _ paused: Bool, _ request: Request, _ context: ControlRequestContext
-    ) async throws
-        -> MonitorResource
-    {
+    ) async throws -> WrittenResource<MonitorResource> {
         let identity = try context.requireIdentity()
         let id = try PathID.parse(context, "id")
         guard let shard = try await monitors.setPaused(ownerId: identity.userId, id: id, paused: paused) else {
             throw APIError.notFound("monitor")
         }
         await publisher.monitorsChanged([change(id, shard, paused: paused)])
-        return try await fetch(identity, id)
+        return WrittenResource(item: try await fetch(identity, id))
     }
 
     private func fetch(_ identity: Identity, _ id: Int64) async throws -> MonitorResource {

@@ -17,7 +17,7 @@ struct MonitorDataController: Sendable {
     }
 
     /// `?from=&to=&status=UP,DOWN&limit=&cursor=`: `status` is one status or a comma-separated list.
-    @Sendable func checks(_ request: Request, context: ControlRequestContext) async throws -> Page<CheckRecord> {
+    @Sendable func checks(_ request: Request, context: ControlRequestContext) async throws -> WrittenPage<CheckRecord> {
         let identity = try context.requireIdentity()
         let id = try PathID.parse(context, "id")
         let query = request.uri.queryParameters
@@ -33,7 +33,7 @@ struct MonitorDataController: Sendable {
                 limit: try PageLimit.parse(request)
             )
         else { throw APIError.notFound("monitor") }
-        return Page(data: page.checks, nextCursor: page.next?.encoded)
+        return WrittenPage(data: page.checks, nextCursor: page.next?.encoded)
     }
 
     /// `?bucket=minute|hour|day&from=&to=`: `bucket` defaults to `hour`; the range to the bucket's

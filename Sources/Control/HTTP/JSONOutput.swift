@@ -1,0 +1,333 @@
+import Foundation
+import Hummingbird
+import LookoutCore
+import NIOCore
+
+/// A JSON writer into a byte buffer, for the responses that dominate the API's load (the monitor
+/// list: a page of 50 monitors of 31 fields each). Foundation's `JSONEncoder` spent a third of
+/// the control plane's CPU on that list (it builds a tree, then sorts every object's keys);
+/// writing the bytes directly, keys already in order, costs a small fraction of it
+/// (`lookout-bench control`, README "Measured").
+///
+/// The output is the same JSON the encoder wrote: keys in the same (sorted) order, absent values
+/// as `null`, dates as RFC 3339 UTC with milliseconds. `JSONOutputTests` compares the two.
+struct JSONOutput {
+    private(set) var bytes: [UInt8] = []
+    /// Per open object or array: whether it has a member already (a comma goes before the next).
+    private var needsComma: [Bool] = []
+    /// A key was just written: the next value is its value, with no comma before it.
+    private var afterKey = false
+
+    init(reservingCapacity capacity: Int = 4_096) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    mutating func beginObject() {
+        beginValue()
+        bytes.append(UInt8(ascii: "{"))
+        needsComma.append(false)
+    }
+
+    mutating func endObject() {
+        bytes.append(UInt8(ascii: "}"))
+        needsComma.removeLast()
+    }
+
+    mutating func beginArray() {
+        beginValue()
+        bytes.append(UInt8(ascii: "["))
+        needsComma.append(false)
+    }
+
+    mutating func endArray() {
+        bytes.append(UInt8(ascii: "]"))
+        needsComma.removeLast()
+    }
+
+    /// The key of the next member of the current object (a value call follows).
+    mutating func key(_ name: StaticString) {
+        beginMember()
+        bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+    }
+
+    /// A key known only at run time (header names), escaped like a string.
+    mutating func key(_ name: String) {
+        beginMember()
+        appendQuoted(name)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    private mutating func beginMember() {
+        if needsComma.last == true { bytes.append(UInt8(ascii: ",")) }
+        if !needsComma.isEmpty { needsComma[needsComma.count - 1] = true }
+        afterKey = true
+    }
+
+    /// Before a value: the comma it needs in an array, none after a key.
+    private mutating func beginValue() {
+        if afterKey {
+            afterKey = false
+            return
+        }
+        if needsComma.last == true { bytes.append(UInt8(ascii: ",")) }
+        if !needsComma.isEmpty { needsComma[needsComma.count - 1] = true }
+    }
+
+    mutating func string(_ value: String) {
+        beginValue()
+        appendQuoted(value)
+    }
+
+    mutating func string(_ value: String?) {
+        if let value { string(value) } else { null() }
+    }
+
+    mutating func integer(_ value: Int64) {
+        beginValue()
+        appendDigits(value)
+    }
+
+    mutating func integer(_ value: Int) { integer(Int64(value)) }
+
+    /// A number as JSONEncoder writes it: whole values without a fraction, others in Swift's
+    /// shortest round-trip form.
+    mutating func number(_ value: Double) {
+        beginValue()
+        if value.isFinite, value == value.rounded(), abs(value) < 1e15 {
+            appendDigits(Int64(value))
+        } else if value.isFinite {
+            bytes.append(contentsOf: value.description.utf8)
+        } else {
+            bytes.append(contentsOf: "null".utf8)
+        }
+    }
+
+    mutating func bool(_ value: Bool) {
+        beginValue()
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+
+    mutating func null() {
+        beginValue()
+        bytes.append(contentsOf: "null".utf8)
+    }
+
+    mutating func date(_ value: Date) {
+        beginValue()
+        bytes.append(UInt8(ascii: "\""))
+        RFC3339.append(epochMilliseconds: Int64((value.timeIntervalSince1970 * 1000).rounded(.down)), to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    mutating func date(_ value: Date?) {
+        if let value { date(value) } else { null() }
+    }
+
+    private mutating func appendDigits(_ value: Int64) {
+        if value == Int64.min {
+            bytes.append(contentsOf: String(value).utf8)
+            return
+        }
+        var magnitude = value < 0 ? -value : value
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+            UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[19 - count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            bytes.append(contentsOf: buffer[(20 - count)...])
+        }
+    }
+
+    /// A JSON string: `"` and `\` escaped, control characters as `\n`, `\t` ... or `\u00XX`,
+    /// `/` left alone (as the API's encoder writes it).
+    private mutating func appendQuoted(_ value: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x0A: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0x08: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
+            case 0x0C: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
+                bytes.append(hex[Int(byte >> 4)])
+                bytes.append(hex[Int(byte & 0x0F)])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// A 200 `application/json` response with these bytes.
+    func response(status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}
+
+/// Types written by `JSONOutput` rather than `JSONEncoder`.
+protocol JSONOutputWritable {
+    func write(to output: inout JSONOutput)
+}
+
+extension MonitorResource: JSONOutputWritable {
+    /// The same members as `encode(to:)`, in sorted key order.
+    func write(to output: inout JSONOutput) {
+        output.beginObject()
+        output.key("body")
+        output.string(monitor.body)
+        output.key("connectTimeoutMs")
+        output.integer(monitor.connectTimeoutMs)
+        output.key("createdAt")
+        output.date(createdAt)
+        output.key("expectedStatus")
+        output.beginArray()
+        for status in monitor.expectedStatus { output.integer(status) }
+        output.endArray()
+        output.key("externalId")
+        output.string(externalId)
+        output.key("failureThreshold")
+        output.integer(failureThreshold)
+        output.key("flapping")
+        output.bool(flapping)
+        output.key("followRedirects")
+        output.bool(monitor.followRedirects)
+        output.key("headers")
+        output.beginObject()
+        for name in monitor.headers.keys.sorted() {
+            output.key(name)
+            output.string(monitor.headers[name] ?? "")
+        }
+        output.endObject()
+        output.key("id")
+        output.integer(id)
+        output.key("intervalSeconds")
+        output.number(monitor.intervalSeconds)
+        output.key("jsonEquals")
+        output.string(monitor.jsonEquals)
+        output.key("jsonPath")
+        output.string(monitor.jsonPath)
+        output.key("keyword")
+        output.string(monitor.keyword)
+        output.key("keywordAbsent")
+        output.string(monitor.keywordAbsent)
+        output.key("lastCheck")
+        if let lastCheck { lastCheck.write(to: &output) } else { output.null() }
+        output.key("lowSpeedBytesPerSecond")
+        output.integer(monitor.lowSpeedBytesPerSecond)
+        output.key("lowSpeedSeconds")
+        output.integer(monitor.lowSpeedSeconds)
+        output.key("maxBodyBytes")
+        output.integer(monitor.maxBodyBytes)
+        output.key("maxRedirects")
+        output.integer(monitor.maxRedirects)
+        output.key("method")
+        output.string(monitor.method)
+        output.key("name")
+        output.string(name)
+        output.key("notificationChannelIds")
+        output.beginArray()
+        for channel in notificationChannelIds { output.integer(channel) }
+        output.endArray()
+        output.key("paused")
+        output.bool(paused)
+        output.key("recoveryThreshold")
+        output.integer(recoveryThreshold)
+        output.key("reuseConnection")
+        output.bool(monitor.reuseConnection)
+        output.key("status")
+        output.string(status)
+        output.key("timeoutMs")
+        output.integer(monitor.timeoutMs)
+        output.key("updatedAt")
+        output.date(updatedAt)
+        output.key("url")
+        output.string(monitor.url)
+        output.key("verifyTLS")
+        output.bool(monitor.verifyTLS)
+        output.endObject()
+    }
+}
+
+extension CheckRecord: JSONOutputWritable {
+    /// The same members as `encode(to:)`, in sorted key order.
+    func write(to output: inout JSONOutput) {
+        output.beginObject()
+        output.key("certExpiresAt")
+        output.date(certExpiresAt)
+        output.key("checkId")
+        output.string(checkId)
+        output.key("checkedAt")
+        output.date(checkedAt)
+        output.key("connectMs")
+        output.number(connectMs)
+        output.key("dnsMs")
+        output.number(dnsMs)
+        output.key("engineId")
+        output.string(engineId)
+        output.key("errorCode")
+        output.string(errorCode)
+        output.key("errorMessage")
+        output.string(errorMessage)
+        output.key("httpStatus")
+        output.integer(httpStatus)
+        output.key("lagMs")
+        output.number(lagMs)
+        output.key("monitorId")
+        output.integer(monitorId)
+        output.key("redirects")
+        output.integer(redirects)
+        output.key("status")
+        output.string(status)
+        output.key("tlsMs")
+        output.number(tlsMs)
+        output.key("totalMs")
+        output.number(totalMs)
+        output.key("ttfbMs")
+        output.number(ttfbMs)
+        output.endObject()
+    }
+}
+
+/// A page written by `JSONOutput`: `{"data": [...], "nextCursor": ...}`.
+struct WrittenPage<Item: JSONOutputWritable & Sendable>: ResponseGenerator, Sendable {
+    var data: [Item]
+    var nextCursor: String?
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        var output = JSONOutput(reservingCapacity: 1_024 + data.count * 1_024)
+        output.beginObject()
+        output.key("data")
+        output.beginArray()
+        for item in data { item.write(to: &output) }
+        output.endArray()
+        output.key("nextCursor")
+        output.string(nextCursor)
+        output.endObject()
+        return output.response()
+    }
+}
+
+/// One resource written by `JSONOutput`.
+struct WrittenResource<Item: JSONOutputWritable & Sendable>: ResponseGenerator, Sendable {
+    var item: Item
+    var status: HTTPResponse.Status = .ok
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        var output = JSONOutput()
+        item.write(to: &output)
+        return output.response(status: status)
+    }
+}
