@@ -145,7 +145,9 @@ struct AuthTests {
     }
 }
 
-@Suite("Rate limiting: one budget in Redis for every instance (real Redis)", .enabled(if: ControlHarness.enabled, ControlHarness.skipReason))
+@Suite(
+    "Rate limiting: one budget in Redis for every instance (real Redis)",
+    .enabled(if: ControlHarness.enabled, ControlHarness.skipReason))
 struct RateLimiterTests {
     @Test("a budget of N lets N through at once, refuses the next with Retry-After of 60/N, and is shared")
     func burstThenRefuse() async throws {

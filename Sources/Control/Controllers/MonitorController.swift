@@ -27,7 +27,8 @@ struct MonitorController: Sendable {
         group.post("monitors/{id}/check", use: checkNow)
     }
 
-    @Sendable func list(_ request: Request, context: ControlRequestContext) async throws -> WrittenPage<MonitorResource> {
+    @Sendable func list(_ request: Request, context: ControlRequestContext) async throws -> WrittenPage<MonitorResource>
+    {
         let identity = try context.requireIdentity()
         let query = request.uri.queryParameters
         var filter = MonitorFilter()
@@ -117,13 +118,17 @@ struct MonitorController: Sendable {
         var ids: [Int64]
     }
 
-    @Sendable func get(_ request: Request, context: ControlRequestContext) async throws
+    @Sendable func get(
+        _ request: Request, context: ControlRequestContext
+    ) async throws
         -> WrittenResource<MonitorResource>
     {
         WrittenResource(item: try await fetch(try context.requireIdentity(), try PathID.parse(context, "id")))
     }
 
-    @Sendable func replace(_ request: Request, context: ControlRequestContext) async throws
+    @Sendable func replace(
+        _ request: Request, context: ControlRequestContext
+    ) async throws
         -> WrittenResource<MonitorResource>
     {
         let identity = try context.requireIdentity()
@@ -140,7 +145,9 @@ struct MonitorController: Sendable {
         return WrittenResource(item: try await fetch(identity, id))
     }
 
-    @Sendable func change(_ request: Request, context: ControlRequestContext) async throws
+    @Sendable func change(
+        _ request: Request, context: ControlRequestContext
+    ) async throws
         -> WrittenResource<MonitorResource>
     {
         let identity = try context.requireIdentity()

@@ -69,9 +69,11 @@ struct RateLimiter: Sendable {
                 return nil
             }
             outage.recovered()
-            return Decision(allowed: allowed == 1, retryAfterSeconds: allowed == 1 ? 0 : max(1, Int((waitMs + 999) / 1000)))
+            return Decision(
+                allowed: allowed == 1, retryAfterSeconds: allowed == 1 ? 0 : max(1, Int((waitMs + 999) / 1000)))
         } catch {
-            outage.report(logger, "rate limiter cannot reach Redis (\(error)); requests are let through until it is back")
+            outage.report(
+                logger, "rate limiter cannot reach Redis (\(error)); requests are let through until it is back")
             return nil
         }
     }
