@@ -1,7 +1,7 @@
 import ArgumentParser
 
 /// `lookout-bench`: the loopback target farm, its authoritative DNS server and the load drivers
-/// that measure the engine (capacity planning, DESIGN.md "Bench").
+/// that measure the engine and the control plane (capacity planning, README "Bench").
 ///
 /// Everything this tool sends goes to loopback addresses only: the farm refuses to listen
 /// anywhere else, and the driver points the engine at the farm and the farm's DNS server.

@@ -1,7 +1,7 @@
 /// Where Redis listens: `redis://[[user]:password@]IP[:PORT][/DB]`.
 ///
 /// The host must be an IP address (`127.0.0.1`, `[::1]`): hiredis 0.14 resolves names with a
-/// blocking `getaddrinfo` on the loop thread, which the engine never allows (PLATFORM.md). The
+/// blocking `getaddrinfo` on the loop thread, which the engine never allows (docs/PLATFORM.md). The
 /// password, when given, is sent with `AUTH` right after connecting, the database with `SELECT`.
 public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
     /// An IPv4 or IPv6 address literal (no brackets).

@@ -1,7 +1,7 @@
 /// Writes check results as JSON Lines into a reused byte buffer.
 ///
 /// Hand-written because it runs once per check: Foundation's `JSONEncoder` costs about 3 µs per
-/// record here, this about 0.5 µs (PLATFORM.md, "hot path budget"). The field names are a contract
+/// record here, this about 0.5 µs (docs/PLATFORM.md, "hot path budget"). The field names are a contract
 /// (README, "Results file"): `monitorId`, `checkedAt` (RFC 3339, ms, UTC), `status`, `httpStatus`,
 /// `dnsMs`, `connectMs`, `tlsMs`, `ttfbMs`, `totalMs`, `lagMs`, `redirects`, `errorCode`,
 /// `errorMessage`, `certExpiresAt` (RFC 3339 or null).

@@ -276,7 +276,7 @@ struct EngineRuntime {
 
 /// The CA bundle curl verifies against: the system bundle, or the system bundle plus the
 /// operator's extra CAs (`--ca-file`) written to a private temporary file. One file, no CA
-/// path: curl then parses it once and caches it (PLATFORM.md).
+/// path: curl then parses it once and caches it (docs/PLATFORM.md).
 struct CABundle {
     let path: String?
     private let isTemporary: Bool

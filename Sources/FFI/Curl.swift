@@ -258,7 +258,7 @@ package final class CurlEasy {
         set(CURLOPT_PROTOCOLS_STR, "http,https")
         set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
         // Debian's libcurl sets a default CA *path*; with a path set curl re-parses the whole
-        // store on every handshake (59 checks/s instead of 1.8k, PLATFORM.md). A bundle file
+        // store on every handshake (59 checks/s instead of 1.8k, docs/PLATFORM.md). A bundle file
         // alone is parsed once and cached in the multi handle.
         set(CURLOPT_CAPATH, pointer: nil)
         // Only an HTTPS hop reads the bundle; a plain check need not copy its path.

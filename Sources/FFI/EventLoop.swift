@@ -4,7 +4,7 @@
 // - `EventLoop` owns its `ev_loop` (created in init, destroyed in deinit) and a pool of raw
 //   `ev_io` watchers. Watchers are heap-allocated because libev keeps their address while they
 //   are started; pooled because a check opens and closes a socket, and a malloc per socket shows
-//   up in the per-check budget (PLATFORM.md).
+//   up in the per-check budget (docs/PLATFORM.md).
 // - A started `ev_io` carries, in its `data` field, an *unretained* pointer to the
 //   `LoopIOHandler` that asked for it. The handler must stop its watchers before it goes away
 //   (CurlMulti and DNSChannel do so in their deinit / on socket removal).

@@ -4,7 +4,7 @@ struct FarmConfiguration: Sendable, Equatable {
     ///
     /// Several addresses matter for load: a client that closes first keeps one TIME_WAIT entry per
     /// (local port, remote address, remote port), which caps new connections to one remote
-    /// address:port at a few hundred per second (PLATFORM.md); spreading monitors over addresses
+    /// address:port at a few hundred per second (docs/PLATFORM.md); spreading monitors over addresses
     /// lifts that cap. Linux routes all of 127.0.0.0/8 to `lo`, so no set-up is needed.
     var addressCount: Int = 8
     /// First HTTP address; the rest follow it (127.0.1.1, 127.0.1.2, ...). Default `127.0.1.1`.
