@@ -11,6 +11,13 @@
 // Engine and Control never import each other: they meet only through PostgreSQL and Redis.
 import PackageDescription
 
+// The engine's hot path calls into LookoutFFI and LookoutCore once per curl option, socket event
+// and result; without their bodies the optimiser cannot inline across the module boundary
+// (measured: 3.4k more user-space instructions per check than when they were one module).
+let crossModuleOptimization: [SwiftSetting] = [
+    .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))
+]
+
 let package = Package(
     name: "Lookout",
     platforms: [.macOS(.v15)],
@@ -50,12 +57,14 @@ let package = Package(
         ),
         .target(
             name: "LookoutCore",
-            path: "Sources/Core"
+            path: "Sources/Core",
+            swiftSettings: crossModuleOptimization
         ),
         .target(
             name: "LookoutFFI",
             dependencies: ["CEngineShims", "LookoutCore"],
-            path: "Sources/FFI"
+            path: "Sources/FFI",
+            swiftSettings: crossModuleOptimization
         ),
         .executableTarget(
             name: "LookoutEngine",
