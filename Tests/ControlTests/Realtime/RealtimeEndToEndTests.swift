@@ -105,14 +105,23 @@ struct RealtimeEndToEndTests {
         func incidentOpened(_ updates: [[String: Any]]) -> Bool {
             updates.contains { $0["event"] as? String == "opened" }
         }
+        // The change reaches a client twice: as incident:update, and on the first check:update
+        // checked after it (the confirmed state travels through the incident consumer, so that
+        // check:update can come a check interval after the incident).
+        func sawDown(_ client: FixtureProcess) -> Bool {
+            RealtimeClients.updates(client, "check:update").contains {
+                ($0["statusChange"] as? [String: String]) == ["from": "UP", "to": "DOWN"]
+            }
+        }
         let both = await waitFor(.seconds(60)) {
             incidentOpened(RealtimeClients.updates(socketIO, "incident:update"))
                 && incidentOpened(RealtimeClients.updates(webSocket, "incident:update"))
+                && sawDown(socketIO) && sawDown(webSocket)
         }
         try #require(
             both,
             """
-            no incident:update on both clients; socket.io: \(RealtimeClients.records(socketIO).suffix(3)) \
+            no incident:update and UP → DOWN check:update on both clients; socket.io: \(RealtimeClients.records(socketIO).suffix(3)) \
             ws: \(RealtimeClients.records(webSocket).suffix(3)) engine: \(engine.standardError.suffix(1500)) \
             control-1: \(first.standardError.suffix(1500)) control-2: \(second.standardError.suffix(1500))
             """
@@ -228,10 +237,12 @@ struct RealtimeEndToEndTests {
 
         let median = { (values: [Double]) in values.sorted()[values.count / 2] }
         let base = median(baseline)
-        // Every probe arrived, and the reader's latency did not move with the stalled clients.
+        // Every probe arrived, and the reader's latency did not move with the stalled clients. A
+        // reader held up behind a stalled socket would wait for its drop grace period (10 s); the
+        // 0.5 s floor keeps a busy machine's scheduling noise from being read as that.
         #expect(baseline.count == 30 && during.count == 12 && after.count == 30)
-        #expect(median(during) < max(0.05, base * 3), "p50 before \(base) s, during the flood \(median(during)) s")
-        #expect(median(after) < max(0.05, base * 3), "p50 before \(base) s, after \(median(after)) s")
+        #expect(median(during) < max(0.5, base * 3), "p50 before \(base) s, during the flood \(median(during)) s")
+        #expect(median(after) < max(0.5, base * 3), "p50 before \(base) s, after \(median(after)) s")
         #expect(control.isRunning)
     }
 
