@@ -123,6 +123,31 @@ struct OpenAPITests {
         }
     }
 
+    @Test("a routed path asked with a method it does not answer is a 405 with Allow; an unknown path a 404")
+    func wrongMethodIsNotAllowed() async throws {
+        try await ControlHarness.withApplication { api in
+            let (token, _) = try await api.register()
+            let monitorId = try #require(try await api.createMonitor(token).int64("id"))
+            let cases: [(HTTPRequest.Method, String, String)] = [
+                (.post, "/api/v1/monitors/\(monitorId)", "DELETE, GET, PATCH, PUT"),
+                (.delete, "/api/v1/monitors", "GET, POST"),
+                (.get, "/api/v1/monitors/\(monitorId)/pause", "POST"),
+                (.put, "/health", "GET"),
+            ]
+            for (method, path, allow) in cases {
+                let response = try await api.request(method, path, token: token)
+                #expect(response.status == .methodNotAllowed, "\(method) \(path): \(response.status)")
+                #expect(response.headers[.allow] == allow, "\(method) \(path)")
+                #expect(response.errorCode == "method_not_allowed")
+            }
+            for path in ["/api/v1/nowhere", "/api/v1/monitors/\(monitorId)/pause/extra", "/api"] {
+                let response = try await api.request(.get, path, token: token)
+                #expect(response.status == .notFound, "\(path): \(response.status)")
+                #expect(response.errorCode == "not_found")
+            }
+        }
+    }
+
     @Test("path ids: not a positive integer is a 400 naming the parameter, an unknown one a 404")
     func pathParameters() async throws {
         let document = try OpenAPIDocument.repository()

@@ -166,7 +166,8 @@ enum ControlApplication {
         router.middlewares.add(SecurityHeadersMiddleware(behindHTTPS: configuration.http.behindHTTPS))
         router.middlewares.add(ConfiguredCORSMiddleware(allowedOrigins: Set(configuration.http.corsOrigins)))
         router.middlewares.add(RequestMetricsMiddleware(statistics: dependencies.statistics))
-        router.middlewares.add(ErrorRenderingMiddleware(logger: dependencies.logger))
+        let routeMethods = RouteMethods()
+        router.middlewares.add(ErrorRenderingMiddleware(logger: dependencies.logger, routeMethods: routeMethods))
         HealthController(postgres: dependencies.postgres, redis: dependencies.redis).addRoutes(to: router)
         MetricsController(statistics: dependencies.statistics, database: database).addRoutes(to: router)
         OpenAPIController().addRoutes(to: router)
@@ -221,6 +222,7 @@ enum ControlApplication {
         statusPages.addPublicRoutes(to: api)
         MaintenanceWindowController(windows: MaintenanceWindowRepository(database: database), bodyLimit: bodyLimit)
             .addRoutes(to: authenticated)
+        routeMethods.record(router.routes)
         return router
     }
 }
