@@ -72,22 +72,12 @@ public struct ClusterContract: Sendable, Equatable {
     /// weak low bits for similar strings): the rendezvous weights. Stable across processes,
     /// machines and versions.
     public static func stableHash(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01b3
-        }
-        return mix(hash)
+        mix(FNV1a64.hash(text))
     }
 
     /// The SplitMix64 finaliser.
     @inline(__always)
-    public static func mix(_ value: UInt64) -> UInt64 {
-        var z = value &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public static func mix(_ value: UInt64) -> UInt64 { SplitMix64.mix(value) }
 
     /// Engine ids appear inside key names: 1...64 characters of `A-Z a-z 0-9 . _ -` (no `:`).
     public static func validateEngineId(_ engineId: String) throws(ClusterContractError) {
