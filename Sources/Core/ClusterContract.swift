@@ -158,7 +158,7 @@ public struct MonitorChange: Sendable, Equatable, Hashable {
 
     /// The JSON object for this change (what the control plane publishes).
     public var json: String {
-        "{\"monitorId\":\(ContractJSON.quoted(monitorId)),\"shard\":\(shard),\"op\":\"\(operation.rawValue)\"}"
+        "{\"monitorId\":\(JSONString.quoted(monitorId)),\"shard\":\(shard),\"op\":\"\(operation.rawValue)\"}"
     }
 
     /// Reads a message payload: one object or an array of objects. Throws on the first bad one.
@@ -256,7 +256,7 @@ public struct CheckRequest: Sendable, Equatable, Hashable {
 
     /// The JSON object for this request (what the control plane publishes).
     public var json: String {
-        "{\"monitorId\":\(ContractJSON.quoted(monitorId)),\"shard\":\(shard),\"requestId\":\(ContractJSON.quoted(requestId))}"
+        "{\"monitorId\":\(JSONString.quoted(monitorId)),\"shard\":\(shard),\"requestId\":\(JSONString.quoted(requestId))}"
     }
 
     /// Reads a message payload: one object or an array of objects. Throws on the first bad one,
@@ -315,7 +315,7 @@ public struct CheckRequest: Sendable, Equatable, Hashable {
             }
             guard let monitorId = CheckRequest.canonicalId(rawId) else {
                 throw ClusterContractError(
-                    "check request monitorId \(ContractJSON.quoted(String(rawId.prefix(40)))) is not a database id (a positive decimal integer)"
+                    "check request monitorId \(JSONString.quoted(String(rawId.prefix(40)))) is not a database id (a positive decimal integer)"
                 )
             }
             guard let shard = try? container.decode(Int.self, forKey: .shard),
@@ -382,9 +382,9 @@ public struct EngineRecord: Sendable, Equatable {
 
     /// The JSON text stored in Redis.
     public var json: String {
-        "{\"engineId\":\(ContractJSON.quoted(engineId)),\"host\":\(ContractJSON.quoted(host)),\"pid\":\(pid),"
+        "{\"engineId\":\(JSONString.quoted(engineId)),\"host\":\(JSONString.quoted(host)),\"pid\":\(pid),"
             + "\"startedAt\":\"\(RFC3339.string(epochMilliseconds: startedAtMs))\",\"leaseMs\":\(leaseMs),"
-            + "\"ownedShards\":\(ownedShards),\"version\":\(ContractJSON.quoted(version))}"
+            + "\"ownedShards\":\(ownedShards),\"version\":\(JSONString.quoted(version))}"
     }
 }
 
@@ -620,7 +620,7 @@ public struct LiveStateUpdate: Sendable, Equatable {
     /// The JSON object published.
     public var json: String {
         var text =
-            "{\"monitorId\":\(monitorId),\"ownerId\":\(ownerId),\"monitorName\":\(ContractJSON.quoted(monitorName)),"
+            "{\"monitorId\":\(monitorId),\"ownerId\":\(ownerId),\"monitorName\":\(JSONString.quoted(monitorName)),"
             + "\"from\":\"\(from.rawValue)\",\"to\":\"\(to.rawValue)\",\"at\":\"\(RFC3339.string(epochMilliseconds: atMs))\","
             + "\"incident\":"
         if let incident {
@@ -628,9 +628,9 @@ public struct LiveStateUpdate: Sendable, Equatable {
             text += "\"startedAt\":\"\(RFC3339.string(epochMilliseconds: incident.startedAtMs))\",\"resolvedAt\":"
             text += incident.resolvedAtMs.map { "\"\(RFC3339.string(epochMilliseconds: $0))\"" } ?? "null"
             text += ",\"durationSeconds\":" + (incident.durationSeconds.map { Self.number($0) } ?? "null")
-            text += ",\"causeStatus\":" + (incident.causeStatus.map(ContractJSON.quoted) ?? "null")
-            text += ",\"causeCode\":" + (incident.causeCode.map(ContractJSON.quoted) ?? "null")
-            text += ",\"causeMessage\":" + (incident.causeMessage.map(ContractJSON.quoted) ?? "null") + "}"
+            text += ",\"causeStatus\":" + (incident.causeStatus.map(JSONString.quoted) ?? "null")
+            text += ",\"causeCode\":" + (incident.causeCode.map(JSONString.quoted) ?? "null")
+            text += ",\"causeMessage\":" + (incident.causeMessage.map(JSONString.quoted) ?? "null") + "}"
         } else {
             text += "null"
         }
@@ -757,26 +757,5 @@ extension RFC3339 {
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
         let days = era * 146_097 + dayOfEra - 719_468
         return ((days * 86_400 + hour * 3600 + minute * 60 + second) * 1000) + millis
-    }
-}
-
-/// JSON string literals for the hand-built messages of this file.
-enum ContractJSON {
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }

@@ -119,25 +119,7 @@ public struct ResultLineEncoder {
     }
 
     private mutating func appendJSONString(_ string: String) {
-        bytes.append(UInt8(ascii: "\""))
-        for byte in string.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): appendASCII("\\\"")
-            case UInt8(ascii: "\\"): appendASCII("\\\\")
-            case UInt8(ascii: "\n"): appendASCII("\\n")
-            case UInt8(ascii: "\r"): appendASCII("\\r")
-            case UInt8(ascii: "\t"): appendASCII("\\t")
-            case 0..<0x20:
-                appendASCII("\\u00")
-                let hex: StaticString = "0123456789abcdef"
-                hex.withUTF8Buffer { table in
-                    bytes.append(table[Int(byte >> 4)])
-                    bytes.append(table[Int(byte & 0xF)])
-                }
-            default: bytes.append(byte)
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
+        JSONString.appendQuoted(string, to: &bytes)
     }
 }
 
