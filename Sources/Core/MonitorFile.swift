@@ -9,10 +9,22 @@ public enum MonitorFile {
     public struct LineError: Error, Sendable, Equatable, CustomStringConvertible {
         /// The line number, from 1.
         public var line: Int
+        /// The column (from 1, in characters) of a JSON syntax error; nil when the line is JSON
+        /// but not a valid monitor.
+        public var column: Int?
         /// Why the line was refused.
         public var reason: String
-        /// `line N: reason`.
-        public var description: String { "line \(line): \(reason)" }
+        /// A refusal of line `line` (at `column`, for a syntax error).
+        public init(line: Int, column: Int? = nil, reason: String) {
+            self.line = line
+            self.column = column
+            self.reason = reason
+        }
+        /// `line N: reason`, or `line N, column C: reason`.
+        public var description: String {
+            if let column { return "line \(line), column \(column): \(reason)" }
+            return "line \(line): \(reason)"
+        }
     }
 
     /// What a file holds: the valid monitors and the refused lines.
@@ -32,6 +44,11 @@ public enum MonitorFile {
         "reuseConnection",
     ]
 
+    /// Why a file without a single monitor line is refused (an engine that checks nothing is
+    /// not what anyone meant to start).
+    public static let emptyFileReason =
+        #"it has no monitors (only blank lines and # comments): write one JSON object per line, e.g. {"id":"home","url":"https://example.com/"}"#
+
     /// Reads a whole file, reporting every bad line.
     public static func parse(_ data: Data) -> Parsed {
         var monitors: [Monitor] = []
@@ -46,12 +63,12 @@ public enum MonitorFile {
                 while end < count && raw[end] != UInt8(ascii: "\n") { end += 1 }
                 lineNumber += 1
                 if start == count { break }
-                let line = Data(raw[start..<end])
+                let line = UnsafeRawBufferPointer(rebasing: raw[start..<end])
                 start = end + 1
                 let trimmed = line.drop(while: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D })
                 if trimmed.isEmpty || trimmed.first == UInt8(ascii: "#") { continue }
-                do throws(MonitorValidationError) {
-                    let monitor = try parseLine(Data(trimmed))
+                switch parse(line: line) {
+                case .success(let monitor):
                     if let first = seenIds[monitor.id] {
                         errors.append(
                             LineError(line: lineNumber, reason: "id '\(monitor.id)' already used on line \(first)"))
@@ -59,7 +76,9 @@ public enum MonitorFile {
                     }
                     seenIds[monitor.id] = lineNumber
                     monitors.append(monitor)
-                } catch {
+                case .failure(.syntax(let error)):
+                    errors.append(LineError(line: lineNumber, column: error.column, reason: error.reason))
+                case .failure(.invalid(let error)):
                     errors.append(LineError(line: lineNumber, reason: error.description))
                 }
             }
@@ -67,24 +86,46 @@ public enum MonitorFile {
         return Parsed(monitors: monitors, errors: errors)
     }
 
-    /// Parses and validates one JSON object.
-    public static func parseLine(_ data: Data) throws(MonitorValidationError) -> Monitor {
+    /// Why one line is refused: its JSON (with the column), or its content.
+    private enum LineProblem: Error {
+        case syntax(StrictJSONReader.SyntaxError)
+        case invalid(MonitorValidationError)
+    }
+
+    private static func parse(line: UnsafeRawBufferPointer) -> Result<Monitor, LineProblem> {
         let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: data, options: [])
+        do throws(StrictJSONReader.SyntaxError) {
+            object = try StrictJSONReader.parse(line)
         } catch {
-            throw MonitorValidationError(field: "line", reason: "not valid JSON")
+            return .failure(.syntax(error))
         }
         guard let fields = object as? [String: Any] else {
-            throw MonitorValidationError(field: "line", reason: "must be a JSON object")
+            return .failure(
+                .invalid(MonitorValidationError(field: "line", reason: "must be a JSON object (one monitor per line)")))
         }
-        return try monitor(from: fields)
+        do throws(MonitorValidationError) {
+            return .success(try monitor(from: fields))
+        } catch {
+            return .failure(.invalid(error))
+        }
+    }
+
+    /// Parses and validates one JSON object (strict JSON: see `StrictJSONReader`); a syntax
+    /// error is reported as `line: column N: reason`.
+    public static func parseLine(_ data: Data) throws(MonitorValidationError) -> Monitor {
+        let result = data.withUnsafeBytes { parse(line: $0) }
+        switch result {
+        case .success(let monitor): return monitor
+        case .failure(.syntax(let error)): throw MonitorValidationError(field: "line", reason: error.description)
+        case .failure(.invalid(let error)): throw error
+        }
     }
 
     /// Validates one decoded JSON object (unknown keys refused) into a monitor.
     public static func monitor(from fields: [String: Any]) throws(MonitorValidationError) -> Monitor {
-        for key in fields.keys where !knownKeys.contains(key) {
-            throw MonitorValidationError(field: key, reason: "unknown field")
+        for key in fields.keys.sorted() where !knownKeys.contains(key) {
+            let suggestion = closestKnownKey(to: key).map { " (did you mean '\($0)'?)" } ?? ""
+            throw MonitorValidationError(field: key, reason: "unknown field" + suggestion)
         }
         let reader = FieldReader(fields: fields)
         let id = try reader.string("id", required: true)!
@@ -96,7 +137,7 @@ public enum MonitorFile {
             intervalSeconds: try reader.number("intervalSeconds") ?? Monitor.defaultIntervalSeconds,
             timeoutMs: timeout,
             connectTimeoutMs: try reader.integer("connectTimeoutMs"),
-            method: (try reader.string("method") ?? "GET").uppercased(),
+            method: try reader.method("method") ?? "GET",
             headers: try reader.stringDictionary("headers") ?? [:],
             body: try reader.string("body"),
             expectedStatus: try reader.statusList("expectedStatus") ?? [],
@@ -114,6 +155,44 @@ public enum MonitorFile {
         )
         try monitor.validate()
         return monitor
+    }
+}
+
+extension MonitorFile {
+    /// The known key `key` was probably meant to be (case-insensitive): the nearest by edit
+    /// distance when it is a typo away (at most 2 edits, and fewer than half the key's length),
+    /// else one that starts with it (`interval` → `intervalSeconds`); nil when none is close.
+    static func closestKnownKey(to key: String) -> String? {
+        let typed = Array(key.lowercased().utf8)
+        var best: (key: String, distance: Int)?
+        for known in knownKeys.sorted() {
+            let distance = editDistance(typed, Array(known.lowercased().utf8))
+            if distance < (best?.distance ?? Int.max) { best = (known, distance) }
+        }
+        if let best, best.distance <= 2, best.distance * 2 < typed.count { return best.key }
+        guard typed.count >= 4 else { return nil }
+        return knownKeys.sorted().first { Array($0.lowercased().utf8).starts(with: typed) }
+    }
+
+    /// Levenshtein distance with adjacent transpositions (optimal string alignment).
+    static func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var previousPrevious = [Int](repeating: 0, count: b.count + 1)
+        var previous = Array(0...b.count)
+        var current = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            current[0] = i
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                    current[j] = min(current[j], previousPrevious[j - 2] + 1)
+                }
+            }
+            (previousPrevious, previous, current) = (previous, current, previousPrevious)
+        }
+        return previous[b.count]
     }
 }
 
@@ -137,6 +216,17 @@ struct FieldReader {
         }
         guard let string = value as? String else { throw fail(key, "must be a string") }
         return string
+    }
+
+    /// An HTTP method, written as HTTP writes it (upper case): `"get"` is refused with the fix
+    /// rather than changed silently.
+    func method(_ key: String) throws(MonitorValidationError) -> String? {
+        guard let method = try string(key) else { return nil }
+        let upper = method.uppercased()
+        if method != upper && Monitor.allowedMethods.contains(upper) {
+            throw fail(key, "'\(method)' must be written in capitals: \"\(upper)\"")
+        }
+        return method
     }
 
     func number(_ key: String) throws(MonitorValidationError) -> Double? {

@@ -1,20 +1,31 @@
 /// The parts of a monitor URL the engine needs before it asks curl anything: scheme, host and
 /// port (to resolve the name itself and hand curl the address). Deliberately strict: only
 /// absolute `http`/`https` URLs with an ASCII host are accepted.
+///
+/// An IPv4 host is read once, here, in every form browsers and curl accept (`0x7f000001`,
+/// `2130706433`, `0177.0.0.1`, `127.1`: see `URLHostIPv4`), and kept as its address: the target
+/// policy judges `address` and the engine connects to that same address.
 public struct MonitorURL: Sendable, Equatable {
     /// The two schemes a monitor may use.
     public enum Scheme: String, Sendable { case http, https }
 
     /// `http` or `https`.
     public var scheme: Scheme
-    /// Host as written, lower-cased, without IPv6 brackets.
+    /// Host, lower-cased, without IPv6 brackets. An IPv4 host is written in its canonical dotted
+    /// form whatever form the URL used (`http://0x7f000001/` has the host `127.0.0.1`).
     public var host: String
     /// The port, explicit or the scheme's default (80, 443).
     public var port: Int
+    /// The address of an IPv4 or IPv6 literal host (no DNS lookup); nil for a name.
+    public var address: IPAddress?
     /// The host is an IPv4 or IPv6 literal: no DNS lookup.
-    public var hostIsIPLiteral: Bool
+    public var hostIsIPLiteral: Bool { address != nil }
     /// The host is written with brackets (IPv6 literal).
     public var hostIsBracketed: Bool
+    /// The URL as it is requested: the text as given, except that an IPv4 host in another form
+    /// is written in its canonical dotted form, so curl, the `Host` header and the policy all
+    /// see one address.
+    public var requestURL: String
 
     /// Parses `text`; throws with `field` set to the given name so callers can report where.
     public init(_ text: String, field: String = "url") throws(MonitorValidationError) {
@@ -64,28 +75,41 @@ public struct MonitorURL: Sendable, Equatable {
             }
             port = value
         }
-        let isIP: Bool
+        var address: IPAddress?
+        var canonicalHost = host
         if bracketed {
-            guard IPAddress(parsing: host)?.isIPv6 == true else { throw fail("'\(host)' is not an IPv6 address") }
-            isIP = true
-        } else if IPAddress(parsing: host) != nil {
-            isIP = true
+            guard let parsed = IPAddress(parsing: host), parsed.isIPv6 else {
+                throw fail("'\(host)' is not an IPv6 address")
+            }
+            address = parsed
         } else {
-            let allowed = host.utf8.allSatisfy { byte in
-                (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
-                    || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
-                    || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
+            switch URLHostIPv4.parse(Substring(host)) {
+            case .address(let value):
+                address = .v4(value)
+                canonicalHost = IPAddress.v4(value).description
+            case .invalid(let reason):
+                throw fail("host '\(host)' ends in a number but is not an IPv4 address: \(reason)")
+            case .notIPv4:
+                let allowed = host.utf8.allSatisfy { byte in
+                    (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+                        || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+                        || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
+                }
+                if !allowed || host.hasPrefix(".") || host.contains("..") || host.utf8.count > 253 {
+                    throw fail("host '\(host)' is not a valid DNS name")
+                }
             }
-            if !allowed || host.hasPrefix(".") || host.contains("..") || host.utf8.count > 253 {
-                throw fail("host '\(host)' is not a valid DNS name")
-            }
-            isIP = false
         }
         self.scheme = scheme
-        self.host = host
+        self.host = canonicalHost
         self.port = port
-        self.hostIsIPLiteral = isIP
+        self.address = address
         self.hostIsBracketed = bracketed
+        if canonicalHost == hostPart {
+            self.requestURL = text
+        } else {
+            self.requestURL = String(text[..<hostPart.startIndex]) + canonicalHost + String(text[hostPart.endIndex...])
+        }
     }
 
     /// Throws, naming `field`, when `text` is not a monitor URL.

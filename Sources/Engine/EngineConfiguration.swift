@@ -21,6 +21,9 @@ struct EngineConfiguration: Sendable {
     var monitorsPath: String
     /// Where results go: a path, `-` for stdout, nil for nowhere (`--results`).
     var resultsPath: String?
+    /// How results are written (`--format`): JSON Lines, or a table for people. Default: a table
+    /// when the results go to a terminal, JSON otherwise.
+    var resultFormat = ResultFormat.json
     /// Stop after this many seconds (`--duration`); nil = until SIGINT/SIGTERM.
     var durationSeconds: Double?
     /// Check each monitor once, then exit (`--once`).

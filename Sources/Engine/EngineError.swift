@@ -7,6 +7,7 @@ enum EngineError: Error, CustomStringConvertible {
     case invalidOption(name: String, reason: String)
     case caFile(path: String, reason: String)
     case metricsPort(port: Int, reason: String)
+    case metricsAddress(address: String, reason: String)
     case loopSetup(String)
 
     var description: String {
@@ -26,6 +27,8 @@ enum EngineError: Error, CustomStringConvertible {
             return "--ca-file \(path): \(reason)"
         case .metricsPort(let port, let reason):
             return "--metrics-port \(port): \(reason)"
+        case .metricsAddress(let address, let reason):
+            return "--metrics-address \(address): \(reason)"
         case .loopSetup(let reason):
             return "could not start an engine loop: \(reason)"
         }

@@ -66,7 +66,8 @@ struct EngineRuntime {
             }
         }
         let results = try ResultPipeline(
-            path: configuration.resultsPath, batchSink: Self.batchSink(writer, coordinator))
+            path: configuration.resultsPath, format: configuration.resultFormat,
+            batchSink: Self.batchSink(writer, coordinator))
         results.start()
 
         // Monitors go to loops by a stable hash of their id, so a monitor keeps its loop (and
@@ -140,9 +141,10 @@ struct EngineRuntime {
                     "lookout-engine: cluster engine \(cluster.engineId), Redis \(cluster.redis), lease \(cluster.leaseMs) ms\n"
                         .utf8))
         }
+        let metricsNote = metricsServer.map { "; metrics on http://\(configuration.metricsAddress):\($0.port)/metrics" }
         FileHandle.standardError.write(
             Data(
-                "lookout-engine: \(prepared.count) monitors on \(loops.count) loop(s), up to \(inFlightPerLoop * loops.count) in flight, curl \(CurlGlobal.version)\n"
+                "lookout-engine: \(prepared.count) monitors on \(loops.count) loop(s), up to \(inFlightPerLoop * loops.count) in flight, curl \(CurlGlobal.version)\(metricsNote ?? "")\n"
                     .utf8))
 
         // Main thread: wait for a signal, the deadline, or (with --once) all loops to finish.
@@ -152,9 +154,12 @@ struct EngineRuntime {
             var timeout = timespec(tv_sec: 0, tv_nsec: 50_000_000)
             let received = sigtimedwait(&signals, nil, &timeout)
             if received == SIGINT || received == SIGTERM {
+                let name = received == SIGINT ? "SIGINT" : "SIGTERM"
                 if stopping {
                     FileHandle.standardError.write(
-                        Data("lookout-engine: second signal, exiting without waiting\n".utf8))
+                        Data(
+                            "lookout-engine: second signal (\(name)), exiting without waiting for checks in flight\n"
+                                .utf8))
                     if let figures = writer?.statistics.snapshot, figures.bufferedRows > 0 {
                         FileHandle.standardError.write(
                             Data(
@@ -162,10 +167,16 @@ struct EngineRuntime {
                                     .utf8))
                     }
                     results.close()
-                    exit(130)
+                    // The shell's convention for a process ended by a signal: 128 + its number.
+                    exit(128 + received)
                 }
                 stopping = true
                 for loop in loops { loop.requestStop() }
+                let inFlight = loops.reduce(0) { $0 + $1.statistics.inFlight.load(ordering: .relaxed) }
+                FileHandle.standardError.write(
+                    Data(
+                        "lookout-engine: \(name): no new checks; draining \(inFlight) check(s) in flight (another SIGINT or SIGTERM exits at once)\n"
+                            .utf8))
             }
             if !stopping, let deadline, Clock.monotonicMicros() >= deadline {
                 stopping = true
@@ -244,6 +255,9 @@ struct EngineRuntime {
             throw EngineError.monitorsFile(path: configuration.monitorsPath, reason: reason)
         }
         let parsed = MonitorFile.parse(data)
+        if parsed.monitors.isEmpty && parsed.errors.isEmpty {
+            throw EngineError.monitorsFile(path: configuration.monitorsPath, reason: MonitorFile.emptyFileReason)
+        }
         if !parsed.errors.isEmpty {
             let lines = parsed.errors.map(\.description)
             if !configuration.skipInvalid { throw EngineError.invalidMonitors(lines) }
@@ -251,6 +265,10 @@ struct EngineRuntime {
                 Data(
                     "lookout-engine: skipping \(lines.count) invalid line(s):\n  \(lines.prefix(20).joined(separator: "\n  "))\n"
                         .utf8))
+            if parsed.monitors.isEmpty {
+                throw EngineError.monitorsFile(
+                    path: configuration.monitorsPath, reason: "none of its monitor lines is valid (see above)")
+            }
         }
         var prepared: [PreparedMonitor] = []
         prepared.reserveCapacity(parsed.monitors.count)

@@ -172,6 +172,36 @@ package final class CurlHeaderList: @unchecked Sendable {
     deinit { curl_slist_free_all(raw) }
 }
 
+/// The CA certificates TLS checks verify against, parsed once from a PEM bundle when a loop is
+/// made (never inside a check: curl would otherwise parse the bundle during the first handshake
+/// of each loop and that check's `tlsMs` would carry it). Each TLS connection of an easy given
+/// this store takes a reference to it; curl keeps one in the multi handle's CA cache.
+///
+/// Confined to one loop thread once handed to its easies (an OpenSSL store is not meant to be
+/// shared between threads without need). Owns one reference, dropped in deinit.
+package final class CurlTrustStore {
+    fileprivate let raw: UnsafeMutableRawPointer
+
+    /// Parses `path` (PEM certificates); throws with OpenSSL's reason.
+    package init(bundlePath: String) throws(CurlTrustStoreError) {
+        let error = UnsafeMutablePointer<CChar>.allocate(capacity: 256)
+        defer { error.deallocate() }
+        guard let store = CEngineShims_ssl_trust_store_load(bundlePath, error, 256) else {
+            throw CurlTrustStoreError(path: bundlePath, reason: String(cString: error))
+        }
+        raw = store
+    }
+
+    deinit { CEngineShims_ssl_trust_store_free(raw) }
+}
+
+/// A CA bundle that could not be read.
+package struct CurlTrustStoreError: Error, CustomStringConvertible {
+    package var path: String
+    package var reason: String
+    package var description: String { "cannot read the CA bundle \(path): \(reason)" }
+}
+
 /// What a transfer's timings were, in microseconds from the transfer's start.
 package struct CurlTimings {
     package var nameLookup: Int64 = 0
@@ -210,12 +240,15 @@ package final class CurlEasy {
     /// The target policy every socket this easy opens must pass (redirects and DNS answers included).
     package let policy: TargetPolicy
     private let caBundlePath: String?
+    private let trustStore: CurlTrustStore?
 
-    package init(policy: TargetPolicy, caBundlePath: String?) {
+    /// `trustStore`, when given, is what TLS verifies against (and `caBundlePath` is not read).
+    package init(policy: TargetPolicy, caBundlePath: String?, trustStore: CurlTrustStore? = nil) {
         guard let handle = curl_easy_init() else { fatalError("curl_easy_init failed: out of memory") }
         raw = handle
         self.policy = policy
         self.caBundlePath = caBundlePath
+        self.trustStore = trustStore
         errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         body.reserveCapacity(4096)
@@ -262,7 +295,13 @@ package final class CurlEasy {
         // alone is parsed once and cached in the multi handle.
         set(CURLOPT_CAPATH, pointer: nil)
         // Only an HTTPS hop reads the bundle; a plain check need not copy its path.
-        if wantsCertificate, let caBundlePath { set(CURLOPT_CAINFO, caBundlePath) }
+        if wantsCertificate {
+            if let trustStore {
+                _ = CEngineShims_curl_easy_use_trust_store(raw, trustStore.raw)
+            } else if let caBundlePath {
+                set(CURLOPT_CAINFO, caBundlePath)
+            }
+        }
     }
 
     // MARK: options
@@ -289,10 +328,11 @@ package final class CurlEasy {
     }
 
     /// Makes curl connect to `address` for `host:port` (names are resolved by the engine's
-    /// c-ares resolver; curl must never start its own resolver thread).
-    package func setConnectTo(host: String, port: Int, address: IPAddress) {
+    /// c-ares resolver; curl must never start its own resolver thread). `host` nil: for whatever
+    /// host the URL names (an IP literal, whose spelling curl may normalise).
+    package func setConnectTo(host: String?, port: Int, address: IPAddress) {
         let target = address.isIPv6 ? "[\(address)]" : "\(address)"
-        let hostPart = host.contains(":") ? "[\(host)]" : host
+        let hostPart = host.map { $0.contains(":") ? "[\($0)]" : $0 } ?? ""
         curl_slist_free_all(connectTo)
         connectTo = curl_slist_append(nil, "\(hostPart):\(port):\(target):\(port)")
         set(CURLOPT_CONNECT_TO, pointer: UnsafeRawPointer(connectTo))

@@ -7,10 +7,14 @@ private func parse(_ lines: [String], terminator: String = "\n") -> MonitorFile.
     MonitorFile.parse(Data(lines.joined(separator: terminator).utf8))
 }
 
-/// Parses a one-line file whose single object is `{"id":"m","url":"https://example.com/",<extra>}`.
+/// Parses a one-line file whose single object is `{"id":"m","url":"https://example.com/",<extra>}`
+/// (without the default `id` or `url` when `extra` starts with its own: a key may appear once).
 private func parseOne(_ extra: String) -> MonitorFile.Parsed {
-    let comma = extra.isEmpty ? "" : ","
-    return parse([#"{"id":"m","url":"https://example.com/"\#(comma)\#(extra)}"#])
+    var fields: [String] = []
+    if !extra.hasPrefix(#""id":"#) { fields.append(#""id":"m""#) }
+    if !extra.hasPrefix(#""url":"#) { fields.append(#""url":"https://example.com/""#) }
+    if !extra.isEmpty { fields.append(extra) }
+    return parse(["{" + fields.joined(separator: ",") + "}"])
 }
 
 @Suite("MonitorFile (JSON Lines)")
@@ -31,7 +35,7 @@ struct MonitorFileTests {
     func readsEveryField() throws {
         let line = """
             {"id":"full","url":"https://example.com/h","intervalSeconds":2.5,"timeoutMs":8000,\
-            "connectTimeoutMs":2000,"method":"post","headers":{"Content-Type":"application/json","X-Empty":""},\
+            "connectTimeoutMs":2000,"method":"POST","headers":{"Content-Type":"application/json","X-Empty":""},\
             "body":"{}","expectedStatus":[200,201],"keyword":"ok","keywordAbsent":"error",\
             "jsonPath":"$.status","jsonEquals":"up","followRedirects":false,"maxRedirects":2,"verifyTLS":false,\
             "maxBodyBytes":4096,"lowSpeedBytesPerSecond":100,"lowSpeedSeconds":5,"reuseConnection":true}
@@ -76,7 +80,8 @@ struct MonitorFileTests {
             "not json",
         ])
         #expect(parsed.monitors.map(\.id) == ["a"])
-        #expect(parsed.errors == [MonitorFile.LineError(line: 8, reason: "line: not valid JSON")])
+        #expect(parsed.errors.map(\.line) == [8])
+        #expect(parsed.errors.first?.column == 1)
     }
 
     @Test("an empty file has no monitors and no errors")
@@ -113,9 +118,11 @@ struct MonitorFileTests {
         #expect(parsed.errors.map(\.line) == [2, 5, 6, 8])
         #expect(parsed.errors[0].reason.hasPrefix("url: scheme 'ftp'"))
         #expect(parsed.errors[1].reason == "intervalSeconds: must be between 0.1 and 86400 seconds")
-        #expect(parsed.errors[2].reason == "line: must be a JSON object")
-        #expect(parsed.errors[3].reason == "line: not valid JSON")
-        #expect(parsed.errors[3].description == "line 8: line: not valid JSON")
+        #expect(parsed.errors[2].reason == "line: must be a JSON object (one monitor per line)")
+        #expect(parsed.errors[3].reason == "unexpected end of the line: the object is not closed with }")
+        #expect(
+            parsed.errors[3].description
+                == "line 8, column 2: unexpected end of the line: the object is not closed with }")
     }
 
     @Test("a duplicate id is refused and names the line that first used it")
@@ -150,7 +157,76 @@ struct MonitorFileTests {
     func refusesUnknownFields() {
         let parsed = parseOne(#""intervalSecond":10"#)
         #expect(parsed.monitors.isEmpty)
-        #expect(parsed.errors == [MonitorFile.LineError(line: 1, reason: "intervalSecond: unknown field")])
+        #expect(
+            parsed.errors == [
+                MonitorFile.LineError(
+                    line: 1, reason: "intervalSecond: unknown field (did you mean 'intervalSeconds'?)")
+            ])
+    }
+
+    @Test(
+        "an unknown field suggests the field it was probably meant to be",
+        arguments: [
+            ("timeout", "timeoutMs"), ("URL", "url"), ("verifyTls", "verifyTLS"),
+            ("expectedStatuses", "expectedStatus"),
+            ("interval", "intervalSeconds"), ("folowRedirects", "followRedirects"), ("keywrod", "keyword"),
+        ]
+    )
+    func suggestsKnownFields(typed: String, meant: String) {
+        let parsed = parseOne("\"\(typed)\":1")
+        #expect(parsed.errors.map(\.reason) == ["\(typed): unknown field (did you mean '\(meant)'?)"])
+    }
+
+    @Test("an unknown field far from every known one gets no suggestion", arguments: ["colour", "xyz", "owner"])
+    func noSuggestionForStrangers(typed: String) {
+        #expect(parseOne("\"\(typed)\":1").errors.map(\.reason) == ["\(typed): unknown field"])
+    }
+
+    @Test(
+        "JSON syntax errors name the column (in characters) and say how to fix them",
+        arguments: [
+            (#"{"id":"m","url":"https://example.com/",}"#, 40, "trailing comma before }: remove the comma"),
+            (
+                #"{"id":"m","url":"https://example.com/","expectedStatus":[200,]}"#, 62,
+                "trailing comma before ]: remove the comma"
+            ),
+            (#"{"id":"m","url":"https://example.com/","id":"n"}"#, 40, #"the key "id" appears twice"#),
+            (#"{'id':"m"}"#, 2, #"keys are written in double quotes ("), not single quotes"#),
+            (#"{"id":"m" "url":"x"}"#, 11, #"unexpected '"': expected , or } after the value of "id""#),
+            (#"{"id":"m","url":"https://example.com/"} x"#, 41, "unexpected 'x' after the end of the value"),
+            (#"{"id":"é","url":"https://example.com/",}"#, 40, "trailing comma before }: remove the comma"),
+            (#"{"id":"m","timeoutMs":0100}"#, 23, "a number does not start with 0 (write 100)"),
+            (
+                #"{"id":"m","verifyTLS":True}"#, 23,
+                "unexpected 'T': expected a value (true, false and null are lower case)"
+            ),
+            (#"{"id":"m\q"}"#, 9, #"\q is not a JSON escape (write \\ for a backslash)"#),
+            (#"{"id":"m"#, 7, #"the string is not closed with ""#),
+            ("\t{\"id\":1,}", 10, "trailing comma before }: remove the comma"),
+        ]
+    )
+    func syntaxErrorsNameTheColumn(line: String, column: Int, reason: String) {
+        let parsed = parse([#"{"id":"ok","url":"https://example.com/"}"#, line])
+        #expect(parsed.monitors.map(\.id) == ["ok"])
+        #expect(parsed.errors == [MonitorFile.LineError(line: 2, column: column, reason: reason)])
+        #expect(parsed.errors.first?.description == "line 2, column \(column): \(reason)")
+    }
+
+    @Test("strict JSON still reads every value JSON has")
+    func strictJSONReadsValues() throws {
+        let text = #"{"a":[1,-2.5,3e2,true,false,null,"x\u00e9\ud83d\ude00\n\"\\\/"],"b":{},"c":[]}"#
+        let value = try StrictJSONReader.parse(Data(text.utf8))
+        let object = try #require(value as? [String: Any])
+        let list = try #require(object["a"] as? [Any])
+        #expect((list[0] as? NSNumber)?.int64Value == 1)
+        #expect((list[1] as? NSNumber)?.doubleValue == -2.5)
+        #expect((list[2] as? NSNumber)?.doubleValue == 300)
+        #expect(JSONValueKind.isBoolean(try #require(list[3] as? NSNumber)))
+        #expect((list[4] as? NSNumber)?.boolValue == false)
+        #expect(list[5] is NSNull)
+        #expect(list[6] as? String == "x\u{E9}\u{1F600}\n\"\\/")
+        #expect((object["b"] as? [String: Any])?.isEmpty == true)
+        #expect((object["c"] as? [Any])?.isEmpty == true)
     }
 
     @Test("id and url are required")
@@ -172,10 +248,15 @@ struct MonitorFileTests {
         #expect(m.followRedirects)
     }
 
-    @Test("the method is upper-cased")
-    func methodIsUpperCased() throws {
-        let parsed = parseOne(#""method":"head""#)
-        #expect(try #require(parsed.monitors.first).method == "HEAD")
+    @Test("a method is written in capitals: a lower-case one is refused with the fix, not changed silently")
+    func methodMustBeCapitals() throws {
+        #expect(
+            parseOne(#""method":"head""#).errors.map(\.reason) == [
+                #"method: 'head' must be written in capitals: "HEAD""#
+            ])
+        #expect(
+            parseOne(#""method":"Get""#).errors.map(\.reason) == [#"method: 'Get' must be written in capitals: "GET""#])
+        #expect(try #require(parseOne(#""method":"HEAD""#).monitors.first).method == "HEAD")
     }
 
     @Test(
@@ -267,11 +348,12 @@ struct MonitorFileTests {
         #expect(m.id == "x")
         #expect(
             validationError { _ = try MonitorFile.parseLine(Data("[]".utf8)) }
-                == MonitorValidationError(field: "line", reason: "must be a JSON object")
+                == MonitorValidationError(field: "line", reason: "must be a JSON object (one monitor per line)")
         )
         #expect(
             validationError { _ = try MonitorFile.parseLine(Data("{,}".utf8)) }
-                == MonitorValidationError(field: "line", reason: "not valid JSON")
+                == MonitorValidationError(
+                    field: "line", reason: "column 2: unexpected ',': expected a key in double quotes")
         )
     }
 }

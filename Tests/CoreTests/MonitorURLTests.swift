@@ -160,3 +160,100 @@ struct MonitorURLTests {
         )
     }
 }
+
+/// IPv4 hosts in every form browsers and curl accept (WHATWG URL Standard, IPv4 parser): the
+/// policy and the connection must see the same address the browser would.
+@Suite("MonitorURL: numeric IPv4 hosts")
+struct MonitorURLIPv4FormTests {
+    struct Form: Sendable, CustomTestStringConvertible {
+        var host: String
+        /// The canonical dotted address, or nil when the host must be refused.
+        var address: String?
+        var testDescription: String { host }
+    }
+
+    @Test(
+        "reads every IPv4 form once, to one canonical address",
+        arguments: [
+            Form(host: "127.0.0.1", address: "127.0.0.1"),
+            Form(host: "0x7f000001", address: "127.0.0.1"),
+            Form(host: "0X7F000001", address: "127.0.0.1"),
+            Form(host: "2130706433", address: "127.0.0.1"),
+            Form(host: "017700000001", address: "127.0.0.1"),
+            Form(host: "0177.0.0.1", address: "127.0.0.1"),
+            Form(host: "0x7f.0.0.1", address: "127.0.0.1"),
+            Form(host: "0x7f.1", address: "127.0.0.1"),
+            Form(host: "127.1", address: "127.0.0.1"),
+            Form(host: "127.0.1", address: "127.0.0.1"),
+            Form(host: "127.0.0.1.", address: "127.0.0.1"),
+            Form(host: "0x7f.0.0x0.01", address: "127.0.0.1"),
+            Form(host: "0177.0x00.0.0x1", address: "127.0.0.1"),
+            Form(host: "10.0.0.010", address: "10.0.0.8"),
+            Form(host: "192.168.0x100", address: "192.168.1.0"),
+            Form(host: "169.254.43518", address: "169.254.169.254"),
+            Form(host: "0xa9fea9fe", address: "169.254.169.254"),
+            Form(host: "0", address: "0.0.0.0"),
+            Form(host: "0x", address: "0.0.0.0"),
+            Form(host: "00", address: "0.0.0.0"),
+            Form(host: "4294967295", address: "255.255.255.255"),
+            Form(host: "0xffffffff", address: "255.255.255.255"),
+            Form(host: "1.2.3.4", address: "1.2.3.4"),
+            Form(host: "4294967296", address: nil),
+            Form(host: "0x100000000", address: nil),
+            Form(host: "256.0.0.1", address: nil),
+            Form(host: "1.2.3.256", address: nil),
+            Form(host: "1.2.65536", address: nil),
+            Form(host: "1.16777216", address: nil),
+            Form(host: "1.2.3.4.5", address: nil),
+            Form(host: "1..2.3", address: nil),
+            Form(host: "09.0.0.1", address: nil),
+            Form(host: "0x7g.0.0.1", address: nil),
+            Form(host: "example.123", address: nil),
+            Form(host: "0x1.0x2.0x3.0x4.0x5", address: nil),
+            Form(host: "99999999999999999999999", address: nil),
+        ]
+    )
+    func readsForm(form: Form) throws {
+        let text = "http://\(form.host):8080/health?x=1"
+        guard let expected = form.address else {
+            let error = validationError { try MonitorURL.validate(text, field: "url") }
+            #expect(error?.field == "url")
+            #expect(error?.reason.contains("is not an IPv4 address") == true, "\(String(describing: error))")
+            return
+        }
+        let url = try MonitorURL(text)
+        #expect(url.host == expected)
+        #expect(url.address == IPAddress(parsing: expected))
+        #expect(url.hostIsIPLiteral)
+        #expect(url.port == 8080)
+        #expect(url.requestURL == "http://\(expected):8080/health?x=1")
+    }
+
+    @Test(
+        "names that merely contain numbers stay names",
+        arguments: ["1.2.3.example", "0x7f.example", "123abc", "1e3", "0x7g", "example.com."]
+    )
+    func namesStayNames(host: String) throws {
+        let url = try MonitorURL("https://\(host)/")
+        #expect(url.address == nil)
+        #expect(!url.hostIsIPLiteral)
+    }
+
+    @Test("the policy judges the canonical address of every form")
+    func policySeesTheAddress() throws {
+        let policy = TargetPolicy()
+        for host in ["0x7f000001", "2130706433", "0177.0.0.1", "127.1", "0xa9fea9fe", "10.1", "0300.0250.0.1"] {
+            let url = try MonitorURL("http://\(host)/")
+            let address = try #require(url.address, "\(host)")
+            #expect(policy.refusal(for: address) != nil, "\(host) is \(address) and must be refused")
+        }
+        #expect(try MonitorURL("http://0x5db8d822/").address.flatMap(policy.refusal(for:)) == nil)
+    }
+
+    @Test("user information, path, query and fragment survive the rewrite of the host")
+    func rewriteKeepsTheRest() throws {
+        let url = try MonitorURL("https://user:pw@0x7f000001:8443/a/b?c=0x7f000001#d")
+        #expect(url.requestURL == "https://user:pw@127.0.0.1:8443/a/b?c=0x7f000001#d")
+        #expect(try MonitorURL("https://example.com/x").requestURL == "https://example.com/x")
+    }
+}

@@ -193,7 +193,8 @@ struct EngineCheckTests {
         let refused = try EngineRun.run(monitorsText: text, arguments: ["--once", "--allow-private-targets"])
         #expect(refused.exitStatus == 2)
         #expect(refused.checks.isEmpty, "nothing runs when the file is refused")
-        for fragment in ["line 2: url", "line 3:", "line 6: intervalSeconds", "line 7: id", "--skip-invalid"] {
+        for fragment in ["line 2: url", "line 3, column 1:", "line 6: intervalSeconds", "line 7: id", "--skip-invalid"]
+        {
             #expect(refused.standardError.contains(fragment), "stderr names '\(fragment)': \(refused.standardError)")
         }
         let skipped = try EngineRun.run(

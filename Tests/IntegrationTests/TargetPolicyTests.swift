@@ -62,6 +62,55 @@ struct TargetPolicyTests {
         }
     }
 
+    @Test("every numeric spelling of a loopback address is refused by the policy, with no DNS lookup and no connection")
+    func numericIPv4FormsAreAddresses() throws {
+        let witness = try ConnectionWitness()
+        let dns = try SilentDNSServer()
+        let port = witness.port
+        let forms = [
+            "0x7f000001", "2130706433", "0177.0.0.1", "127.1", "0x7f.1", "017700000001", "0x7F.0.0.0x1", "127.0.0.1.",
+        ]
+        let monitors = forms.enumerated().map { index, host -> [String: Any] in
+            ["id": "form-\(index)", "url": "http://\(host):\(port)/", "timeoutMs": 3000]
+        }
+        // The default policy; a lookup would go to the silent server and end in dns_timeout.
+        let run = try EngineRun.run(monitors: monitors, arguments: ["--once", "--dns-server", dns.address])
+        #expect(run.exitStatus == 1, "stderr: \(run.standardError)")
+        for (index, host) in forms.enumerated() {
+            let check = try run.check("form-\(index)")
+            #expect(check.errorCode == "policy", "\(host): \(check.fields)")
+            #expect(check.errorMessage?.contains("127.0.0.1") == true, "\(host) is named as 127.0.0.1: \(check.fields)")
+            #expect(check.milliseconds("dnsMs") == 0, "\(host) is an address, not a name")
+        }
+        #expect(dns.queryCount == 0, "no DNS query was sent")
+        #expect(witness.takeConnectionCount() == 0, "no connection reached the refused address")
+    }
+
+    @Test("an allowed numeric spelling connects to the address the policy judged")
+    func numericIPv4FormConnectsToItsAddress() throws {
+        try withFarm { farm in
+            // The farm listens on 127.0.1.x only: a check that reached any other address fails.
+            let parts = farm.addresses[0].split(separator: ".").compactMap { UInt32($0) }
+            let value = parts.reduce(UInt32(0)) { $0 << 8 | $1 }
+            let hex = "0x" + String(value, radix: 16)
+            let dns = try SilentDNSServer()
+            let run = try EngineRun.run(
+                monitors: [
+                    ["id": "hex", "url": "http://\(hex):\(farm.httpPort)/ok"],
+                    ["id": "integer", "url": "http://\(value):\(farm.httpPort)/ok"],
+                ],
+                arguments: [
+                    "--once", "--allow-target", "\(farm.addresses[0])/32", "--dns-server", dns.address,
+                ])
+            #expect(run.exitStatus == 0, "stderr: \(run.standardError)")
+            let hexCheck = try run.check("hex")
+            let integerCheck = try run.check("integer")
+            #expect(hexCheck.status == "UP", "\(hexCheck.fields)")
+            #expect(integerCheck.status == "UP", "\(integerCheck.fields)")
+            #expect(dns.queryCount == 0)
+        }
+    }
+
     private static func encode(_ url: String) -> String {
         url.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? url
     }

@@ -130,7 +130,7 @@ struct EndToEndTests {
                 )
                 #expect(refused.status == 2)
                 #expect(refused.standardError.contains("line 2: url: is required"))
-                #expect(refused.standardError.contains("line 3: line: not valid JSON"))
+                #expect(refused.standardError.contains("line 3, column 1: unexpected 'n': expected a value"))
                 let skipped = try Run.run(
                     "lookout-engine",
                     ["import", "--database", schema.url, "--owner", "ops@example.com", "--skip-invalid", "bad.jsonl"],
@@ -151,6 +151,35 @@ struct EndToEndTests {
                 )
                 #expect(migrate.status == 0)
                 #expect(migrate.standardError.contains("up to date"))
+            }
+        }
+    }
+}
+
+@Suite(
+    "Spill directory on disk only when rows spill",
+    .enabled(if: TestDatabase.enabled, TestDatabase.skipReason)
+)
+struct SpillDirectoryCreationTests {
+    @Test("a --database run whose database keeps up leaves no spill directory behind")
+    func noSpillDirectoryWithoutSpilling() throws {
+        let farm = try Farm()
+        defer { farm.stop() }
+        try withTestSchema { (schema: TestSchema) throws in
+            try withTemporaryDirectory { (directory: String) throws in
+                let lines = (0..<3).map { "{\"id\":\"nospill-\($0)\",\"url\":\"\(farm.url("/ok"))\"}" }
+                try (lines.joined(separator: "\n") + "\n").write(
+                    toFile: directory + "/monitors.jsonl", atomically: true, encoding: .utf8)
+                let run = try Run.run(
+                    "lookout-engine",
+                    ["--monitors", "monitors.jsonl", "--database", schema.url, "--once", "--allow-private-targets"],
+                    in: directory
+                )
+                #expect(run.status == 0, "stderr: \(run.standardError)")
+                #expect(try schema.count("SELECT count(*) FROM checks") == 3)
+                #expect(
+                    !FileManager.default.fileExists(atPath: directory + "/.lookout-spill"),
+                    "the default --spill-dir is made only when a row spills")
             }
         }
     }

@@ -106,7 +106,7 @@ struct MonitorImporterTests {
                 }
                 #expect(
                     lines.map { $0.split(separator: ":").first.map(String.init) ?? "" } == [
-                        "line 2", "line 4", "line 6", "line 7",
+                        "line 2", "line 4", "line 6, column 1", "line 7",
                     ]
                 )
                 #expect(error.description.contains("--skip-invalid"))

@@ -97,3 +97,24 @@ struct SpillDirectoryTests {
         }
     }
 }
+
+@Suite("Spill directory creation")
+struct SpillDirectoryCreationUnitTests {
+    @Test("the directory is made by the first spilled row, not at start")
+    func madeOnFirstAppend() throws {
+        try withTemporaryDirectory { (path: String) throws in
+            let target = path + "/a/b/spill"
+            let spill = try SpillDirectory(path: target, instance: "aaaa")
+            #expect(!FileManager.default.fileExists(atPath: target))
+            #expect(spill.scan() == 0)
+            #expect(try spill.loadChunk(maxRows: 10) == nil)
+            #expect(!FileManager.default.fileExists(atPath: target), "reading made nothing either")
+            try spill.append(Array("id-0\t1\t2026-01-02T00:00:00.000Z\tUP\n".utf8), rows: 1)
+            var isDirectory: ObjCBool = false
+            #expect(FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory) && isDirectory.boolValue)
+            let attributes = try FileManager.default.attributesOfItem(atPath: target)
+            #expect((attributes[.posixPermissions] as? Int).map { $0 & 0o777 } == 0o700)
+        }
+    }
+
+}

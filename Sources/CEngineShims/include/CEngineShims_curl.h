@@ -94,4 +94,17 @@ static inline curl_socket_t CEngineShims_curl_SOCKET_TIMEOUT(void) { return CURL
 /// (from the header callback), before curl closes the connection. Defined in shim.c.
 int64_t CEngineShims_curl_peer_certificate_not_after(CURL *easy);
 
+/// A CA store parsed once (OpenSSL X509_STORE, returned as an opaque pointer) from a PEM bundle,
+/// for `CEngineShims_curl_easy_use_trust_store`. Also initialises OpenSSL's TLS library (its
+/// configuration and providers), so that no check pays for that either. NULL on failure, with
+/// OpenSSL's reason in `error`. Defined in shim.c.
+void *CEngineShims_ssl_trust_store_load(const char *path, char *error, size_t error_size);
+
+/// Drops the caller's reference (curl and live TLS contexts keep their own).
+void CEngineShims_ssl_trust_store_free(void *store);
+
+/// Makes every TLS connection of `easy` verify against `store` (CURLOPT_SSL_CTX_FUNCTION puts it
+/// into each new SSL_CTX) instead of curl reading a CA file or path. Defined in shim.c.
+CURLcode CEngineShims_curl_easy_use_trust_store(CURL *easy, void *store);
+
 #endif

@@ -12,10 +12,17 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "JSON Lines file, one monitor per line (only id and url are required).")
     var monitors: String?
 
-    @Option(name: .long, help: "Write one JSON line per check here ('-' = standard output).")
+    @Option(name: .long, help: "Write one result per check here ('-' = standard output).")
     var results: String?
 
-    @Option(name: .long, help: "Run this many seconds, then stop cleanly.")
+    @Option(
+        name: .long,
+        help:
+            "Results format: json (one JSON object per line) or table (one readable line per check; default for a terminal)."
+    )
+    var format: ResultFormat?
+
+    @Option(name: .long, parsing: .unconditional, help: "Run this many seconds, then stop cleanly.")
     var duration: Double?
 
     @Flag(name: .long, help: "Check every monitor once, then exit (status 0 only if all were UP).")
@@ -27,10 +34,10 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Allow this non-public address range (CIDR), e.g. 10.1.0.0/16. Repeatable.")
     var allowTarget: [String] = []
 
-    @Option(name: .long, help: "Checks in flight at most, per process (default 1000).")
+    @Option(name: .long, parsing: .unconditional, help: "Checks in flight at most, per process (default 1000).")
     var maxInFlight: Int = 1000
 
-    @Option(name: .long, help: "Event loops (threads); default one per core.")
+    @Option(name: .long, parsing: .unconditional, help: "Event loops (threads); default one per core.")
     var loops: Int?
 
     @Option(name: .long, help: "PEM file of extra CA certificates to trust besides the system store.")
@@ -39,13 +46,13 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "DNS server as IP:PORT (default: the system's resolv.conf).")
     var dnsServer: String?
 
-    @Option(name: .long, help: "Per-try DNS timeout in milliseconds (default 2000).")
+    @Option(name: .long, parsing: .unconditional, help: "Per-try DNS timeout in milliseconds (default 2000).")
     var dnsTimeoutMs: Int = 2000
 
-    @Option(name: .long, help: "DNS tries per lookup (default 2).")
+    @Option(name: .long, parsing: .unconditional, help: "DNS tries per lookup (default 2).")
     var dnsTries: Int = 2
 
-    @Option(name: .long, help: "Serve Prometheus metrics on this TCP port.")
+    @Option(name: .long, parsing: .unconditional, help: "Serve Prometheus metrics on this TCP port.")
     var metricsPort: Int?
 
     @Option(name: .long, help: "Address the metrics port binds to (default 127.0.0.1).")
@@ -68,19 +75,29 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Owner (e-mail) of the monitors file's monitors in the database.")
     var owner: String = LookoutSchema.standaloneOwnerEmail
 
-    @Option(name: .long, help: "Rows per COPY batch (default 5000).")
+    @Option(name: .long, parsing: .unconditional, help: "Rows per COPY batch (default 5000).")
     var dbBatchRows: Int = 5000
 
-    @Option(name: .long, help: "Longest a result waits before a batch is written, ms (default 500).")
+    @Option(
+        name: .long, parsing: .unconditional,
+        help: "Longest a result waits before a batch is written, ms (default 500).")
     var dbBatchMs: Int = 500
 
-    @Option(name: .long, help: "Rows kept in memory while the database is away, then spilled (default 1000000).")
+    @Option(
+        name: .long, parsing: .unconditional,
+        help: "Rows kept in memory while the database is away, then spilled (default 1000000).")
     var dbBufferRows: Int = 1_000_000
 
-    @Option(name: .long, help: "Directory for rows the database could not take yet (default .lookout-spill).")
+    @Option(
+        name: .long,
+        help:
+            "Directory for rows the database could not take yet, made when the first row spills (default .lookout-spill)."
+    )
     var spillDir: String = ".lookout-spill"
 
-    @Option(name: .long, help: "Drop check partitions older than this many days, hourly (default: keep).")
+    @Option(
+        name: .long, parsing: .unconditional,
+        help: "Drop check partitions older than this many days, hourly (default: keep).")
     var retentionDays: Int?
 
     // Cluster mode (Cluster/, README "Cluster mode"): monitors come from the database for the
@@ -93,13 +110,16 @@ struct RunCommand: ParsableCommand {
     var engineId: String?
 
     @Option(
-        name: .long, help: "Cluster lease, ms: a dead engine's monitors move within about one lease (default 10000).")
+        name: .long, parsing: .unconditional,
+        help: "Cluster lease, ms: a dead engine's monitors move within about one lease (default 10000).")
     var leaseMs: Int = 10_000
 
     @Option(name: .long, help: "Prefix of the cluster's Redis keys and channels (default lookout).")
     var redisPrefix: String = ClusterContract.defaultPrefix
 
-    @Option(name: .long, help: "Seconds between full reconciles of the owned monitors with the database (default 30).")
+    @Option(
+        name: .long, parsing: .unconditional,
+        help: "Seconds between full reconciles of the owned monitors with the database (default 30).")
     var reconcileSeconds: Double = 30
 
     func validate() throws {
@@ -112,7 +132,9 @@ struct RunCommand: ParsableCommand {
                     "--monitors and --redis exclude each other: cluster engines load monitors from the database")
             }
             if once { throw ValidationError("--once is for a monitors file, not for cluster mode") }
-            if leaseMs < 300 || leaseMs > 600_000 { throw ValidationError("--lease-ms must be 300...600000") }
+            if leaseMs < 300 || leaseMs > 600_000 {
+                throw ValidationError("--lease-ms must be 300...600000, got \(leaseMs)")
+            }
             if !(reconcileSeconds >= 1 && reconcileSeconds <= 3600) {
                 throw ValidationError("--reconcile-seconds must be 1...3600")
             }
@@ -121,14 +143,26 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("give --monitors FILE (standalone) or --database URL --redis URL (cluster mode)")
         }
         if let duration, !(duration > 0 && duration.isFinite) {
-            throw ValidationError("--duration must be a positive number of seconds")
+            throw ValidationError("--duration must be a positive number of seconds, got \(duration)")
         }
-        if maxInFlight < 1 || maxInFlight > 100_000 { throw ValidationError("--max-in-flight must be 1...100000") }
-        if let loops, loops < 1 || loops > 256 { throw ValidationError("--loops must be 1...256") }
-        if dnsTimeoutMs < 50 || dnsTimeoutMs > 60_000 { throw ValidationError("--dns-timeout-ms must be 50...60000") }
-        if dnsTries < 1 || dnsTries > 10 { throw ValidationError("--dns-tries must be 1...10") }
+        if maxInFlight < 1 || maxInFlight > 100_000 {
+            throw ValidationError("--max-in-flight must be 1...100000, got \(maxInFlight)")
+        }
+        if let loops, loops < 1 || loops > 256 { throw ValidationError("--loops must be 1...256, got \(loops)") }
+        if dnsTimeoutMs < 50 || dnsTimeoutMs > 60_000 {
+            throw ValidationError("--dns-timeout-ms must be 50...60000, got \(dnsTimeoutMs)")
+        }
+        if dnsTries < 1 || dnsTries > 10 { throw ValidationError("--dns-tries must be 1...10, got \(dnsTries)") }
         if let metricsPort, !(0...65535).contains(metricsPort) {
-            throw ValidationError("--metrics-port must be 0...65535")
+            throw ValidationError("--metrics-port must be 0...65535 (0: any free port), got \(metricsPort)")
+        }
+        guard case .v4? = IPAddress(parsing: metricsAddress) else {
+            throw ValidationError(
+                "--metrics-address '\(metricsAddress)' must be an IPv4 address of this machine (127.0.0.1, or 0.0.0.0 for all)"
+            )
+        }
+        if format == .table && results == nil {
+            throw ValidationError("--format table needs --results (- for the terminal)")
         }
         if let dnsServer { try Self.validateDNSServer(dnsServer) }
         for cidr in allowTarget {
@@ -199,6 +233,7 @@ struct RunCommand: ParsableCommand {
         var configuration = EngineConfiguration(
             monitorsPath: monitors ?? "", loops: loops ?? max(ProcessInfo.processInfo.activeProcessorCount, 1))
         configuration.resultsPath = results
+        configuration.resultFormat = format ?? ResultFormat.default(forPath: results)
         configuration.durationSeconds = duration
         configuration.once = once
         configuration.skipInvalid = skipInvalid
@@ -224,3 +259,5 @@ struct RunCommand: ParsableCommand {
         if exitCode != 0 { throw ExitCode(exitCode) }
     }
 }
+
+extension ResultFormat: ExpressibleByArgument {}

@@ -82,6 +82,8 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     private let results: ResultPipeline
 
     private let loop: EventLoop
+    /// The CA bundle, parsed when the loop is made so that no check's `tlsMs` carries it.
+    private let trustStore: CurlTrustStore?
     private var multi: CurlMulti!
     private var dnsChannel: DNSChannel!
     private var dnsCache: DNSCache
@@ -110,6 +112,9 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     private var monitorBusy: [Bool]
     private var literalAddresses: [IPAddress?]
     private var slots: [CheckState]
+    /// Per slot, made on first use: ends a check whose DNS answer has not come within its
+    /// whole-check budget (c-ares' own timeouts and tries may take longer).
+    private var dnsDeadlines: [LoopTimer?]
     private var freeSlots: [Int32]
     private var spareEasies: [CurlEasy] = []
     private var outgoing: [CheckResult] = []
@@ -126,15 +131,19 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         self.configuration = configuration
         self.results = results
         self.loop = try EventLoop()
+        self.trustStore = try configuration.caBundlePath.map { path throws(CurlTrustStoreError) in
+            try CurlTrustStore(bundlePath: path)
+        }
         self.dnsCache = DNSCache(configuration: configuration.dnsCache)
         self.scheduler = CheckScheduler(capacity: monitors.count)
         self.monitorBusy = Array(repeating: false, count: monitors.count)
         self.generations = Array(repeating: 0, count: monitors.count)
-        self.health = Array(repeating: MonitorHealth(), count: monitors.count)
+        self.health = monitors.map { MonitorHealth(state: $0.confirmedState) }
         self.removalPending = Array(repeating: false, count: monitors.count)
         for (index, monitor) in monitors.enumerated() { indexByID[monitor.monitor.id] = Int32(index) }
-        self.literalAddresses = monitors.map { $0.url.hostIsIPLiteral ? IPAddress(parsing: $0.url.host) : nil }
+        self.literalAddresses = monitors.map(\.url.address)
         self.slots = Array(repeating: CheckState(), count: configuration.maxInFlight)
+        self.dnsDeadlines = Array(repeating: nil, count: configuration.maxInFlight)
         self.freeSlots = (0..<Int32(configuration.maxInFlight)).reversed()
         self.onceRemaining = monitors.count
         self.outgoing.reserveCapacity(Self.flushBatchSize)
@@ -230,7 +239,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             index = Int(existing)
             let previous = monitors[index]
             monitors[index] = prepared
-            literalAddresses[index] = prepared.url.hostIsIPLiteral ? IPAddress(parsing: prepared.url.host) : nil
+            literalAddresses[index] = prepared.url.address
             removalPending[index] = false
             // Same interval: keep the schedule (and the phase). Otherwise start over on the new grid.
             if previous?.intervalMicros == prepared.intervalMicros { return }
@@ -238,16 +247,16 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         } else if let reused = freeMonitorIndices.popLast() {
             index = Int(reused)
             monitors[index] = prepared
-            health[index] = MonitorHealth()
-            literalAddresses[index] = prepared.url.hostIsIPLiteral ? IPAddress(parsing: prepared.url.host) : nil
+            health[index] = MonitorHealth(state: prepared.confirmedState)
+            literalAddresses[index] = prepared.url.address
             generations[index] &+= 1
             indexByID[prepared.monitor.id] = reused
         } else {
             index = monitors.count
             monitors.append(prepared)
-            literalAddresses.append(prepared.url.hostIsIPLiteral ? IPAddress(parsing: prepared.url.host) : nil)
+            literalAddresses.append(prepared.url.address)
             generations.append(0)
-            health.append(MonitorHealth())
+            health.append(MonitorHealth(state: prepared.confirmedState))
             monitorBusy.append(false)
             removalPending.append(false)
             indexByID[prepared.monitor.id] = Int32(index)
@@ -381,7 +390,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     /// Resolves the current hop's host (or takes its literal address), then starts the request.
     private func beginHop(slot: Int) {
         guard let url = slots[slot].hopURL else { return }
-        if url.hostIsIPLiteral, let literal = IPAddress(parsing: url.host) {
+        if let literal = url.address {
             connect(slot: slot, literal: literal)
             return
         }
@@ -399,9 +408,12 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         case .joined:
             LoopStatistics.add(statistics.dnsCoalesced)
             slots[slot].waitingForName = url.host
+            armDNSDeadline(slot: slot, now: now)
         case .query:
             LoopStatistics.add(statistics.dnsCacheMisses)
             slots[slot].waitingForName = url.host
+            // Armed before asking: c-ares may answer from inside `resolve`.
+            armDNSDeadline(slot: slot, now: now)
             if dnsQueriesInFlight < configuration.dnsMaxQueriesInFlight {
                 dnsQueriesInFlight += 1
                 dnsChannel.resolve(url.host)
@@ -409,6 +421,42 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
                 deferredQueries.append(url.host)
             }
         }
+    }
+
+    /// The check's budget runs from its start across DNS and every hop: the wait for an answer
+    /// ends with `dns_timeout` when the budget is spent.
+    private func armDNSDeadline(slot: Int, now: Int64) {
+        guard let monitor = slots[slot].prepared?.monitor else { return }
+        let deadline = slots[slot].startMonotonic + Int64(monitor.timeoutMs) * 1000
+        let timer: LoopTimer
+        if let existing = dnsDeadlines[slot] {
+            timer = existing
+        } else {
+            timer = LoopTimer(loop: loop) { [unowned self] in self.dnsDeadlinePassed(slot: slot) }
+            dnsDeadlines[slot] = timer
+        }
+        timer.schedule(after: Double(max(deadline - now, 0)) / 1_000_000)
+    }
+
+    private func dnsDeadlinePassed(slot: Int) {
+        guard let name = slots[slot].waitingForName, let monitor = slots[slot].prepared?.monitor else { return }
+        let now = Clock.monotonicMicros()
+        let deadline = slots[slot].startMonotonic + Int64(monitor.timeoutMs) * 1000
+        if now < deadline {
+            // libev measures from its cached loop time, which may lag the clock a little.
+            dnsDeadlines[slot]?.schedule(after: Double(deadline - now) / 1_000_000)
+            return
+        }
+        // The query goes on for any other check waiting for the name (and fills the cache).
+        dnsCache.removeWaiter(Int32(slot), of: name)
+        slots[slot].waitingForName = nil
+        slots[slot].dnsMicros += now - slots[slot].dnsStarted
+        finish(
+            slot: slot,
+            status: CheckErrorCode.dnsTimeout.status,
+            errorCode: .dnsTimeout,
+            message: "no DNS answer for \(name) within the check's timeout of \(monitor.timeoutMs) ms"
+        )
     }
 
     private func dnsAnswered(name: String, answer: DNSAnswer, ttlSeconds: Int) {
@@ -421,6 +469,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             let slot = Int(waiter)
             guard slots[slot].waitingForName == name else { continue }
             slots[slot].waitingForName = nil
+            dnsDeadlines[slot]?.cancel()
             slots[slot].dnsMicros += now - slots[slot].dnsStarted
             use(answer, slot: slot)
         }
@@ -453,7 +502,8 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             finish(slot: slot, status: .error, errorCode: .policy, message: Self.policyMessage(literal, range))
             return
         }
-        startTransfer(slot: slot, connectTo: nil)
+        // Pinned like a resolved name: curl connects to exactly the address the policy judged.
+        startTransfer(slot: slot, connectTo: literal)
     }
 
     private func connect(slot: Int, resolved addresses: [IPAddress]) {
@@ -495,7 +545,8 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             return
         }
         let easy =
-            spareEasies.popLast() ?? CurlEasy(policy: configuration.policy, caBundlePath: configuration.caBundlePath)
+            spareEasies.popLast()
+            ?? CurlEasy(policy: configuration.policy, caBundlePath: configuration.caBundlePath, trustStore: trustStore)
         easy.checkSlot = Int32(slot)
         easy.prepareForTransfer(
             captureBody: monitor.needsBody,
@@ -503,7 +554,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             wantsCertificate: url.scheme == .https
         )
         easy.configure(
-            url: slots[slot].hopURLText,
+            url: url.requestURL,
             monitor: monitor,
             headers: prepared.headers ?? (monitor.reuseConnection ? nil : closeHeaders),
             timeoutMs: Int(remainingMs),
@@ -511,7 +562,8 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             userAgent: configuration.userAgent
         )
         if let address {
-            easy.setConnectTo(host: url.host, port: url.port, address: address)
+            // A literal host matches any host name: curl's spelling of an IPv6 literal may differ.
+            easy.setConnectTo(host: url.hostIsIPLiteral ? nil : url.host, port: url.port, address: address)
         }
         slots[slot].easy = easy
         multi.add(easy)
@@ -639,7 +691,10 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         }
         slots[slot].easy = nil
         slots[slot].hopURL = nil
-        slots[slot].waitingForName = nil
+        if slots[slot].waitingForName != nil {
+            dnsDeadlines[slot]?.cancel()
+            slots[slot].waitingForName = nil
+        }
         slots[slot].prepared = nil
         if !slots[slot].visited.isEmpty { slots[slot].visited = [] }
         monitorBusy[monitorIndex] = false

@@ -14,6 +14,11 @@ struct PreparedMonitor: @unchecked Sendable {
     /// How many consecutive failures / successes confirm a change of state (cluster mode:
     /// `monitors.confirmation_threshold` / `recovery_threshold`). Default 2 / 1.
     var thresholds: HealthThresholds = .standard
+    /// The confirmed state a loop starts the monitor from when it takes it in (cluster mode: the
+    /// control plane's `monitor_states` row, read on a take-over; no row = UNKNOWN), so a
+    /// hand-over does not report the monitor's state again. An edit of a monitor the loop
+    /// already checks keeps the loop's own state instead.
+    var confirmedState: MonitorState = .unknown
 
     init(_ monitor: Monitor) throws(MonitorValidationError) {
         self.monitor = monitor

@@ -173,12 +173,16 @@ final class ClusterMonitorSync: @unchecked Sendable {
     }
 
     /// Loads the monitors matching `condition` among the owned shards and upserts them into
-    /// their loops. Returns the ids found (nil when the database could not be read).
+    /// their loops, each with the confirmed state the control plane recorded for it
+    /// (`monitor_states`; no row = UNKNOWN): a loop that takes a monitor in starts from that
+    /// state, so a hand-over sends no state change the monitor did not make. Returns the ids
+    /// found (nil when the database could not be read).
     @discardableResult
     private func load(where condition: String, _ parameters: [String?]) -> Set<Int64>? {
         let sql = """
             SELECT id, external_id, url, method, interval_seconds, timeout_ms, connect_timeout_ms,
-                   settings::text, shard, updated_at::text, confirmation_threshold, recovery_threshold
+                   settings::text, shard, updated_at::text, confirmation_threshold, recovery_threshold,
+                   (SELECT state FROM monitor_states WHERE monitor_states.monitor_id = monitors.id)
             FROM monitors
             WHERE \(condition) AND shard = ANY($2::int[]) AND NOT paused
             """
@@ -210,6 +214,8 @@ final class ClusterMonitorSync: @unchecked Sendable {
                 {
                     prepared.thresholds = thresholds
                 }
+                prepared.confirmedState =
+                    result.string(row: row, column: 12).flatMap(MonitorState.init(rawValue:)) ?? .unknown
                 commands[loopIndex(for: monitor.id)].append(.upsert(prepared))
                 running[id] = (Int(shard), result.string(row: row, column: 9) ?? "")
             } catch {

@@ -227,7 +227,7 @@ final class MetricsServer: @unchecked Sendable {
     init(address: String, port: Int, source: MetricsSource) throws(EngineError) {
         self.source = source
         guard case .v4(let ipv4)? = IPAddress(parsing: address) else {
-            throw EngineError.metricsPort(port: port, reason: "--metrics-address must be an IPv4 address")
+            throw EngineError.metricsAddress(address: address, reason: "not an IPv4 address")
         }
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw EngineError.metricsPort(port: port, reason: String(cString: strerror(errno))) }
@@ -243,9 +243,22 @@ final class MetricsServer: @unchecked Sendable {
             }
         }
         guard bound == 0, listen(fd, 64) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let code = errno
+            let reason = String(cString: strerror(code))
             Glibc.close(fd)
-            throw EngineError.metricsPort(port: port, reason: reason)
+            switch code {
+            case EADDRNOTAVAIL:
+                throw EngineError.metricsAddress(
+                    address: address, reason: "not an address of this machine (\(reason)); 127.0.0.1 or 0.0.0.0 are")
+            case EADDRINUSE:
+                throw EngineError.metricsPort(
+                    port: port,
+                    reason: "already in use on \(address) (\(reason)); choose another, or 0 for any free port")
+            case EACCES:
+                throw EngineError.metricsPort(port: port, reason: "ports below 1024 need privileges (\(reason))")
+            default:
+                throw EngineError.metricsPort(port: port, reason: "cannot listen on \(address):\(port): \(reason)")
+            }
         }
         var actual = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)

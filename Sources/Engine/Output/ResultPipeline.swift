@@ -18,6 +18,8 @@ final class ResultPipeline: @unchecked Sendable {
     private let summaryLock = NSLock()
     private var summaryStorage = RunSummary()
     private var encoder = ResultLineEncoder()
+    /// `--format table`: used instead of `encoder`.
+    private var tableEncoder: ResultTableEncoder?
     private let output: Int32?
     private let closeOutput: Bool
     private var writeError: String?
@@ -27,8 +29,11 @@ final class ResultPipeline: @unchecked Sendable {
 
     /// - Parameters:
     ///   - path: a file to (over)write, `-` for standard output, nil for no results file.
+    ///   - format: JSON Lines, or a table for people (coloured on a terminal).
     ///   - batchSink: called with every batch on the writer thread (see `batchSink`).
-    init(path: String?, batchSink: (@Sendable ([CheckResult]) -> Void)? = nil) throws(EngineError) {
+    init(
+        path: String?, format: ResultFormat = .json, batchSink: (@Sendable ([CheckResult]) -> Void)? = nil
+    ) throws(EngineError) {
         self.batchSink = batchSink
         switch path {
         case nil:
@@ -44,6 +49,9 @@ final class ResultPipeline: @unchecked Sendable {
             }
             output = fd
             closeOutput = true
+        }
+        if format == .table, let output {
+            tableEncoder = ResultTableEncoder(colour: ResultFormat.wantsColour(descriptor: output))
         }
     }
 
@@ -94,7 +102,11 @@ final class ResultPipeline: @unchecked Sendable {
                 for result in batch { summaryStorage.record(result) }
                 summaryLock.unlock()
                 if output != nil {
-                    for result in batch { encoder.append(result) }
+                    if tableEncoder != nil {
+                        for result in batch { tableEncoder!.append(result) }
+                    } else {
+                        for result in batch { encoder.append(result) }
+                    }
                 }
             }
             flushEncoder()
@@ -107,8 +119,19 @@ final class ResultPipeline: @unchecked Sendable {
     }
 
     private func flushEncoder() {
-        guard let output, !encoder.bytes.isEmpty else { return }
-        encoder.bytes.withUnsafeBytes { buffer in
+        guard let output else { return }
+        if tableEncoder != nil {
+            writeAll(tableEncoder!.bytes, to: output)
+            tableEncoder!.removeAll()
+        } else {
+            writeAll(encoder.bytes, to: output)
+            encoder.removeAll()
+        }
+    }
+
+    private func writeAll(_ bytes: [UInt8], to output: Int32) {
+        guard !bytes.isEmpty else { return }
+        bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
                 let written = write(output, buffer.baseAddress! + offset, buffer.count - offset)
@@ -120,6 +143,5 @@ final class ResultPipeline: @unchecked Sendable {
                 offset += written
             }
         }
-        encoder.removeAll()
     }
 }

@@ -35,7 +35,7 @@ final class CheckWriter: @unchecked Sendable {
         /// (`--db-buffer-rows`). Default 1,000,000; at least `batchRows`.
         var bufferRows = 1_000_000
         /// Where rows go when memory is full (`--spill-dir`). Default `.lookout-spill` in the
-        /// working directory.
+        /// working directory; made only when the first row spills.
         var spillDirectory = ".lookout-spill"
         /// How long closing may keep draining the spill directory, ms. Default 10,000.
         var closeDrainMilliseconds = 10_000

@@ -62,6 +62,9 @@ struct MonitorImporter {
             )
         }
         let parsed = MonitorFile.parse(data)
+        if parsed.monitors.isEmpty && parsed.errors.isEmpty {
+            throw .file(path: path, reason: MonitorFile.emptyFileReason)
+        }
         let problems = parsed.errors.map(\.description)
         if !problems.isEmpty && !skipInvalid { throw .invalidMonitors(problems) }
         return (parsed.monitors, problems)

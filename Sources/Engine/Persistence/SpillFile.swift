@@ -56,26 +56,40 @@ final class SpillDirectory {
     /// Incomplete last lines found in segments (rows lost to a crash mid-append).
     private(set) var truncatedRows = 0
 
-    /// Creates the directory (mode 0700) if needed and checks that files can be created in it.
+    /// Checks that the directory can be used, without making it: it is made (mode 0700) when
+    /// the first row spills, so a run whose database keeps up leaves nothing behind.
     /// - Parameter segmentRows: rows per segment before the next append starts a new one.
     init(path: String, instance: String, segmentRows: Int = 100_000) throws(SpillError) {
         self.path = path
         self.instance = instance
         self.segmentRows = max(1, segmentRows)
-        do {
-            try FileManager.default.createDirectory(
-                atPath: path,
-                withIntermediateDirectories: true,
-                attributes: [.posixPermissions: 0o700]
-            )
-        } catch {
-            throw SpillError(path: path, reason: "cannot create it (\(error.localizedDescription))")
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw SpillError(path: path, reason: "exists and is not a directory") }
+            let probe = path + "/.probe-\(instance)"
+            let fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                throw SpillError(path: path, reason: "not writable: \(String(cString: strerror(errno)))")
+            }
+            Glibc.close(fd)
+            unlink(probe)
+            return
         }
-        let probe = path + "/.probe-\(instance)"
-        let fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SpillError(path: path, reason: "not writable: \(String(cString: strerror(errno)))") }
-        Glibc.close(fd)
-        unlink(probe)
+        // Not there yet: the nearest existing folder above it must let us make it later.
+        var ancestor = (path as NSString).deletingLastPathComponent
+        if ancestor.isEmpty { ancestor = "." }
+        while !FileManager.default.fileExists(atPath: ancestor, isDirectory: &isDirectory) {
+            let parent = (ancestor as NSString).deletingLastPathComponent
+            if parent.isEmpty || parent == ancestor { break }
+            ancestor = parent
+        }
+        guard isDirectory.boolValue else {
+            throw SpillError(path: path, reason: "cannot be made: \(ancestor) is not a directory")
+        }
+        guard access(ancestor, W_OK | X_OK) == 0 else {
+            throw SpillError(
+                path: path, reason: "cannot be made in \(ancestor): \(String(cString: strerror(errno)))")
+        }
     }
 
     deinit { close() }
@@ -205,6 +219,15 @@ final class SpillDirectory {
     }
 
     private func openAppendSegment() throws(SpillError) -> AppendSegment {
+        do {
+            try FileManager.default.createDirectory(
+                atPath: path,
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
+            )
+        } catch {
+            throw SpillError(path: path, reason: "cannot create it (\(error.localizedDescription))")
+        }
         var milliseconds = timespec()
         clock_gettime(CLOCK_REALTIME, &milliseconds)
         let stamp = Int64(milliseconds.tv_sec) * 1000 + Int64(milliseconds.tv_nsec) / 1_000_000

@@ -1,0 +1,93 @@
+/// The IPv4 forms a URL host may take, read the way browsers and curl read them (the WHATWG
+/// URL Standard's "ends in a number" test and IPv4 parser): one to four dot-separated parts,
+/// each decimal, octal (a leading `0`) or hexadecimal (`0x`); the last part fills the bytes the
+/// others leave (`127.1` is 127.0.0.1, `2130706433` and `0x7f000001` are 127.0.0.1, `0177.0.0.1`
+/// is 127.0.0.1); one trailing dot is allowed.
+///
+/// A host whose last part is a number is an IPv4 address or an error, never a DNS name: a
+/// browser would not look `http://0x7f000001/` up either. `IPAddress(parsing:)` stays strict
+/// (four decimal octets) for the addresses people type into flags and settings.
+public enum URLHostIPv4: Sendable, Equatable {
+    /// The host is a name, not an IPv4 form.
+    case notIPv4
+    /// The host is this IPv4 address.
+    case address(UInt32)
+    /// The host ends in a number but is not a valid IPv4 form; the reason says why.
+    case invalid(String)
+
+    /// Reads `host` (lower-cased, without brackets).
+    public static func parse(_ host: Substring) -> URLHostIPv4 {
+        var parts = host.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        if let last = parts.last, last.isEmpty, parts.count > 1 { parts.removeLast() }
+        guard let last = parts.last, endsInNumber(last) else { return .notIPv4 }
+        if parts.count > 4 { return .invalid("an IPv4 address has at most four parts") }
+        var numbers: [UInt64] = []
+        numbers.reserveCapacity(parts.count)
+        for part in parts {
+            guard let number = number(part) else {
+                let text = String(decoding: part, as: UTF8.self)
+                return .invalid(
+                    text.isEmpty
+                        ? "an IPv4 address has no empty parts"
+                        : "'\(text)' is not a decimal, octal (0…) or hexadecimal (0x…) number")
+            }
+            numbers.append(number)
+        }
+        for number in numbers.dropLast() where number > 255 {
+            return .invalid("every part but the last must be 0…255")
+        }
+        let lastLimit: UInt64 = 1 << (8 * UInt64(5 - numbers.count))
+        guard numbers[numbers.count - 1] < lastLimit else {
+            return .invalid("the last part must be below \(lastLimit) with \(numbers.count) part(s)")
+        }
+        var value = numbers[numbers.count - 1]
+        for (index, number) in numbers.dropLast().enumerated() {
+            value += number << (8 * UInt64(3 - index))
+        }
+        return .address(UInt32(value))
+    }
+
+    /// WHATWG "ends in a number": the last part is all decimal digits, or `0x` and hex digits.
+    private static func endsInNumber(_ last: Substring.UTF8View.SubSequence) -> Bool {
+        if last.isEmpty { return false }
+        if last.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) { return true }
+        guard last.count >= 2, last.first == UInt8(ascii: "0"), last.dropFirst().first == UInt8(ascii: "x") else {
+            return false
+        }
+        return last.dropFirst(2).allSatisfy(isHexDigit)
+    }
+
+    /// WHATWG "IPv4 number parser"; nil on failure. Values that do not fit 64 bits are failures
+    /// too (no valid address needs them).
+    private static func number(_ part: Substring.UTF8View.SubSequence) -> UInt64? {
+        if part.isEmpty { return nil }
+        var digits = part[...]
+        var radix: UInt64 = 10
+        if digits.count >= 2, digits.first == UInt8(ascii: "0"), digits.dropFirst().first == UInt8(ascii: "x") {
+            digits = digits.dropFirst(2)
+            radix = 16
+        } else if digits.count >= 2, digits.first == UInt8(ascii: "0") {
+            digits = digits.dropFirst()
+            radix = 8
+        }
+        var value: UInt64 = 0
+        for byte in digits {
+            let digit: UInt64
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt64(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt64(byte - UInt8(ascii: "a") + 10)
+            default: return nil
+            }
+            guard digit < radix else { return nil }
+            let (shifted, overflow) = value.multipliedReportingOverflow(by: radix)
+            if overflow || shifted > UInt64.max - digit { return nil }
+            value = shifted + digit
+        }
+        return value
+    }
+
+    private static func isHexDigit(_ byte: UInt8) -> Bool {
+        (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+            || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "f"))
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a new user meets: messages that name the flag at fault, the start-up line, the signal
+/// line, refused monitors files, and results a person can read on a terminal.
+@Suite("Engine command line", .serialized)
+struct EngineCommandLineTests {
+    static let oneMonitor = #"{"id":"local","url":"http://127.0.0.1:9/"}"# + "\n"
+
+    @Test(
+        "an empty or comments-only monitors file is refused with a clear error",
+        arguments: ["", "\n\n", "# nothing yet\n\n   # still nothing\n"]
+    )
+    func emptyMonitorsFileIsRefused(text: String) throws {
+        let run = try EngineProcess.run(["--monitors", "monitors.jsonl", "--once"], monitorsText: text)
+        #expect(run.status == 2, "stderr: \(run.standardError)")
+        #expect(run.standardError.contains("has no monitors"), "\(run.standardError)")
+        #expect(run.standardError.contains(#"{"id":"#), "the message shows a line to write: \(run.standardError)")
+    }
+
+    @Test("a file of only invalid lines is refused even with --skip-invalid")
+    func onlyInvalidLinesAreRefused() throws {
+        let run = try EngineProcess.run(
+            ["--monitors", "monitors.jsonl", "--once", "--skip-invalid"], monitorsText: #"{"id":"a"}"# + "\n")
+        #expect(run.status == 2, "stderr: \(run.standardError)")
+        #expect(run.standardError.contains("none of its monitor lines is valid"), "\(run.standardError)")
+    }
+
+    @Test("a JSON error names the line and the column; a trailing comma and a lower-case method are refused")
+    func strictMonitorsFile() throws {
+        let text = """
+            {"id":"a","url":"http://127.0.0.1:9/",}
+            {"id":"b","url":"http://127.0.0.1:9/","method":"get"}
+            {"id":"c","url":"http://127.0.0.1:9/","timeout":500}
+            """
+        let run = try EngineProcess.run(["--monitors", "monitors.jsonl", "--once"], monitorsText: text)
+        #expect(run.status == 2, "stderr: \(run.standardError)")
+        for fragment in [
+            "line 1, column 39: trailing comma before }: remove the comma",
+            #"line 2: method: 'get' must be written in capitals: "GET""#,
+            "line 3: timeout: unknown field (did you mean 'timeoutMs'?)",
+        ] {
+            #expect(run.standardError.contains(fragment), "stderr names '\(fragment)': \(run.standardError)")
+        }
+    }
+
+    @Test(
+        "a bad number names the flag and the value, even when it is negative",
+        arguments: [
+            (["--loops", "-1"], "--loops must be 1...256, got -1"),
+            (["--max-in-flight", "-5"], "--max-in-flight must be 1...100000, got -5"),
+            (["--metrics-port", "-1"], "--metrics-port must be 0...65535 (0: any free port), got -1"),
+            (["--duration", "-2"], "--duration must be a positive number of seconds, got -2.0"),
+        ]
+    )
+    func negativeNumbersReachValidation(arguments: [String], message: String) throws {
+        let run = try EngineProcess.run(
+            ["--monitors", "monitors.jsonl", "--once"] + arguments, monitorsText: Self.oneMonitor)
+        #expect(run.status == 64, "usage error: \(run.standardError)")
+        #expect(run.standardError.contains(message), "\(run.standardError)")
+        #expect(!run.standardError.contains("Missing value"), "\(run.standardError)")
+    }
+
+    @Test("a metrics address this machine does not have is blamed, not the port")
+    func foreignMetricsAddressIsBlamed() throws {
+        // Binding fails locally (the address is not ours): nothing is sent anywhere.
+        let run = try EngineProcess.run(
+            ["--monitors", "monitors.jsonl", "--once", "--metrics-address", "192.0.2.1", "--metrics-port", "0"],
+            monitorsText: Self.oneMonitor)
+        #expect(run.status == 2, "stderr: \(run.standardError)")
+        #expect(run.standardError.contains("--metrics-address 192.0.2.1: not an address of this machine"))
+        #expect(!run.standardError.contains("--metrics-port"), "\(run.standardError)")
+        let word = try EngineProcess.run(
+            ["--monitors", "monitors.jsonl", "--once", "--metrics-address", "localhost"], monitorsText: Self.oneMonitor)
+        #expect(word.status == 64)
+        #expect(word.standardError.contains("--metrics-address 'localhost' must be an IPv4 address"))
+    }
+
+    @Test("the start-up line names the metrics URL with the port it got; SIGINT says the checks in flight drain")
+    func startUpAndSignalLines() throws {
+        try withFarm { farm in
+            let monitors = (0..<4).map {
+                #"{"id":"slow-\#($0)","url":"\#(farm.url(path: "/delay/4000"))","intervalSeconds":4,"timeoutMs":8000}"#
+            }
+            let engine = try EngineProcess(
+                arguments: [
+                    "--monitors", "monitors.jsonl", "--allow-private-targets", "--metrics-port", "0", "--loops", "1",
+                ],
+                monitorsText: monitors.joined(separator: "\n") + "\n")
+            #expect(engine.waitForStandardError(containing: "/metrics\n"), "\(engine.standardError)")
+            let line = engine.standardError.split(separator: "\n").first { $0.contains("metrics on http://") }
+            let url = try #require(line.flatMap { $0.split(separator: " ").last }.map(String.init))
+            #expect(url.hasPrefix("http://127.0.0.1:") && !url.hasPrefix("http://127.0.0.1:0/"), "\(url)")
+            let port = try #require(Int(url.dropFirst("http://127.0.0.1:".count).prefix { $0.isNumber }))
+            let scrape = try HTTPProbe.get(host: "127.0.0.1", port: port, path: "/metrics").requireResponse()
+            #expect(scrape.status == 200)
+            #expect(scrape.text.contains("lookout_engine_monitors 4"), "\(scrape.text.prefix(400))")
+            // Each check takes 4 s, one interval: wait until all four are in flight, then stop.
+            #expect(
+                eventually {
+                    (try? HTTPProbe.get(host: "127.0.0.1", port: port, path: "/metrics"))?.response?.text
+                        .contains("lookout_engine_checks_in_flight 4") == true
+                })
+            engine.send(SIGINT)
+            #expect(engine.waitForStandardError(containing: "SIGINT: no new checks"), "\(engine.standardError)")
+            #expect(
+                engine.standardError.range(of: #"draining [1-4] check\(s\) in flight"#, options: .regularExpression)
+                    != nil,
+                "\(engine.standardError)")
+            #expect(engine.standardError.contains("another SIGINT or SIGTERM exits at once"))
+            #expect(engine.waitForExit() == 0, "\(engine.standardError)")
+        }
+    }
+
+    @Test("--results - writes a table with --format table and JSON Lines by default when not a terminal")
+    func tableFormat() throws {
+        try withFarm { farm in
+            let text = [
+                #"{"id":"fine","url":"\#(farm.url(path: "/ok"))"}"#,
+                #"{"id":"broken-service","url":"\#(farm.url(path: "/status/503"))"}"#,
+            ].joined(separator: "\n")
+            let table = try EngineProcess.run(
+                [
+                    "--monitors", "monitors.jsonl", "--once", "--allow-private-targets", "--results", "-", "--format",
+                    "table",
+                ],
+                monitorsText: text)
+            #expect(table.status == 1, "\(table.standardError)")
+            let lines = table.standardOutput.split(separator: "\n").map(String.init)
+            #expect(lines.count == 2, "\(table.standardOutput)")
+            #expect(!table.standardOutput.contains("\u{1B}["), "no colour when stdout is not a terminal")
+            let fine = try #require(lines.first { $0.contains("fine") })
+            let broken = try #require(lines.first { $0.contains("broken-service") })
+            // time  monitor  status  HTTP status  total ms  [error]
+            #expect(
+                fine.range(of: #"^\d\d:\d\d:\d\d\.\d\d\d  fine +UP +200 +\d+\.\d ms$"#, options: .regularExpression)
+                    != nil, "\(fine)")
+            #expect(
+                broken.range(
+                    of: #"^\d\d:\d\d:\d\d\.\d\d\d  broken-service +DOWN +503 +\d+\.\d ms  status_mismatch: "#,
+                    options: .regularExpression) != nil, "\(broken)")
+
+            let json = try EngineProcess.run(
+                ["--monitors", "monitors.jsonl", "--once", "--allow-private-targets", "--results", "-"],
+                monitorsText: text)
+            for line in json.standardOutput.split(separator: "\n") {
+                #expect(line.hasPrefix(#"{"monitorId":"#), "JSON Lines when stdout is not a terminal: \(line)")
+            }
+            #expect(json.standardOutput.split(separator: "\n").count == 2)
+        }
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds (true) or `limit` seconds pass (false).
+func eventually(limit: Double = 30, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(limit)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(20_000)
+    }
+    return condition()
+}
