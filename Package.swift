@@ -11,6 +11,13 @@
 // Engine and Control never import each other: they meet only through PostgreSQL and Redis.
 import PackageDescription
 
+// The engine's hot path calls into LookoutFFI and LookoutCore once per curl option, socket event
+// and result; without their bodies the optimiser cannot inline across the module boundary
+// (measured: 3.4k more user-space instructions per check than when they were one module).
+let crossModuleOptimization: [SwiftSetting] = [
+    .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))
+]
+
 let package = Package(
     name: "Lookout",
     platforms: [.macOS(.v15)],
@@ -29,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
@@ -51,12 +59,14 @@ let package = Package(
         ),
         .target(
             name: "LookoutCore",
-            path: "Sources/Core"
+            path: "Sources/Core",
+            swiftSettings: crossModuleOptimization
         ),
         .target(
             name: "LookoutFFI",
             dependencies: ["CEngineShims", "LookoutCore"],
-            path: "Sources/FFI"
+            path: "Sources/FFI",
+            swiftSettings: crossModuleOptimization
         ),
         .executableTarget(
             name: "LookoutEngine",
@@ -76,6 +86,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -97,6 +109,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
             path: "Sources/Bench"
         ),
@@ -144,6 +157,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             path: "Tests/ControlTests",
             exclude: ["Fixtures", "Browser"]

@@ -6,10 +6,10 @@ import ArgumentParser
 /// Everything this tool sends goes to loopback addresses only: the farm refuses to listen
 /// anywhere else, and the driver points the engine at the farm and the farm's DNS server.
 @main
-struct LookoutBench: ParsableCommand {
+struct LookoutBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lookout-bench",
         abstract: "Target farm, DNS server and load drivers for benchmarking the Lookout engine.",
-        subcommands: [FarmCommand.self, ThroughputCommand.self, ControlBenchCommand.self]
+        subcommands: [FarmCommand.self, ThroughputCommand.self, ControlBenchCommand.self, RealtimeBenchCommand.self]
     )
 }

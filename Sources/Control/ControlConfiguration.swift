@@ -111,6 +111,7 @@ struct ControlConfiguration: Sendable {
     var rateLimits = RateLimits()
     var notifications = Notifications()
     var incidents = Incidents()
+    var realtime = Realtime()
 
     init(databaseURL: String, redis: RedisEndpoint, cluster: ClusterContract, instanceId: String? = nil) {
         self.databaseURL = databaseURL
@@ -166,6 +167,7 @@ struct ControlConfiguration: Sendable {
         ] where value < 1 {
             throw fail(name, "must be at least 1 request a minute")
         }
+        try realtime.validate()
     }
 }
 

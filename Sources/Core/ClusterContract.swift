@@ -11,7 +11,8 @@ import Foundation
 /// | `lookout:engine:<engineId>`    | string  | engine        | `EngineRecord` JSON, `PX` = lease (expires if the engine dies) |
 /// | `lookout:engines`              | zset    | engine        | member = engine id, score = lease expiry (epoch ms, Redis clock) |
 /// | `lookout:monitors:changed`     | pub/sub | control plane | `MonitorChange` JSON (one object or an array)        |
-/// | `lookout:checks:live`          | pub/sub | engine        | JSON array of check results (the results-file objects) |
+/// | `lookout:checks:live`          | pub/sub | engine        | JSON array of check results (the results-file objects); read by every control plane for live updates |
+/// | `lookout:incidents:live`       | pub/sub | control plane | `LiveStateUpdate` JSON, after each commit that applied a confirmed state change (incident opened or resolved) |
 /// | `lookout:checks:requested`     | pub/sub | control plane | `CheckRequest` JSON (one object or an array)         |
 /// | `lookout:events:state`         | stream  | engine        | `StateChangeEvent` fields, `MAXLEN ~ 100000`         |
 /// | group `lookout-control` on `lookout:events:state` | consumer group | control plane | one consumer per instance (its instance id) |
@@ -51,6 +52,10 @@ public struct ClusterContract: Sendable, Equatable {
     public var monitorsChangedChannel: String { "\(prefix):monitors:changed" }
     /// Pub/sub channel engines publish batches of live results on.
     public var liveChannel: String { "\(prefix):checks:live" }
+    /// Pub/sub channel the incident consumer publishes a `LiveStateUpdate` on after each commit
+    /// that applied a confirmed state change (opening or resolving an incident), so that every
+    /// control plane can push it to its WebSocket clients.
+    public var incidentsLiveChannel: String { "\(prefix):incidents:live" }
     /// Pub/sub channel the control plane publishes `CheckRequest` messages on ("check now"):
     /// the engine that owns the monitor's shard checks it at once.
     public var checkRequestedChannel: String { "\(prefix):checks:requested" }
@@ -522,6 +527,200 @@ public struct StateChangeEvent: Sendable, Equatable {
             reason: reason,
             message: fields["message"] ?? ""
         )
+    }
+}
+
+// MARK: - Live state updates (control plane -> control planes)
+
+/// A confirmed state change the incident consumer has committed, published on
+/// `<prefix>:incidents:live` right after the commit so that every control plane can push it to
+/// its WebSocket clients (`check:update` status transitions, `incident:update`). Pub/sub is
+/// fire-and-forget: a client that missed one reads the incident through the API.
+///
+/// Payload, one JSON object:
+/// ```json
+/// {"monitorId":42,"ownerId":7,"monitorName":"Payments API","from":"UP","to":"DOWN",
+///  "at":"2025-01-02T03:04:05.678Z",
+///  "incident":{"incidentId":9,"event":"opened","startedAt":"2025-01-02T03:04:04.678Z","resolvedAt":null,
+///              "durationSeconds":null,"causeStatus":"ERROR","causeCode":"connect_refused",
+///              "causeMessage":"connection refused"}}
+/// ```
+/// - `monitorId`, `ownerId`: database ids (JSON integers); `monitorName`: the monitor's name.
+/// - `from`, `to`: the confirmed states (`UNKNOWN`, `UP`, `DOWN`); `at`: `checkedAt` of the
+///   confirming check, RFC 3339 UTC with milliseconds.
+/// - `incident`: the incident the change opened (`to` = `DOWN`) or resolved (`to` = `UP`), or
+///   null when it did neither (a first confirmation as `UP`). `resolvedAt` and
+///   `durationSeconds` are null while it is open; the cause fields may be null.
+///
+/// Other fields are ignored (the contract may add some).
+public struct LiveStateUpdate: Sendable, Equatable {
+    /// An incident opened or resolved by the change.
+    public struct Incident: Sendable, Equatable {
+        /// What happened to the incident.
+        public enum Event: String, Sendable, CaseIterable {
+            /// The monitor went DOWN: the incident started.
+            case opened
+            /// The monitor came back UP: the incident ended.
+            case resolved
+        }
+
+        /// `incidents.id`.
+        public var incidentId: Int64
+        /// Opened or resolved.
+        public var event: Event
+        /// Start of the incident (the first failed check of the streak), epoch milliseconds.
+        public var startedAtMs: Int64
+        /// End of the incident, epoch milliseconds; nil while open.
+        public var resolvedAtMs: Int64?
+        /// `resolvedAt - startedAt` in seconds; nil while open.
+        public var durationSeconds: Double?
+        /// Status of the failing check (`DOWN`, `TIMEOUT`, `ERROR`).
+        public var causeStatus: String?
+        /// Error code of the failing check (`timeout`, `status_mismatch` ...).
+        public var causeCode: String?
+        /// Error message of the failing check.
+        public var causeMessage: String?
+
+        /// An incident event.
+        public init(
+            incidentId: Int64, event: Event, startedAtMs: Int64, resolvedAtMs: Int64? = nil,
+            durationSeconds: Double? = nil, causeStatus: String? = nil, causeCode: String? = nil,
+            causeMessage: String? = nil
+        ) {
+            self.incidentId = incidentId
+            self.event = event
+            self.startedAtMs = startedAtMs
+            self.resolvedAtMs = resolvedAtMs
+            self.durationSeconds = durationSeconds
+            self.causeStatus = causeStatus
+            self.causeCode = causeCode
+            self.causeMessage = causeMessage
+        }
+    }
+
+    /// The monitor (`monitors.id`).
+    public var monitorId: Int64
+    /// Its owner (`monitors.owner_id`): the `user:<id>` room.
+    public var ownerId: Int64
+    /// Its name.
+    public var monitorName: String
+    /// Confirmed state before the change.
+    public var from: MonitorState
+    /// Confirmed state after the change.
+    public var to: MonitorState
+    /// `checkedAt` of the confirming check, epoch milliseconds.
+    public var atMs: Int64
+    /// The incident opened or resolved, if any.
+    public var incident: Incident?
+
+    /// A state update.
+    public init(
+        monitorId: Int64, ownerId: Int64, monitorName: String, from: MonitorState, to: MonitorState, atMs: Int64,
+        incident: Incident?
+    ) {
+        self.monitorId = monitorId
+        self.ownerId = ownerId
+        self.monitorName = monitorName
+        self.from = from
+        self.to = to
+        self.atMs = atMs
+        self.incident = incident
+    }
+
+    /// The JSON object published.
+    public var json: String {
+        var text =
+            "{\"monitorId\":\(monitorId),\"ownerId\":\(ownerId),\"monitorName\":\(ContractJSON.quoted(monitorName)),"
+            + "\"from\":\"\(from.rawValue)\",\"to\":\"\(to.rawValue)\",\"at\":\"\(RFC3339.string(epochMilliseconds: atMs))\","
+            + "\"incident\":"
+        if let incident {
+            text += "{\"incidentId\":\(incident.incidentId),\"event\":\"\(incident.event.rawValue)\","
+            text += "\"startedAt\":\"\(RFC3339.string(epochMilliseconds: incident.startedAtMs))\",\"resolvedAt\":"
+            text += incident.resolvedAtMs.map { "\"\(RFC3339.string(epochMilliseconds: $0))\"" } ?? "null"
+            text += ",\"durationSeconds\":" + (incident.durationSeconds.map { Self.number($0) } ?? "null")
+            text += ",\"causeStatus\":" + (incident.causeStatus.map(ContractJSON.quoted) ?? "null")
+            text += ",\"causeCode\":" + (incident.causeCode.map(ContractJSON.quoted) ?? "null")
+            text += ",\"causeMessage\":" + (incident.causeMessage.map(ContractJSON.quoted) ?? "null") + "}"
+        } else {
+            text += "null"
+        }
+        return text + "}"
+    }
+
+    /// Reads a message payload; throws with a message that names what is wrong.
+    public static func parse(_ payload: [UInt8]) throws(ClusterContractError) -> LiveStateUpdate {
+        do {
+            return try JSONDecoder().decode(Wire.self, from: Data(payload)).update
+        } catch let error as ClusterContractError {
+            throw error
+        } catch {
+            throw ClusterContractError(
+                "live state update must be {\"monitorId\": integer, \"ownerId\": integer, \"monitorName\": string, \"from\": state, \"to\": state, \"at\": RFC 3339, \"incident\": object or null}"
+            )
+        }
+    }
+
+    /// Seconds with millisecond precision, as JSON (`12.345`).
+    public static func number(_ value: Double) -> String {
+        value.isFinite ? String(format: "%.3f", value) : "null"
+    }
+
+    private struct Wire: Decodable {
+        var update: LiveStateUpdate
+
+        enum CodingKeys: String, CodingKey {
+            case monitorId, ownerId, monitorName, from, to, at, incident
+        }
+
+        struct IncidentWire: Decodable {
+            var incidentId: Int64
+            var event: String
+            var startedAt: String
+            var resolvedAt: String?
+            var durationSeconds: Double?
+            var causeStatus: String?
+            var causeCode: String?
+            var causeMessage: String?
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            let at = try container.decode(String.self, forKey: .at)
+            guard let from = MonitorState(rawValue: try container.decode(String.self, forKey: .from)),
+                let to = MonitorState(rawValue: try container.decode(String.self, forKey: .to)),
+                let atMs = RFC3339.parseEpochMilliseconds(at)
+            else {
+                throw ClusterContractError("live state update has an unknown state or a malformed `at`")
+            }
+            var incident: Incident?
+            if let wire = try container.decodeIfPresent(IncidentWire.self, forKey: .incident) {
+                guard let event = Incident.Event(rawValue: wire.event),
+                    let startedAtMs = RFC3339.parseEpochMilliseconds(wire.startedAt)
+                else {
+                    throw ClusterContractError(
+                        "live state update's incident has an unknown event or a malformed startedAt")
+                }
+                incident = Incident(
+                    incidentId: wire.incidentId,
+                    event: event,
+                    startedAtMs: startedAtMs,
+                    resolvedAtMs: wire.resolvedAt.flatMap(RFC3339.parseEpochMilliseconds),
+                    durationSeconds: wire.durationSeconds,
+                    causeStatus: wire.causeStatus,
+                    causeCode: wire.causeCode,
+                    causeMessage: wire.causeMessage
+                )
+            }
+            update = LiveStateUpdate(
+                monitorId: try container.decode(Int64.self, forKey: .monitorId),
+                ownerId: try container.decode(Int64.self, forKey: .ownerId),
+                monitorName: try container.decode(String.self, forKey: .monitorName),
+                from: from,
+                to: to,
+                atMs: atMs,
+                incident: incident
+            )
+        }
     }
 }
 

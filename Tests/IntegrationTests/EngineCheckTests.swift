@@ -145,7 +145,7 @@ struct EngineCheckTests {
                 monitors: monitors,
                 arguments: [
                     "--once", "--allow-private-targets", "--dns-server", "127.0.0.1:\(farm.dnsPort)",
-                    "--dns-timeout-ms", "300", "--dns-tries", "1", "--ca-file", nginx.caFile, "--loops", "2",
+                    "--dns-timeout-ms", "1500", "--dns-tries", "1", "--ca-file", nginx.caFile, "--loops", "2",
                 ])
             #expect(run.checks.count == cases.count, "one result per monitor; stderr: \(run.standardError)")
             for item in cases {

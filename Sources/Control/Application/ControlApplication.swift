@@ -29,6 +29,8 @@ enum ControlApplication {
         var monitorDefinitions = MonitorDefinitionCache()
         /// Wakes this instance's outbox dispatcher when a transaction wrote notifications.
         var outboxSignal: OutboxSignal
+        /// WebSocket clients, their rooms and the owner cache (`/ws`, `/socket.io/`).
+        var liveUpdates: LiveUpdates
         var logger: Logger
 
         var database: Database { Database(client: postgres, logger: logger) }
@@ -64,6 +66,7 @@ enum ControlApplication {
         )
         let redis = try RedisClient(endpoint: configuration.redis, clientName: configuration.instanceId, logger: logger)
         let deliveryClient = try DeliveryClient(configuration: .init(configuration.notifications), logger: logger)
+        let statistics = ControlStatistics()
         return Dependencies(
             configuration: configuration,
             postgres: postgres,
@@ -72,7 +75,7 @@ enum ControlApplication {
             tokens: await SessionTokens(
                 secret: startup.jwtSecret, lifetimeSeconds: configuration.auth.tokenLifetimeSeconds),
             passwords: Passwords(cost: configuration.auth.bcryptCost),
-            statistics: ControlStatistics(),
+            statistics: statistics,
             secrets: try SecretBox(key: startup.secretKey),
             deliveryClient: deliveryClient,
             notifier: Notifier(
@@ -81,6 +84,11 @@ enum ControlApplication {
                 logger: logger
             ),
             outboxSignal: OutboxSignal(),
+            liveUpdates: LiveUpdates(
+                configuration: configuration.realtime,
+                database: Database(client: postgres, logger: logger),
+                statistics: statistics
+            ),
             logger: logger
         )
     }
@@ -92,6 +100,8 @@ enum ControlApplication {
     ) -> some ApplicationProtocol {
         let configuration = dependencies.configuration
         let router = makeRouter(dependencies)
+        // Not a route: plain HTTP requests to /ws and /socket.io/ (the upgrades never reach it).
+        router.middlewares.add(RealtimeHTTPFallback())
         let logger = dependencies.logger
         // A service group stops its services in reverse order: the workers below stop first,
         // then the PostgreSQL pool, and Redis last (the workers' pending commands end first).
@@ -103,8 +113,10 @@ enum ControlApplication {
         if configuration.notifications.dispatcherConcurrency > 0 {
             services.append(makeOutboxDispatcher(dependencies))
         }
+        services.append(makeLiveUpdateRelay(dependencies))
         if configuration.incidents.consumerEnabled {
-            services.append(makeStateStreamConsumer(dependencies))
+            services.append(
+                makeStateStreamConsumer(dependencies, onApplied: makeIncidentBroadcaster(dependencies).applied))
             services.append(
                 FlapSweeper(
                     database: dependencies.database,
@@ -120,6 +132,7 @@ enum ControlApplication {
         }
         return Application(
             router: router,
+            server: makeRealtimeServer(dependencies).builder(),
             configuration: .init(
                 address: .hostname(configuration.http.host, port: configuration.http.port),
                 serverName: "lookout-control"

@@ -67,6 +67,21 @@ struct ControlSetting: Sendable, Equatable {
         .init("--rate-login-per-ip", "LOOKOUT_RATE_LOGIN_PER_IP", "20", "logins a minute per client IP"),
         .init("--rate-login-per-email", "LOOKOUT_RATE_LOGIN_PER_EMAIL", "10", "logins a minute per e-mail address"),
         .init("--rate-per-token", "LOOKOUT_RATE_PER_TOKEN", "1200", "API requests a minute per token or API key"),
+        .init(
+            "--realtime-queue-messages", "LOOKOUT_REALTIME_QUEUE_MESSAGES", "1024",
+            "messages waiting for one live-update client before it is dropped as slow"),
+        .init(
+            "--realtime-queue-bytes", "LOOKOUT_REALTIME_QUEUE_BYTES", "1048576",
+            "bytes waiting for one live-update client before it is dropped as slow"),
+        .init(
+            "--realtime-max-subscriptions", "LOOKOUT_REALTIME_MAX_SUBSCRIPTIONS", "1000",
+            "rooms one live-update connection may join"),
+        .init(
+            "--realtime-connections-per-ip", "LOOKOUT_REALTIME_CONNECTIONS_PER_IP", "100",
+            "open live-update connections per client IP"),
+        .init(
+            "--realtime-idle-timeout", "LOOKOUT_REALTIME_IDLE_TIMEOUT", "60",
+            "seconds a live-update connection may stay silent (no message, no pong)"),
         .init("--instance-id", "LOOKOUT_INSTANCE_ID", "", "this instance's name (default host-pid)"),
         .init("--log-level", "LOOKOUT_LOG_LEVEL", "info", "trace, debug, info, notice, warning, error or critical"),
     ]

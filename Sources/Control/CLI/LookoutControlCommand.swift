@@ -59,6 +59,16 @@ struct LookoutControlCommand: AsyncParsableCommand {
     var rateLoginPerEmail: String?
     @Option(name: .long, help: "Requests/min per token (LOOKOUT_RATE_PER_TOKEN). Default 1200.") var ratePerToken:
         String?
+    @Option(name: .long, help: "Live-update send queue, messages (LOOKOUT_REALTIME_QUEUE_MESSAGES). Default 1024.")
+    var realtimeQueueMessages: String?
+    @Option(name: .long, help: "Live-update send queue, bytes (LOOKOUT_REALTIME_QUEUE_BYTES). Default 1048576.")
+    var realtimeQueueBytes: String?
+    @Option(name: .long, help: "Rooms per live-update connection (LOOKOUT_REALTIME_MAX_SUBSCRIPTIONS). Default 1000.")
+    var realtimeMaxSubscriptions: String?
+    @Option(name: .long, help: "Live-update connections per IP (LOOKOUT_REALTIME_CONNECTIONS_PER_IP). Default 100.")
+    var realtimeConnectionsPerIp: String?
+    @Option(name: .long, help: "Live-update idle timeout, seconds (LOOKOUT_REALTIME_IDLE_TIMEOUT). Default 60.")
+    var realtimeIdleTimeout: String?
     @Option(name: .long, help: "Instance name (LOOKOUT_INSTANCE_ID). Default host-pid.") var instanceId: String?
     @Option(name: .long, help: "Log level (LOOKOUT_LOG_LEVEL). Default info.") var logLevel: String?
 
@@ -137,6 +147,13 @@ struct LookoutControlCommand: AsyncParsableCommand {
         configuration.rateLimits.loginsPerIP = try reader.integer("--rate-login-per-ip", rateLoginPerIp)
         configuration.rateLimits.loginsPerEmail = try reader.integer("--rate-login-per-email", rateLoginPerEmail)
         configuration.rateLimits.requestsPerToken = try reader.integer("--rate-per-token", ratePerToken)
+        configuration.realtime.queueMessages = try reader.integer("--realtime-queue-messages", realtimeQueueMessages)
+        configuration.realtime.queueBytes = try reader.integer("--realtime-queue-bytes", realtimeQueueBytes)
+        configuration.realtime.maxSubscriptions = try reader.integer(
+            "--realtime-max-subscriptions", realtimeMaxSubscriptions)
+        configuration.realtime.connectionsPerIP = try reader.integer(
+            "--realtime-connections-per-ip", realtimeConnectionsPerIp)
+        configuration.realtime.idleTimeoutSeconds = try reader.integer("--realtime-idle-timeout", realtimeIdleTimeout)
         return configuration
     }
 }

@@ -25,7 +25,7 @@ final class FixtureProcess: @unchecked Sendable {
 
     /// Starts `script` (a file in Fixtures/) with `arguments` (`--log` is added) and waits for its
     /// `READY <port>` line.
-    init(script: String, arguments: [String] = []) throws {
+    init(script: String, arguments: [String] = [], interpreter: URL? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "lookout-fixture-\(UUID().uuidString)"
         )
@@ -35,7 +35,11 @@ final class FixtureProcess: @unchecked Sendable {
         let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Fixtures")
         // Debian's interpreter: python3-aiosmtpd is a Debian package (scripts/setup installs it).
-        if FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") {
+        // Fixtures that need PyPI packages pass the project virtualenv's (`interpreter`).
+        if let interpreter {
+            process.executableURL = interpreter
+            process.arguments = [fixtures.appendingPathComponent(script).path, "--log", logFile.path] + arguments
+        } else if FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
             process.arguments = [fixtures.appendingPathComponent(script).path, "--log", logFile.path] + arguments
         } else {
@@ -78,6 +82,11 @@ final class FixtureProcess: @unchecked Sendable {
             process.waitUntilExit()
         }
         try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Writes one line to the fixture's standard input (a command, for fixtures that read one).
+    func send(line: String) {
+        try? input.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
     }
 
     /// Every record logged so far, decoded.
