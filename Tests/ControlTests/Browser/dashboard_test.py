@@ -4,8 +4,10 @@
 
 Run by DashboardBrowserTests (Swift), which starts the stack. The scenario: sign up; create a
 monitor through the form, first with a bad URL (the API's error appears next to the field); see it
-UP in the list; ask the test to stop the target (a line "STOP-TARGET" on stdout, answered with
-"STOPPED" on stdin) and watch the row turn DOWN without reloading; open the monitor's detail and
+UP in the list, with the live indicator saying updates come over the WebSocket (/ws); hold every
+REST request of the page, ask the test to stop the target (a line "STOP-TARGET" on stdout,
+answered with "STOPPED" on stdin) and watch the row turn DOWN without reloading, so that the
+change can only have come over /ws; open the monitor's detail and
 its response-time chart; build a status page in the editor and open its public page (also as
 served, without JavaScript); sign out and in again.
 
@@ -26,13 +28,29 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from lookout_browser import console_errors, make_driver
 
-# Console errors the scenario causes on purpose, or that do not depend on the dashboard:
-# the refused bad URL (a 400 the form shows) and, while /ws is not served, the WebSocket attempts
-# the dashboard makes before it falls back to polling.
+# Console errors the scenario causes on purpose: the refused bad URL (a 400 the form shows).
+# A failed WebSocket (/ws) is not among them: the dashboard must be live, not polling.
 EXPECTED = [
     lambda e: "/api/v1/monitors" in e["message"] and "400" in e["message"],
-    lambda e: "/ws?token=" in e["message"],
 ]
+
+# Holds every REST request of the page (fetch to /api/v1/) until window.__releaseRequests() is
+# called, then sends them: while held, nothing the page shows can come from the REST API.
+HOLD_REQUESTS = """
+const original = window.fetch;
+const held = [];
+window.__heldRequests = 0;
+window.fetch = function (input, init) {
+  const url = typeof input === 'string' ? input : input.url;
+  if (!url.includes('/api/v1/')) return original.call(window, input, init);
+  window.__heldRequests += 1;
+  return new Promise((resolve, reject) => held.push(() => original.call(window, input, init).then(resolve, reject)));
+};
+window.__releaseRequests = () => {
+  window.fetch = original;
+  for (const send of held.splice(0)) send();
+};
+"""
 
 
 def step(name):
@@ -77,6 +95,11 @@ class Scenario:
         element.send_keys(text)
         return element
 
+    def live_mode(self):
+        """The live indicator's mode and tooltip: ('live', 'Live updates over WebSocket') when /ws is up."""
+        indicator = self.find("#live")
+        return indicator.get_attribute("data-mode"), indicator.get_attribute("title")
+
     def collect_console(self):
         self.console.extend(console_errors(self.driver))
 
@@ -97,6 +120,11 @@ class Scenario:
                   message="the empty monitor list did not load")
         self.visible("#monitor-empty")
         assert self.text_of("#user-email") == "Browser Test", self.text_of("#user-email")
+
+        step("live updates over the WebSocket, not polling")
+        self.wait(lambda d: self.live_mode()[0] == "live", message=f"not live: {self.live_mode()}")
+        assert self.live_mode()[1] == "Live updates over WebSocket", self.live_mode()
+        assert self.text_of("#live .live-text") == "Live", self.text_of("#live .live-text")
 
         step("create a monitor: a bad URL first, shown next to the field")
         self.visible("#new-monitor").click()
@@ -127,16 +155,23 @@ class Scenario:
         self.wait(lambda d: self.text_of(f"{row} .c-latency") not in (None, "", "–"), message="no latency shown")
         self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, f"{row} .spark path"), timeout=30, message="no sparkline")
 
-        step("the target stops: the row turns DOWN without a reload")
+        step("the target stops: the row turns DOWN live, over /ws, without a reload")
+        assert self.live_mode()[0] == "live", self.live_mode()
         marker = d.execute_script("window.__notReloaded = true; return location.href;")
+        d.execute_script(HOLD_REQUESTS)
         print("STOP-TARGET", flush=True)
         answer = sys.stdin.readline().strip()
         assert answer == "STOPPED", f"the test answered {answer!r}"
+        started = time.monotonic()
         self.wait(lambda d: self.text_of(f"{row} .badge") == "Down", timeout=60, message="the row never turned DOWN")
-        assert d.execute_script("return window.__notReloaded === true;"), "the page was reloaded"
-        assert d.current_url == marker
+        print(f"  DOWN on screen {time.monotonic() - started:.1f} s after the target stopped, "
+              f"{d.execute_script('return window.__heldRequests;')} REST request(s) held meanwhile", flush=True)
         self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, f"{row} .spark path.spark-fail"), timeout=30,
                   message="the sparkline shows no failed check")
+        assert self.live_mode()[0] == "live", self.live_mode()
+        assert d.execute_script("return window.__notReloaded === true;"), "the page was reloaded"
+        assert d.current_url == marker
+        d.execute_script("window.__releaseRequests();")
         summary = self.text_of("#monitor-summary")
         assert "1 down" in summary, summary
 

@@ -106,17 +106,19 @@ export class Live {
 }
 
 /**
- * A check:update's data as the views use it: the results-file fields, `monitorId` as a number,
- * and `confirmed` (UP / DOWN / UNKNOWN) from `statusChange.to`, or from `status` when that is a
- * confirmed state.
+ * A check:update's data as the views use it. The server sends the results-file fields with the
+ * check's own outcome as `checkStatus` (UP / DOWN / TIMEOUT / ERROR), the monitor's confirmed
+ * `status` (UP / DOWN / UNKNOWN) and, on a confirmed change, `statusChange: {from, to}`. Views get
+ * `monitorId` as a number, `confirmed` (from `statusChange.to`, else `status`) and `ok`.
  */
 export function normaliseCheck(data) {
   const confirmed = data.statusChange?.to ?? (['UP', 'DOWN', 'UNKNOWN'].includes(data.status) ? data.status : null);
+  const ok = data.checkStatus ? data.checkStatus === 'UP' : data.errorCode === null || data.errorCode === undefined;
   return {
     ...data,
     monitorId: Number(data.monitorId),
     confirmed,
-    ok: data.errorCode === null || data.errorCode === undefined,
+    ok,
   };
 }
 

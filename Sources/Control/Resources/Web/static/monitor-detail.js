@@ -146,7 +146,7 @@ export function mount(root, [idText], { navigate, live }) {
     if (update.monitorId !== id || !monitor) return;
     if (update.confirmed) monitor = { ...monitor, status: update.confirmed };
     if (update.checkId && checks.some((check) => check.checkId === update.checkId)) return;
-    checks = [{ ...update, status: update.ok ? 'UP' : update.checkStatus ?? (update.errorCode?.startsWith('timeout') ? 'TIMEOUT' : 'DOWN') }, ...checks].slice(0, CHECKS);
+    checks = [{ ...update, status: update.checkStatus ?? (update.ok ? 'UP' : 'DOWN') }, ...checks].slice(0, CHECKS);
     showMonitor();
     showChecks();
   });
