@@ -291,9 +291,10 @@ def screenshots(stack, out):
     stack.wait("first checks", lambda: all(m["lastCheck"] for m in stack.api.call(
         "GET", "/monitors?limit=20")["data"] if not m["paused"]), timeout=120)
 
-    # Most monitors confirmed UP or DOWN (the slow ones are checked once a minute).
+    # Most monitors confirmed UP or DOWN (the slow ones are checked once a minute, and a state
+    # needs its confirmation checks).
     stack.wait("confirmed states", lambda: int(psql(stack.url, "SELECT count(*) FROM monitor_states") or 0)
-               >= stack.count * 0.95, timeout=240)
+               >= stack.count * 0.95, timeout=600)
     shots = []
     for name, width, height, scheme in [("dashboard-monitors", 1280, 800, "light"),
                                         ("dashboard-monitors-dark", 1280, 800, "dark"),

@@ -1,7 +1,8 @@
 // The monitor list: every monitor of the user, fetched in cursor pages (100 first, then 500; the
-// first page is on screen while the rest arrive), filtered on the server (status, paused, text), drawn with a
-// virtual list that keeps only the visible rows (plus a few) in the DOM, so 10,000 monitors
-// scroll like 50. Rows update live from check:update events, or by polling the visible pages.
+// first page is on screen while the rest arrive), filtered on the server (status, paused, text),
+// drawn with a virtual list that keeps only the visible rows (plus a few) in the DOM, so 10,000
+// monitors scroll like 50. Rows update live from check:update events, or by polling the visible
+// pages.
 
 import { api, query } from './api.js';
 import { $, ago, debounce, ms, statusBadge, template } from './dom.js';
