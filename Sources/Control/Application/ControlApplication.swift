@@ -171,6 +171,9 @@ enum ControlApplication {
         HealthController(postgres: dependencies.postgres, redis: dependencies.redis).addRoutes(to: router)
         MetricsController(statistics: dependencies.statistics, database: database).addRoutes(to: router)
         OpenAPIController().addRoutes(to: router)
+        // The dashboard, its files and the public status pages (HTML, outside /api/v1).
+        WebController.bundled(pages: StatusPageRepository(database: database), logger: dependencies.logger)
+            .addRoutes(to: router)
 
         let api = router.group("api/v1")
         let auth = AuthController(
