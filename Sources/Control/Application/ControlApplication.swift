@@ -168,6 +168,12 @@ enum ControlApplication {
         router.middlewares.add(RequestMetricsMiddleware(statistics: dependencies.statistics))
         let routeMethods = RouteMethods()
         router.middlewares.add(ErrorRenderingMiddleware(logger: dependencies.logger, routeMethods: routeMethods))
+        router.middlewares.add(
+            PublicPageRateLimitMiddleware(
+                rateLimiter: dependencies.rateLimiter,
+                requestsPerMinute: configuration.rateLimits.publicPagesPerIP,
+                trustForwardedFor: configuration.http.trustForwardedFor
+            ))
         HealthController(postgres: dependencies.postgres, redis: dependencies.redis).addRoutes(to: router)
         MetricsController(statistics: dependencies.statistics, database: database).addRoutes(to: router)
         OpenAPIController().addRoutes(to: router)
