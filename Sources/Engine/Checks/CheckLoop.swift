@@ -502,8 +502,11 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             finish(slot: slot, status: .error, errorCode: .policy, message: Self.policyMessage(literal, range))
             return
         }
-        // Pinned like a resolved name: curl connects to exactly the address the policy judged.
-        startTransfer(slot: slot, connectTo: literal)
+        // Not pinned with CONNECT_TO (curl would parse that list on every transfer): the request
+        // URL spells an IPv4 host in its canonical dotted form (MonitorURL.requestURL), so curl
+        // reads the address the policy judged, and the open-socket callback checks every
+        // connection against the policy anyway.
+        startTransfer(slot: slot, connectTo: nil)
     }
 
     private func connect(slot: Int, resolved addresses: [IPAddress]) {
