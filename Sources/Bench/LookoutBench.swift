@@ -11,7 +11,7 @@ struct LookoutBench: AsyncParsableCommand {
         commandName: "lookout-bench",
         abstract: "Target farm, DNS server and load drivers for benchmarking the Lookout engine.",
         subcommands: [
-            FarmCommand.self, ThroughputCommand.self, CapacityCommand.self, PlanCommand.self,
+            FarmCommand.self, ThroughputCommand.self, CapacityCommand.self, PlanCommand.self, CompareCommand.self,
             ControlBenchCommand.self, RealtimeBenchCommand.self,
         ]
     )
