@@ -80,6 +80,14 @@ struct CapacityReportTests {
         }
     }
 
+    @Test("A --details file redraws the same charts and Markdown (--replot)")
+    func detailsRoundTrip() throws {
+        let saved = try JSONEncoder().encode(Self.report)
+        let read = try JSONDecoder().decode(CapacityReport.self, from: saved)
+        #expect(read.charts.map(\.svg) == Self.report.charts.map(\.svg))
+        #expect(read.markdown(chartsLink: nil) == Self.report.markdown(chartsLink: nil))
+    }
+
     @Test("Text in charts is escaped; an empty chart says so")
     func escaping() {
         let chart = SVGChart(title: "a < b & \"c\"", xLabel: "x", yLabel: "y", series: [.init(name: "s>", points: [])])

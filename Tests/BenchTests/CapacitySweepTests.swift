@@ -149,6 +149,7 @@ struct CapacityStepTests {
         #expect(
             CapacityCommand.relativePath(of: "/r/docs/capacity", fromDirectoryOf: "/r/docs/BENCHMARKS.md") == "capacity"
         )
+        #expect(CapacityCommand.relativePath(of: "/r/docs/capacity", fromDirectoryOf: "/r/docs/capacity/R.md") == ".")
         #expect(CapacityCommand.relativePath(of: "/elsewhere/c", fromDirectoryOf: "/r/docs/B.md") == "/elsewhere/c")
     }
 }

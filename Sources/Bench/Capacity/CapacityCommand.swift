@@ -39,6 +39,12 @@ struct CapacityCommand: ParsableCommand {
     @Option(help: "Write the SVG charts into this directory.")
     var charts: String?
 
+    @Option(help: "Write every step of every scenario (and the conditions) as JSON here, for --replot.")
+    var details: String?
+
+    @Option(help: "Run nothing: redraw --charts and --markdown from a --details file of an earlier run.")
+    var replot: String?
+
     @Option(help: "PostgreSQL URI for the scenarios with a database (a database of its own: rows are written).")
     var database: String?
 
@@ -79,22 +85,39 @@ struct CapacityCommand: ParsableCommand {
             }
             scenarios = Self.scenarios.filter { names.contains($0.name) }
         }
-        signal(SIGPIPE, SIG_IGN)
-        let shutdown = ShutdownSignal(watchStandardInput: false)
-        let conditions = Self.conditions(settings: settings, quick: quick, farmThreads: farmThreads)
-        let results: [ScenarioResult]
-        do {
-            results = try Self.sweep(
-                scenarios: scenarios, settings: settings, engine: engine, database: database,
-                farmThreads: farmThreads, shutdown: shutdown, progressPrefix: "lookout-bench capacity")
-        } catch {
-            StandardStreams.error("lookout-bench capacity: \(error)")
-            if case .interrupted = error { throw ExitCode(130) }
-            throw ExitCode.failure
+        let report: CapacityReport
+        if let replot {
+            guard let data = FileManager.default.contents(atPath: replot),
+                let saved = try? JSONDecoder().decode(CapacityReport.self, from: data)
+            else {
+                throw ValidationError("--replot: cannot read \(replot) as a `capacity --details` file")
+            }
+            report = saved
+        } else {
+            signal(SIGPIPE, SIG_IGN)
+            let shutdown = ShutdownSignal(watchStandardInput: false)
+            let conditions = Self.conditions(settings: settings, quick: quick, farmThreads: farmThreads)
+            do {
+                let results = try Self.sweep(
+                    scenarios: scenarios, settings: settings, engine: engine, database: database,
+                    farmThreads: farmThreads, shutdown: shutdown, progressPrefix: "lookout-bench capacity")
+                report = CapacityReport(results: results, conditions: conditions)
+            } catch {
+                StandardStreams.error("lookout-bench capacity: \(error)")
+                if case .interrupted = error { throw ExitCode(130) }
+                throw ExitCode.failure
+            }
         }
-        let report = CapacityReport(results: results, conditions: conditions)
         do {
             if let json { try Self.write(try report.json(), to: json) }
+            if let details {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                guard let data = try? encoder.encode(report) else {
+                    throw CapacityError.report("cannot encode --details")
+                }
+                try Self.write(data, to: details)
+            }
             if let charts { try report.writeCharts(to: charts) }
             if let markdown {
                 let link = charts.map { Self.relativePath(of: $0, fromDirectoryOf: markdown) }
@@ -147,11 +170,12 @@ struct CapacityCommand: ParsableCommand {
         }
     }
 
-    /// `docs/capacity` seen from `docs/BENCHMARKS.md` is `capacity`; anything not below the
-    /// Markdown file's directory is given as an absolute path.
+    /// `docs/capacity` seen from `docs/BENCHMARKS.md` is `capacity`, and `.` from a file inside
+    /// it; anything not below the Markdown file's directory is given as an absolute path.
     static func relativePath(of target: String, fromDirectoryOf file: String) -> String {
         let directory = URL(fileURLWithPath: file).standardizedFileURL.deletingLastPathComponent().path
         let absolute = URL(fileURLWithPath: target).standardizedFileURL.path
+        if absolute == directory { return "." }
         if absolute.hasPrefix(directory + "/") { return String(absolute.dropFirst(directory.count + 1)) }
         return absolute
     }

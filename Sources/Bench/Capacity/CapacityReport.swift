@@ -2,7 +2,7 @@ import Foundation
 
 /// A sweep's results for tools (the JSON of issue 9, exactly), for people (Markdown) and as
 /// SVG charts.
-struct CapacityReport: Sendable {
+struct CapacityReport: Codable, Sendable {
     var results: [ScenarioResult]
     /// Where and how it was measured, one line each (cores, date, settings, load on the machine).
     var conditions: [String]

@@ -88,7 +88,17 @@ struct PlanCommand: ParsableCommand {
             do { document = try JSONDecoder().decode(CapacityReport.Document.self, from: data) } catch {
                 throw .report("\(from) is not a `lookout-bench capacity --json` report: \(error)")
             }
-            return Calibration.measured(from: document, label: URL(fileURLWithPath: from).lastPathComponent)
+            var calibration = Calibration.measured(from: document, label: URL(fileURLWithPath: from).lastPathComponent)
+            if let database {
+                // The rows are already there (a capacity run with --database): measure them.
+                let files: RunFiles
+                do { files = try RunFiles(keepIn: nil) } catch { throw .run(error) }
+                defer { files.cleanUp() }
+                let sizes = try DatabaseSizes.measure(databaseURL: database, workDirectory: files.directory)
+                calibration.checkRowBytes = .init(sizes.checkRowBytes, sizes.checkSource)
+                calibration.rollupRowBytes = .init(sizes.rollupRowBytes, sizes.rollupSource)
+            }
+            return calibration
         }
         StandardStreams.error("lookout-bench plan: no --from report; calibrating with a short capacity run first")
         var settings = SweepSettings.quick
@@ -116,13 +126,14 @@ struct PlanCommand: ParsableCommand {
         return Calibration.measured(from: results, sizes: sizes, label: "calibration run " + RFC3339Text.now())
     }
 
-    /// Runs the plan's load per core on two engines of this machine and compares the engine
-    /// cores the plan predicts for that load with the cores the engines used.
+    /// Runs the load the plan gives two one-core engines (2 × checks/s per core × utilisation,
+    /// never more than the plan's own load) on two engines here, and compares what they
+    /// achieved with that load and the cores they used with the plan's CPU-per-check figure.
     private func verify(_ plan: CapacityPlan, shutdown: ShutdownSignal) throws(CapacityError) {
-        let perCore = plan.calibration.httpChecksPerSecondPerCore.value
-        // Two engines, each at the plan's utilisation, never more than the plan's own load.
-        let load = min(plan.checksPerSecond, 2 * perCore * plan.input.targetUtilisation)
-        let predictedCores = load / perCore
+        let calibration = plan.calibration
+        let load = min(
+            plan.checksPerSecond, 2 * calibration.httpChecksPerSecondPerCore.value * plan.input.targetUtilisation)
+        let predictedCores = load * calibration.httpCPUMicrosPerCheck.value / 1e6
         let enginePath: String
         do { enginePath = try ThroughputDriver.resolveEngine(engine) } catch { throw .run(error) }
         let runner = try CapacityRunner(enginePath: enginePath, databaseURL: nil, farmThreads: 1, shutdown: shutdown)
@@ -133,14 +144,16 @@ struct PlanCommand: ParsableCommand {
             scenario: CapacityScenario(.http, engines: 2, database: false), offered: load, intervalSeconds: 2,
             durationSeconds: 15)
         let measuredCores = step.cpuMicrosPerCheck * step.checksPerSecond / 1e6
-        let error = predictedCores > 0 ? (measuredCores - predictedCores) / predictedCores : 0
+        let rateError = load > 0 ? (step.checksPerSecond - load) / load : 0
+        let cpuError = predictedCores > 0 ? (measuredCores - predictedCores) / predictedCores : 0
+        func verdict(_ error: Double) -> String { abs(error) <= 0.15 ? "within 15%" : "outside 15%" }
         print(
             """
 
-            verification (plain HTTP, 2 engines, --loops 1 each)
-              load                 \(PlanFormat.number(load, 0)) checks/s offered, \(PlanFormat.number(step.checksPerSecond, 0)) achieved (farm \(PlanFormat.number(step.farmChecksPerSecond, 0))), lag p99 \(PlanFormat.number(step.lagP99Ms, 1)) ms, \(step.lostResults) lost, \(step.falseFailures) false failures
-              engine cores         planned \(PlanFormat.number(predictedCores, 2)) (load / \(PlanFormat.number(perCore, 0)) checks/s per core), used \(PlanFormat.number(measuredCores, 2)) (\(PlanFormat.number(step.cpuMicrosPerCheck, 0)) µs/check × achieved)
-              error                \(PlanFormat.number(error * 100, 1))% (\(abs(error) <= 0.15 ? "within" : "outside") 15%)
+            verification: plain HTTP, 2 engines (--loops 1 each) at the load the plan gives them
+              checks/s      planned \(PlanFormat.number(load, 0)), achieved \(PlanFormat.number(step.checksPerSecond, 0)) (farm \(PlanFormat.number(step.farmChecksPerSecond, 0))): \(PlanFormat.number(rateError * 100, 1))%, \(verdict(rateError))
+              lag p99       \(PlanFormat.number(step.lagP99Ms, 1)) ms; \(step.lostResults) lost, \(step.falseFailures) false failures: \(step.passed ? "passes" : "fails (" + step.failures.joined(separator: "; ") + ")")
+              engine cores  planned \(PlanFormat.number(predictedCores, 2)) (\(PlanFormat.number(calibration.httpCPUMicrosPerCheck.value, 0)) µs/check), used \(PlanFormat.number(measuredCores, 2)) (\(PlanFormat.number(step.cpuMicrosPerCheck, 0)) µs/check): \(PlanFormat.number(cpuError * 100, 1))%, \(verdict(cpuError))
             """)
     }
 }

@@ -20,10 +20,11 @@ struct SVGChart: Sendable {
     /// Draws y = x across the plot, for "achieved vs offered".
     var identityLine = false
 
-    static let width = 720.0
+    static let width = 860.0
     static let height = 440.0
     private static let left = 80.0
-    private static let right = 200.0
+    /// Room for the legend: a scenario name and a suffix, about 44 characters.
+    private static let right = 340.0
     private static let top = 40.0
     private static let bottom = 60.0
     private static let colours = [
