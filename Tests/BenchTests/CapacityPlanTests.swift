@@ -147,9 +147,11 @@ struct CalibrationTests {
         #expect(c.httpChecksPerSecondPerCore.value == 1990)
         #expect(c.httpChecksPerSecondPerCore.source.contains("http-1-engine"))
         #expect(c.httpCPUMicrosPerCheck.value == 200)
-        // Per engine: (1000, 12) (2000, 14) (4000, 18) (1500, 13): 2 MiB per 1,000 monitors.
-        #expect(abs(c.rssKiBPerMonitor.value - 2.048) < 0.001)
-        #expect(abs(c.rssBaseMiB.value - 10) < 0.05)
+        // Per engine: (1000, 12) (2000, 14) (4000, 18) (1500, 13): 2 MiB per 1,000 monitors, printed
+        // as an upper bound beside the documented figure, which stays.
+        #expect(c.rssKiBPerMonitor.value == Calibration.documented.rssKiBPerMonitor.value)
+        #expect(c.rssKiBPerMonitor.source.contains("2.05 KiB per monitor over 4 steps"))
+        #expect(c.rssBaseMiB == Calibration.documented.rssBaseMiB)
         #expect(c.httpsChecksPerSecondPerCore == Calibration.documented.httpsChecksPerSecondPerCore)
     }
 
