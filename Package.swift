@@ -141,6 +141,11 @@ let package = Package(
             path: "Tests/PersistenceTests"
         ),
         .testTarget(
+            name: "BenchTests",
+            dependencies: ["LookoutBench", "LookoutCore"],
+            path: "Tests/BenchTests"
+        ),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: ["LookoutCore"],
             path: "Tests/IntegrationTests",

@@ -10,6 +10,9 @@ struct LookoutBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lookout-bench",
         abstract: "Target farm, DNS server and load drivers for benchmarking the Lookout engine.",
-        subcommands: [FarmCommand.self, ThroughputCommand.self, ControlBenchCommand.self, RealtimeBenchCommand.self]
+        subcommands: [
+            FarmCommand.self, ThroughputCommand.self, CapacityCommand.self, PlanCommand.self, CompareCommand.self,
+            ControlBenchCommand.self, RealtimeBenchCommand.self,
+        ]
     )
 }

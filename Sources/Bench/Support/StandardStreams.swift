@@ -10,8 +10,12 @@ import Darwin
 /// stdio buffering would hold it back, and the `stdout` global is not concurrency-safe in Swift 6.
 enum StandardStreams {
     static func writeLine(_ text: String, to descriptor: Int32 = 1) {
-        var bytes = Array(text.utf8)
-        bytes.append(UInt8(ascii: "\n"))
+        emit(text + "\n", to: descriptor)
+    }
+
+    /// Writes `text` as it is (no newline), e.g. a progress line rewritten with `\r`.
+    static func emit(_ text: String, to descriptor: Int32) {
+        let bytes = Array(text.utf8)
         bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {

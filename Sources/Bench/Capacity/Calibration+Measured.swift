@@ -1,0 +1,92 @@
+extension Calibration {
+    /// The documented figures with those a sweep measured on this machine put in their place:
+    /// checks/s per core from the best standalone saturation point per protocol (divided by its
+    /// engines, one core each) and CPU per check from that step; the slope of peak RSS over
+    /// monitors is printed beside the documented memory per monitor.
+    static func measured(from results: [ScenarioResult], sizes: DatabaseSizes?, label: String) -> Calibration {
+        var calibration = Calibration.documented
+        for checkProtocol in [CapacityScenario.CheckProtocol.http, .https] {
+            var best: (scenario: CapacityScenario, step: CapacityStep, perCore: Double)?
+            for result in results where result.scenario.checkProtocol == checkProtocol && !result.scenario.database {
+                guard let saturation = result.saturation else { continue }
+                let perCore = saturation.checksPerSecond / Double(max(result.scenario.engines, 1))
+                if perCore > best?.perCore ?? 0 { best = (result.scenario, saturation, perCore) }
+            }
+            guard let best else { continue }
+            let perCore = best.perCore
+            let source = "measured: \(label), \(best.scenario.name) saturation"
+            if checkProtocol == .http {
+                calibration.httpChecksPerSecondPerCore = Figure(perCore, source)
+                calibration.httpCPUMicrosPerCheck = Figure(best.step.cpuMicrosPerCheck, source)
+            } else {
+                calibration.httpsChecksPerSecondPerCore = Figure(perCore, source)
+                calibration.httpsCPUMicrosPerCheck = Figure(best.step.cpuMicrosPerCheck, source)
+            }
+        }
+        // Memory: per engine process, so divide by the engines of each step.
+        var points: [(x: Double, y: Double)] = []
+        for result in results {
+            let engines = Double(result.scenario.engines)
+            for step in result.steps { points.append((Double(step.monitors) / engines, step.peakRSSMiB / engines)) }
+        }
+        // A sweep runs at one interval, so in-flight checks grow with the monitors and the slope
+        // holds both: it is an upper bound of the memory per monitor. The plan keeps the
+        // documented per-monitor figure (many monitors at a long interval) and prints the slope.
+        if let fit = LinearFit(points), fit.slope > 0 {
+            let slope = PlanFormat.number(fit.slope * 1024, 2)
+            calibration.rssKiBPerMonitor.source +=
+                "; \(label) measured \(slope) KiB per monitor over \(points.count) steps at a fixed interval, an upper bound with load"
+        }
+        if let sizes {
+            calibration.checkRowBytes = Figure(sizes.checkRowBytes, sizes.checkSource)
+            calibration.rollupRowBytes = Figure(sizes.rollupRowBytes, sizes.rollupSource)
+        }
+        return calibration
+    }
+
+    /// From a saved `capacity --json` report, which carries saturation points only: checks/s per
+    /// core from them, CPU per check derived as one busy core's second over those checks; the
+    /// rest stays documented.
+    static func measured(from document: CapacityReport.Document, label: String) -> Calibration {
+        var calibration = Calibration.documented
+        for checkProtocol in ["http", "https"] {
+            var best: (scenario: CapacityReport.Document.Scenario, perCore: Double)?
+            for scenario in document.scenarios where scenario.protocol == checkProtocol && !scenario.database {
+                guard let saturation = scenario.saturation, saturation.checksPerSecond > 0 else { continue }
+                let perCore = saturation.checksPerSecond / Double(max(scenario.engines, 1))
+                if perCore > best?.perCore ?? 0 { best = (scenario, perCore) }
+            }
+            guard let best else { continue }
+            let perCore = best.perCore
+            let name = best.scenario.name
+            let source = "measured: \(label), \(name) saturation"
+            let cpu = Figure((1e6 / perCore).rounded(), "derived: one core busy at \(name) saturation (\(label))")
+            if checkProtocol == "http" {
+                calibration.httpChecksPerSecondPerCore = Figure(perCore, source)
+                calibration.httpCPUMicrosPerCheck = cpu
+            } else {
+                calibration.httpsChecksPerSecondPerCore = Figure(perCore, source)
+                calibration.httpsCPUMicrosPerCheck = cpu
+            }
+        }
+        return calibration
+    }
+}
+
+/// Least-squares line through points; nil for fewer than two distinct x.
+struct LinearFit: Sendable, Equatable {
+    var slope: Double
+    var intercept: Double
+
+    init?(_ points: [(x: Double, y: Double)]) {
+        let n = Double(points.count)
+        guard points.count >= 2 else { return nil }
+        let meanX = points.reduce(0) { $0 + $1.x } / n
+        let meanY = points.reduce(0) { $0 + $1.y } / n
+        let sxx = points.reduce(0) { $0 + ($1.x - meanX) * ($1.x - meanX) }
+        guard sxx > 0 else { return nil }
+        let sxy = points.reduce(0) { $0 + ($1.x - meanX) * ($1.y - meanY) }
+        slope = sxy / sxx
+        intercept = meanY - slope * meanX
+    }
+}

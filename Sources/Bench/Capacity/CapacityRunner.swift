@@ -1,0 +1,240 @@
+import Foundation
+import LookoutCore
+
+/// Runs single steps of a capacity sweep: N monitors at one interval, split over one or more
+/// real engine processes (`--loops 1` each), against the in-process farm, and measures them from
+/// the engines' results files and rusage and from the farm's own request counter.
+///
+/// One farm serves every step (its counters are reset before each), so that ports and threads
+/// stay put; every engine started is reaped or stopped before `runStep` returns.
+final class CapacityRunner {
+    let farm: Farm
+    let enginePath: String
+    let databaseURL: String?
+    let files: RunFiles
+    let shutdown: ShutdownSignal
+    /// Per-check timeout written into the monitors files, ms.
+    let timeoutMs = 5_000
+    /// Owner of the monitors the engines upsert when they write to the database.
+    static let databaseOwner = "capacity@lookout.bench"
+
+    init(enginePath: String, databaseURL: String?, farmThreads: Int, shutdown: ShutdownSignal) throws(CapacityError) {
+        do {
+            let configuration = try FarmConfiguration(addressCount: 16, httpPort: 0, dnsPort: 0, threads: farmThreads)
+            farm = try Farm.start(configuration)
+        } catch {
+            throw .run(.farm(error))
+        }
+        do {
+            files = try RunFiles(keepIn: nil)
+        } catch {
+            farm.stop()
+            throw .run(error)
+        }
+        self.enginePath = enginePath
+        self.databaseURL = databaseURL
+        self.shutdown = shutdown
+    }
+
+    /// Stops the farm and removes the run's files.
+    func close() {
+        farm.stop()
+        files.cleanUp()
+    }
+
+    /// One step: `offered` checks/s as `offered × interval` monitors for `durationSeconds`.
+    func runStep(
+        scenario: CapacityScenario, offered: Double, intervalSeconds: Double, durationSeconds: Double
+    ) throws(CapacityError) -> CapacityStep {
+        let monitors = max(scenario.engines, Int((offered * intervalSeconds).rounded()))
+        let engines = scenario.engines
+        var monitorFiles: [String] = []
+        for engine in 0..<engines {
+            let path = files.directory + "/monitors-\(engine).jsonl"
+            try writeMonitors(to: path, engine: engine, of: engines, monitors: monitors, interval: intervalSeconds)
+            monitorFiles.append(path)
+        }
+        do { try farm.resetStats().wait() } catch { throw .report("cannot reset the farm's counters: \(error)") }
+
+        let cpuBefore = ChildProcess.selfCPUSeconds()
+        let startedAt = ChildProcess.now()
+        var children: [ChildProcess] = []
+        defer { for child in children { child.terminate() } }
+        for engine in 0..<engines {
+            var arguments = [
+                "--monitors", monitorFiles[engine],
+                "--results", resultsPath(engine),
+                "--duration", ThroughputReport.number(durationSeconds),
+                "--allow-private-targets",
+                "--dns-server", "127.0.0.1:\(farm.dnsPort)",
+                "--loops", "1",
+                "--summary-json", summaryPath(engine),
+            ]
+            if scenario.database, let databaseURL {
+                arguments += [
+                    "--database", databaseURL, "--owner", Self.databaseOwner,
+                    "--spill-dir", files.directory + "/spill-\(engine)",
+                ]
+            }
+            for path in [resultsPath(engine), summaryPath(engine)] { try? FileManager.default.removeItem(atPath: path) }
+            do {
+                children.append(
+                    try ChildProcess(
+                        executable: enginePath, arguments: arguments,
+                        stdoutPath: files.directory + "/engine-\(engine).stdout.log",
+                        stderrPath: stderrPath(engine)))
+            } catch {
+                throw .run(error)
+            }
+        }
+
+        // Sample the farm's counter while the engines run: its own count of checks over time.
+        var samples: [(epochMs: Int64, requests: Int)] = []
+        let deadline = startedAt + durationSeconds + Double(timeoutMs) / 1000 + 30
+        var exits: [ChildExit?] = Array(repeating: nil, count: engines)
+        while exits.contains(where: { $0 == nil }) {
+            if let reason = shutdown.requestedReason { throw .interrupted(reason) }
+            if ChildProcess.now() > deadline {
+                throw .run(
+                    .engineHung(seconds: deadline - startedAt, stderrTail: ThroughputDriver.tail(of: stderrPath(0))))
+            }
+            for (index, child) in children.enumerated() where exits[index] == nil { exits[index] = child.poll() }
+            if let stats = try? farm.stats().wait() {
+                samples.append((Self.epochMilliseconds(), stats.requests))
+            }
+            usleep(100_000)
+        }
+        let wallSeconds = ChildProcess.now() - startedAt
+        let farmCPUSeconds = ChildProcess.selfCPUSeconds() - cpuBefore
+        let finalStats: FarmStats
+        do { finalStats = try farm.stats().wait() } catch { throw .report("cannot read the farm's counters: \(error)") }
+        let ended = exits.compactMap { $0 }
+        for (index, exit) in ended.enumerated() where !exit.succeeded {
+            throw .run(
+                .engineFailed(
+                    exit: exit, stderrTail: ThroughputDriver.tail(of: stderrPath(index)),
+                    logHint: "the engine's arguments are in CapacityRunner.runStep"))
+        }
+
+        var scanner = ResultsScanner()
+        for engine in 0..<engines {
+            do { try scanner.scanFile(atPath: resultsPath(engine)) } catch { throw .run(error) }
+        }
+        var rowsWritten = 0
+        var rowsLost = 0
+        if scenario.database {
+            for engine in 0..<engines {
+                let summary = FileManager.default.contents(atPath: summaryPath(engine)).flatMap { JSONValue(data: $0) }
+                guard case .object(let root)? = summary, case .object(let database)? = root["database"],
+                    case .number(let written)? = database["rowsWritten"],
+                    case .number(let duplicates)? = database["rowsDuplicate"],
+                    case .number(let dropped)? = database["droppedRows"],
+                    case .number(let checks)? = root["checks"]
+                else {
+                    throw .report("engine \(engine) wrote no database figures in its --summary-json")
+                }
+                rowsWritten += Int(written)
+                rowsLost += max(0, Int(checks) - Int(written) - Int(duplicates)) + Int(dropped)
+            }
+        }
+        let cpuSeconds = ended.reduce(0) { $0 + $1.cpuSeconds }
+        let peakRSSKiB = ended.reduce(0) { $0 + $1.peakRSSKiB }
+        return Self.measure(
+            scanner: scanner, samples: samples, finalFarmRequests: finalStats.requests, offered: offered,
+            monitors: monitors, intervalSeconds: intervalSeconds, cpuSeconds: cpuSeconds, peakRSSKiB: peakRSSKiB,
+            rowsWritten: scenario.database ? rowsWritten : nil, rowsLost: rowsLost, wallSeconds: wallSeconds,
+            farmCPUSeconds: farmCPUSeconds)
+    }
+
+    /// Turns what a step recorded into its figures. Pure: the unit tests feed it made-up scans.
+    static func measure(
+        scanner: ResultsScanner, samples: [(epochMs: Int64, requests: Int)], finalFarmRequests: Int,
+        offered: Double, monitors: Int, intervalSeconds: Double, cpuSeconds: Double, peakRSSKiB: Int,
+        rowsWritten: Int?, rowsLost: Int, wallSeconds: Double, farmCPUSeconds: Double
+    ) -> CapacityStep {
+        let checks = scanner.checks
+        let firstMs = checks.lazy.map(\.checkedAtMs).min() ?? 0
+        let lastMs = checks.lazy.map(\.checkedAtMs).max() ?? 0
+        // The steady window starts one interval after the first check (every monitor has then
+        // been scheduled once), but never so late that less than a second is left.
+        let steadyStartMs = min(firstMs + Int64((intervalSeconds * 1000).rounded()), max(firstMs, lastMs - 1000))
+        var lag = LatencyHistogram()
+        var steadyChecks = 0
+        var notUp = 0
+        for check in checks {
+            if check.status != CheckStatus.up.rawValue { notUp += 1 }
+            guard check.checkedAtMs >= steadyStartMs else { continue }
+            steadyChecks += 1
+            lag.record(Int64(check.lagMicros))
+        }
+        let windowSeconds = Double(lastMs - steadyStartMs) / 1000
+        let achieved = windowSeconds > 0 ? Double(steadyChecks) / windowSeconds : 0
+        let farmInWindow =
+            interpolate(samples, atMs: lastMs) - interpolate(samples, atMs: steadyStartMs)
+        let farmRate = windowSeconds > 0 ? farmInWindow / windowSeconds : 0
+        let lost = max(0, finalFarmRequests - checks.count) + rowsLost
+        let lagP99 = Double(lag.value(atPercentile: 99)) / 1000
+        return CapacityStep(
+            offeredChecksPerSecond: offered,
+            monitors: monitors,
+            intervalSeconds: intervalSeconds,
+            checksPerSecond: round1(achieved),
+            farmChecksPerSecond: round1(farmRate),
+            lagP50Ms: round1(Double(lag.value(atPercentile: 50)) / 1000),
+            lagP99Ms: round1(lagP99),
+            checks: checks.count,
+            farmRequests: finalFarmRequests,
+            falseFailures: notUp,
+            lostResults: lost,
+            cpuMicrosPerCheck: round1(checks.isEmpty ? 0 : cpuSeconds * 1e6 / Double(checks.count)),
+            peakRSSMiB: round1(Double(peakRSSKiB) / 1024),
+            rowsPerSecond: rowsWritten.map { round1(wallSeconds > 0 ? Double($0) / wallSeconds : 0) },
+            farmCoresBusy: wallSeconds > 0 ? (farmCPUSeconds / wallSeconds * 100).rounded() / 100 : 0,
+            failures: CapacityStep.judge(
+                offered: offered, achieved: achieved, lagP99Ms: lagP99, lost: lost, falseFailures: notUp,
+                checks: checks.count)
+        )
+    }
+
+    /// The farm's count at `ms`, linear between the two samples around it.
+    static func interpolate(_ samples: [(epochMs: Int64, requests: Int)], atMs ms: Int64) -> Double {
+        guard let first = samples.first, let last = samples.last else { return 0 }
+        if ms <= first.epochMs { return Double(first.requests) }
+        if ms >= last.epochMs { return Double(last.requests) }
+        var index = 1
+        while samples[index].epochMs < ms { index += 1 }
+        let before = samples[index - 1]
+        let after = samples[index]
+        let span = Double(after.epochMs - before.epochMs)
+        guard span > 0 else { return Double(after.requests) }
+        let share = Double(ms - before.epochMs) / span
+        return Double(before.requests) + share * Double(after.requests - before.requests)
+    }
+
+    private func writeMonitors(
+        to path: String, engine: Int, of engines: Int, monitors: Int, interval: Double
+    ) throws(CapacityError) {
+        let addresses = farm.addresses
+        let intervalText = ThroughputReport.number(interval)
+        var text = ""
+        text.reserveCapacity(monitors / engines * 110)
+        var index = engine
+        while index < monitors {
+            let host = addresses[index % addresses.count]
+            text +=
+                "{\"id\":\"c\(index)\",\"url\":\"http://\(host):\(farm.httpPort)/ok\",\"intervalSeconds\":\(intervalText),\"timeoutMs\":\(timeoutMs)}\n"
+            index += engines
+        }
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+            throw .report("cannot write the monitors file \(path)")
+        }
+    }
+
+    private func resultsPath(_ engine: Int) -> String { files.directory + "/results-\(engine).jsonl" }
+    private func summaryPath(_ engine: Int) -> String { files.directory + "/summary-\(engine).json" }
+    private func stderrPath(_ engine: Int) -> String { files.directory + "/engine-\(engine).stderr.log" }
+
+    static func epochMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+}
+
+private func round1(_ value: Double) -> Double { (value * 10).rounded() / 10 }
