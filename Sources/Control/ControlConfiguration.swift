@@ -45,6 +45,9 @@ struct ControlConfiguration: Sendable {
         var loginsPerEmail = 10
         /// Every other API request per token (JWT user or API key). Default 1,200.
         var requestsPerToken = 1_200
+        /// `GET /status/{slug}` and `GET /api/v1/public/...` (no token) per client IP. Default 600:
+        /// a page refreshing every 30 s for 300 readers behind one address.
+        var publicPagesPerIP = 600
     }
 
     /// Where notifications go out and how.
@@ -164,6 +167,7 @@ struct ControlConfiguration: Sendable {
         for (name, value) in [
             ("--rate-register-per-ip", rateLimits.registrationsPerIP), ("--rate-login-per-ip", rateLimits.loginsPerIP),
             ("--rate-login-per-email", rateLimits.loginsPerEmail), ("--rate-per-token", rateLimits.requestsPerToken),
+            ("--rate-public-per-ip", rateLimits.publicPagesPerIP),
         ] where value < 1 {
             throw fail(name, "must be at least 1 request a minute")
         }

@@ -83,22 +83,12 @@ public struct ClusterContract: Sendable, Equatable {
     /// weak low bits for similar strings): the rendezvous weights. Stable across processes,
     /// machines and versions.
     public static func stableHash(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01b3
-        }
-        return mix(hash)
+        mix(FNV1a64.hash(text))
     }
 
     /// The SplitMix64 finaliser.
     @inline(__always)
-    public static func mix(_ value: UInt64) -> UInt64 {
-        var z = value &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public static func mix(_ value: UInt64) -> UInt64 { SplitMix64.mix(value) }
 
     /// Engine ids appear inside key names: 1...64 characters of `A-Z a-z 0-9 . _ -` (no `:`).
     public static func validateEngineId(_ engineId: String) throws(ClusterContractError) {
@@ -179,7 +169,7 @@ public struct MonitorChange: Sendable, Equatable, Hashable {
 
     /// The JSON object for this change (what the control plane publishes).
     public var json: String {
-        "{\"monitorId\":\(ContractJSON.quoted(monitorId)),\"shard\":\(shard),\"op\":\"\(operation.rawValue)\"}"
+        "{\"monitorId\":\(JSONString.quoted(monitorId)),\"shard\":\(shard),\"op\":\"\(operation.rawValue)\"}"
     }
 
     /// Reads a message payload: one object or an array of objects. Throws on the first bad one.
@@ -277,7 +267,7 @@ public struct CheckRequest: Sendable, Equatable, Hashable {
 
     /// The JSON object for this request (what the control plane publishes).
     public var json: String {
-        "{\"monitorId\":\(ContractJSON.quoted(monitorId)),\"shard\":\(shard),\"requestId\":\(ContractJSON.quoted(requestId))}"
+        "{\"monitorId\":\(JSONString.quoted(monitorId)),\"shard\":\(shard),\"requestId\":\(JSONString.quoted(requestId))}"
     }
 
     /// Reads a message payload: one object or an array of objects. Throws on the first bad one,
@@ -336,7 +326,7 @@ public struct CheckRequest: Sendable, Equatable, Hashable {
             }
             guard let monitorId = CheckRequest.canonicalId(rawId) else {
                 throw ClusterContractError(
-                    "check request monitorId \(ContractJSON.quoted(String(rawId.prefix(40)))) is not a database id (a positive decimal integer)"
+                    "check request monitorId \(JSONString.quoted(String(rawId.prefix(40)))) is not a database id (a positive decimal integer)"
                 )
             }
             guard let shard = try? container.decode(Int.self, forKey: .shard),
@@ -403,9 +393,9 @@ public struct EngineRecord: Sendable, Equatable {
 
     /// The JSON text stored in Redis.
     public var json: String {
-        "{\"engineId\":\(ContractJSON.quoted(engineId)),\"host\":\(ContractJSON.quoted(host)),\"pid\":\(pid),"
+        "{\"engineId\":\(JSONString.quoted(engineId)),\"host\":\(JSONString.quoted(host)),\"pid\":\(pid),"
             + "\"startedAt\":\"\(RFC3339.string(epochMilliseconds: startedAtMs))\",\"leaseMs\":\(leaseMs),"
-            + "\"ownedShards\":\(ownedShards),\"version\":\(ContractJSON.quoted(version))}"
+            + "\"ownedShards\":\(ownedShards),\"version\":\(JSONString.quoted(version))}"
     }
 }
 
@@ -641,7 +631,7 @@ public struct LiveStateUpdate: Sendable, Equatable {
     /// The JSON object published.
     public var json: String {
         var text =
-            "{\"monitorId\":\(monitorId),\"ownerId\":\(ownerId),\"monitorName\":\(ContractJSON.quoted(monitorName)),"
+            "{\"monitorId\":\(monitorId),\"ownerId\":\(ownerId),\"monitorName\":\(JSONString.quoted(monitorName)),"
             + "\"from\":\"\(from.rawValue)\",\"to\":\"\(to.rawValue)\",\"at\":\"\(RFC3339.string(epochMilliseconds: atMs))\","
             + "\"incident\":"
         if let incident {
@@ -649,9 +639,9 @@ public struct LiveStateUpdate: Sendable, Equatable {
             text += "\"startedAt\":\"\(RFC3339.string(epochMilliseconds: incident.startedAtMs))\",\"resolvedAt\":"
             text += incident.resolvedAtMs.map { "\"\(RFC3339.string(epochMilliseconds: $0))\"" } ?? "null"
             text += ",\"durationSeconds\":" + (incident.durationSeconds.map { Self.number($0) } ?? "null")
-            text += ",\"causeStatus\":" + (incident.causeStatus.map(ContractJSON.quoted) ?? "null")
-            text += ",\"causeCode\":" + (incident.causeCode.map(ContractJSON.quoted) ?? "null")
-            text += ",\"causeMessage\":" + (incident.causeMessage.map(ContractJSON.quoted) ?? "null") + "}"
+            text += ",\"causeStatus\":" + (incident.causeStatus.map(JSONString.quoted) ?? "null")
+            text += ",\"causeCode\":" + (incident.causeCode.map(JSONString.quoted) ?? "null")
+            text += ",\"causeMessage\":" + (incident.causeMessage.map(JSONString.quoted) ?? "null") + "}"
         } else {
             text += "null"
         }
@@ -732,72 +722,5 @@ public struct LiveStateUpdate: Sendable, Equatable {
                 incident: incident
             )
         }
-    }
-}
-
-extension RFC3339 {
-    /// Reads `YYYY-MM-DDTHH:MM:SS[.fff]Z` (UTC only, as Lookout writes it) into epoch milliseconds.
-    public static func parseEpochMilliseconds(_ text: String) -> Int64? {
-        let bytes = Array(text.utf8)
-        guard bytes.count >= 20, bytes.last == UInt8(ascii: "Z") else { return nil }
-        func number(_ range: Range<Int>) -> Int64? {
-            var value: Int64 = 0
-            for index in range {
-                guard index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) else {
-                    return nil
-                }
-                value = value * 10 + Int64(bytes[index] - UInt8(ascii: "0"))
-            }
-            return value
-        }
-        guard bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
-            bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
-            let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
-            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
-        else { return nil }
-        var millis: Int64 = 0
-        if bytes[19] == UInt8(ascii: ".") {
-            let digits = bytes.count - 1 - 20
-            guard (1...9).contains(digits), let fraction = number(20..<(bytes.count - 1)) else { return nil }
-            var scaled = fraction
-            if digits < 3 {
-                for _ in digits..<3 { scaled *= 10 }
-            } else {
-                for _ in 3..<digits { scaled /= 10 }
-            }
-            millis = scaled
-        } else if bytes.count != 20 {
-            return nil
-        }
-        // Howard Hinnant's days-from-civil.
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        let days = era * 146_097 + dayOfEra - 719_468
-        return ((days * 86_400 + hour * 3600 + minute * 60 + second) * 1000) + millis
-    }
-}
-
-/// JSON string literals for the hand-built messages of this file.
-enum ContractJSON {
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }

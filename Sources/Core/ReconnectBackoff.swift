@@ -51,12 +51,12 @@ public struct ReconnectBackoff: Sendable {
     public let configuration: Configuration
     /// Failed attempts since the last `reset()`.
     public private(set) var attempt = 0
-    private var randomState: UInt64
+    private var random: SplitMix64
 
     /// A back-off whose jitter comes from a SplitMix64 stream seeded with `seed`.
     public init(configuration: Configuration = .standard, seed: UInt64 = 0x5EED) {
         self.configuration = configuration
-        self.randomState = seed
+        self.random = SplitMix64(seed: seed)
     }
 
     /// The delay before the next attempt; each call counts one failed attempt.
@@ -69,13 +69,7 @@ public struct ReconnectBackoff: Sendable {
         }
         base = min(base, configuration.maximumSeconds)
         attempt += 1
-        randomState &+= 0x9E37_79B9_7F4A_7C15
-        var z = randomState
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        let unit = Double(z >> 11) / Double(1 << 53)
-        return base * (1 - configuration.jitter * unit)
+        return base * (1 - configuration.jitter * random.nextUnit())
     }
 
     /// A connection succeeded: the next failure starts again from the initial delay.

@@ -139,6 +139,26 @@ struct AuthTests {
         }
     }
 
+    @Test("public status pages share one budget per client IP, HTML and JSON; other routes are not counted")
+    func publicPageRateLimit() async throws {
+        try await ControlHarness.withApplication(configure: { $0.rateLimits.publicPagesPerIP = 3 }) { api in
+            let (token, _) = try await api.register()
+            var statuses: [HTTPResponse.Status] = []
+            for path in ["/api/v1/public/status-pages/nope", "/status/nope", "/api/v1/public/status-pages/nope"] {
+                statuses.append(try await api.request(.get, path).status)
+                // Not public: not counted.
+                #expect(try await api.request(.get, "/api/v1/monitors", token: token).status == .ok)
+            }
+            #expect(statuses == [.notFound, .notFound, .notFound])
+            for path in ["/status/nope", "/api/v1/public/status-pages/nope"] {
+                let refused = try await api.request(.get, path)
+                #expect(refused.status == .tooManyRequests, "\(path)")
+                #expect(Int(refused.headers[.retryAfter] ?? "") ?? 0 >= 1)
+            }
+            #expect(try await api.request(.get, "/health").status == .ok)
+        }
+    }
+
     static func base64URL(_ text: String) -> String {
         Data(text.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")

@@ -91,6 +91,38 @@ struct IncidentTests {
         }
     }
 
+    @Test("an incident opened before its confirming check was written shows that check's HTTP status")
+    func httpStatusFromTheConfirmingCheck() async throws {
+        try await ControlHarness.withApplication { api in
+            let (token, _) = try await api.register()
+            let monitorId = try #require(try await api.createMonitor(token, ["name": "late row"]).int64("id"))
+            let checkId = UUID().uuidString.lowercased()
+            let incidentId = try #require(
+                try api.sql(
+                    """
+                    INSERT INTO incidents (monitor_id, started_at, cause_status, cause_code, first_check_id)
+                    VALUES ($1::int8, now() - interval '2 minutes', 'DOWN', 'status_mismatch', $2::uuid) RETURNING id
+                    """,
+                    [String(monitorId), checkId]
+                ).flatMap { Int64($0) })
+            let before = try await api.getObject("/api/v1/incidents/\(incidentId)", token: token)
+            #expect(before["httpStatus"] is NSNull, "no check row yet: \(before)")
+            // The engine's batch lands: an earlier failure of the streak, then the confirming check.
+            try api.sql(
+                """
+                INSERT INTO checks (check_id, monitor_id, checked_at, status, http_status, total_ms, error_code)
+                VALUES (gen_random_uuid(), $1::int8, now() - interval '2 minutes', 'DOWN', 500, 3, 'status_mismatch'),
+                       ($2::uuid, $1::int8, now() - interval '1 minute', 'DOWN', 503, 3, 'status_mismatch')
+                """,
+                [String(monitorId), checkId]
+            )
+            let after = try await api.getObject("/api/v1/incidents/\(incidentId)", token: token)
+            #expect(after.int64("httpStatus") == 503, "\(after)")
+            let listed = try await api.request(.get, "/api/v1/incidents?monitorId=\(monitorId)", token: token)
+            #expect(listed.items.first?.int64("httpStatus") == 503)
+        }
+    }
+
     @Test("acknowledge records the first time and user only; notes are set and cleared with PATCH")
     func acknowledgeAndNotes() async throws {
         try await ControlHarness.withApplication { api in

@@ -42,7 +42,12 @@ struct OpenAPITests {
         let document = try OpenAPIDocument.repository()
         try await ControlHarness.withApplication { api in
             let router = ControlApplication.makeRouter(api.dependencies)
-            let routed = router.routes.map { "\($0.method.rawValue) \($0.path)" }
+            let all = router.routes.map { "\($0.method.rawValue) \($0.path)" }
+            // The HTML pages (dashboard, its files, public status pages) are not the API: exactly
+            // the routes WebController names are left out, and none of them is under /api.
+            #expect(Set(WebController.routes).isSubset(of: Set(all)), "WebController.routes is out of date: \(all)")
+            #expect(WebController.routes.allSatisfy { !$0.contains(" /api/") && $0.hasPrefix("GET ") })
+            let routed = all.filter { !WebController.routes.contains($0) }
             let documented = document.operations.map(\.description)
             #expect(Set(routed).count == routed.count)
             #expect(Set(documented).count == documented.count)
@@ -119,6 +124,31 @@ struct OpenAPITests {
                         #expect(Self.problems(refused, operation, document).isEmpty, "\(operation) ?\(name)=\(value)")
                     }
                 }
+            }
+        }
+    }
+
+    @Test("a routed path asked with a method it does not answer is a 405 with Allow; an unknown path a 404")
+    func wrongMethodIsNotAllowed() async throws {
+        try await ControlHarness.withApplication { api in
+            let (token, _) = try await api.register()
+            let monitorId = try #require(try await api.createMonitor(token).int64("id"))
+            let cases: [(HTTPRequest.Method, String, String)] = [
+                (.post, "/api/v1/monitors/\(monitorId)", "DELETE, GET, PATCH, PUT"),
+                (.delete, "/api/v1/monitors", "GET, POST"),
+                (.get, "/api/v1/monitors/\(monitorId)/pause", "POST"),
+                (.put, "/health", "GET"),
+            ]
+            for (method, path, allow) in cases {
+                let response = try await api.request(method, path, token: token)
+                #expect(response.status == .methodNotAllowed, "\(method) \(path): \(response.status)")
+                #expect(response.headers[.allow] == allow, "\(method) \(path)")
+                #expect(response.errorCode == "method_not_allowed")
+            }
+            for path in ["/api/v1/nowhere", "/api/v1/monitors/\(monitorId)/pause/extra", "/api"] {
+                let response = try await api.request(.get, path, token: token)
+                #expect(response.status == .notFound, "\(path): \(response.status)")
+                #expect(response.errorCode == "not_found")
             }
         }
     }

@@ -1,3 +1,4 @@
+import LookoutCore
 import NIOCore
 
 /// The farm's authoritative DNS logic for the zone `bench.test`: one query packet in, one answer
@@ -58,12 +59,9 @@ struct DNSResponder: Sendable {
 
     /// The address a zone name resolves to (shared with tests through the documented rule).
     static func hashedIndex(ofLowercasedName name: some Sequence<UInt8>, count: Int) -> Int {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in name {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01B3
-        }
-        return Int(hash % UInt64(count))
+        var hash = FNV1a64()
+        hash.add(name)
+        return Int(hash.value % UInt64(count))
     }
 
     func respond(to query: ByteBuffer, into output: inout ByteBuffer) -> Outcome {

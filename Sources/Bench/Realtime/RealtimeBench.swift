@@ -160,7 +160,7 @@ struct RealtimeBench {
                     "--bcrypt-cost", "10", "--no-rollups", "--dispatcher-concurrency", "0",
                     "--rate-per-token", "1000000000", "--rate-register-per-ip", "1000000",
                     "--realtime-connections-per-ip", "1000000", "--log-level", "warning",
-                    "--instance-id", "bench-rt-\(index)",
+                    "--instance-id", "bench-rt-\(index)", "--allow-private-targets",
                 ],
                 stdoutPath: directory + "/control-\(index).stdout",
                 stderrPath: directory + "/control-\(index).stderr"

@@ -166,10 +166,20 @@ enum ControlApplication {
         router.middlewares.add(SecurityHeadersMiddleware(behindHTTPS: configuration.http.behindHTTPS))
         router.middlewares.add(ConfiguredCORSMiddleware(allowedOrigins: Set(configuration.http.corsOrigins)))
         router.middlewares.add(RequestMetricsMiddleware(statistics: dependencies.statistics))
-        router.middlewares.add(ErrorRenderingMiddleware(logger: dependencies.logger))
+        let routeMethods = RouteMethods()
+        router.middlewares.add(ErrorRenderingMiddleware(logger: dependencies.logger, routeMethods: routeMethods))
+        router.middlewares.add(
+            PublicPageRateLimitMiddleware(
+                rateLimiter: dependencies.rateLimiter,
+                requestsPerMinute: configuration.rateLimits.publicPagesPerIP,
+                trustForwardedFor: configuration.http.trustForwardedFor
+            ))
         HealthController(postgres: dependencies.postgres, redis: dependencies.redis).addRoutes(to: router)
         MetricsController(statistics: dependencies.statistics, database: database).addRoutes(to: router)
         OpenAPIController().addRoutes(to: router)
+        // The dashboard, its files and the public status pages (HTML, outside /api/v1).
+        WebController.bundled(pages: StatusPageRepository(database: database), logger: dependencies.logger)
+            .addRoutes(to: router)
 
         let api = router.group("api/v1")
         let auth = AuthController(
@@ -221,6 +231,7 @@ enum ControlApplication {
         statusPages.addPublicRoutes(to: api)
         MaintenanceWindowController(windows: MaintenanceWindowRepository(database: database), bodyLimit: bodyLimit)
             .addRoutes(to: authenticated)
+        routeMethods.record(router.routes)
         return router
     }
 }

@@ -68,6 +68,9 @@ struct ControlSetting: Sendable, Equatable {
         .init("--rate-login-per-email", "LOOKOUT_RATE_LOGIN_PER_EMAIL", "10", "logins a minute per e-mail address"),
         .init("--rate-per-token", "LOOKOUT_RATE_PER_TOKEN", "1200", "API requests a minute per token or API key"),
         .init(
+            "--rate-public-per-ip", "LOOKOUT_RATE_PUBLIC_PER_IP", "600",
+            "public status-page requests a minute per client IP (HTML and JSON)"),
+        .init(
             "--realtime-queue-messages", "LOOKOUT_REALTIME_QUEUE_MESSAGES", "1024",
             "messages waiting for one live-update client before it is dropped as slow"),
         .init(

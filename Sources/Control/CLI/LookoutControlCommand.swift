@@ -59,6 +59,8 @@ struct LookoutControlCommand: AsyncParsableCommand {
     var rateLoginPerEmail: String?
     @Option(name: .long, help: "Requests/min per token (LOOKOUT_RATE_PER_TOKEN). Default 1200.") var ratePerToken:
         String?
+    @Option(name: .long, help: "Public status-page requests/min per IP (LOOKOUT_RATE_PUBLIC_PER_IP). Default 600.")
+    var ratePublicPerIp: String?
     @Option(name: .long, help: "Live-update send queue, messages (LOOKOUT_REALTIME_QUEUE_MESSAGES). Default 1024.")
     var realtimeQueueMessages: String?
     @Option(name: .long, help: "Live-update send queue, bytes (LOOKOUT_REALTIME_QUEUE_BYTES). Default 1048576.")
@@ -147,6 +149,7 @@ struct LookoutControlCommand: AsyncParsableCommand {
         configuration.rateLimits.loginsPerIP = try reader.integer("--rate-login-per-ip", rateLoginPerIp)
         configuration.rateLimits.loginsPerEmail = try reader.integer("--rate-login-per-email", rateLoginPerEmail)
         configuration.rateLimits.requestsPerToken = try reader.integer("--rate-per-token", ratePerToken)
+        configuration.rateLimits.publicPagesPerIP = try reader.integer("--rate-public-per-ip", ratePublicPerIp)
         configuration.realtime.queueMessages = try reader.integer("--realtime-queue-messages", realtimeQueueMessages)
         configuration.realtime.queueBytes = try reader.integer("--realtime-queue-bytes", realtimeQueueBytes)
         configuration.realtime.maxSubscriptions = try reader.integer(

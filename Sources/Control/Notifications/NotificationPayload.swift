@@ -1,4 +1,5 @@
 import Foundation
+import LookoutCore
 
 /// What a notification says: the `payload` of a `notification_outbox` row and, byte for byte,
 /// the body of a webhook.
@@ -128,70 +129,22 @@ struct NotificationPayload: Codable, Sendable, Equatable {
     }
 }
 
-/// RFC 3339 UTC timestamps with milliseconds, formatted from integers (no formatter objects).
+/// RFC 3339 UTC timestamps with milliseconds, as notifications write them (LookoutCore's
+/// `RFC3339`, from and to `Date`).
 enum NotificationTimestamp {
     /// `2025-01-02T03:04:05.678Z` (milliseconds truncated, never rounded up).
     static func format(_ date: Date) -> String {
-        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-        let (seconds, fraction) = floorDivision(milliseconds, 1000)
-        let civil = CivilTime(epochSeconds: seconds)
-        return "\(pad(civil.year, 4))-\(pad(civil.month, 2))-\(pad(civil.day, 2))T"
-            + "\(pad(civil.hour, 2)):\(pad(civil.minute, 2)):\(pad(civil.second, 2)).\(pad(Int(fraction), 3))Z"
+        RFC3339.string(epochMilliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded(.down)))
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fff…]Z` (UTC only, as written by `format`).
     static func parse(_ text: String) -> Date? {
-        let bytes = Array(text.utf8)
-        guard bytes.count >= 20, bytes.last == UInt8(ascii: "Z") else { return nil }
-        func number(_ range: Range<Int>) -> Int? {
-            var value = 0
-            for index in range {
-                let byte = bytes[index]
-                guard (48...57).contains(byte) else { return nil }
-                value = value * 10 + Int(byte - 48)
-            }
-            return value
-        }
-        guard bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
-            bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
-            let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
-            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
-        else { return nil }
-        var milliseconds = 0
-        if bytes.count > 20 {
-            guard bytes[19] == UInt8(ascii: "."), bytes.count > 21 else { return nil }
-            let digits = 20..<(bytes.count - 1)
-            guard number(digits) != nil else { return nil }
-            // Milliseconds: the first three digits (more are ignored, fewer padded).
-            var value = 0
-            for index in 0..<3 {
-                let position = 20 + index
-                value = value * 10 + (position < bytes.count - 1 ? Int(bytes[position] - 48) : 0)
-            }
-            milliseconds = value
-        } else if bytes.count != 20 {
-            return nil
-        }
-        let days = CivilTime.daysFromCivil(year: year, month: month, day: day)
-        let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
-        return Date(timeIntervalSince1970: Double(seconds * 1000 + Int64(milliseconds)) / 1000)
+        RFC3339.parseEpochMilliseconds(text).map { Date(timeIntervalSince1970: Double($0) / 1000) }
     }
 
     /// `date` without its sub-millisecond part (what survives a round trip through JSON).
     static func truncatedToMilliseconds(_ date: Date) -> Date {
         Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded(.down) / 1000)
-    }
-
-    private static func pad(_ value: Int, _ width: Int) -> String {
-        let text = String(value)
-        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
-    }
-
-    private static func floorDivision(_ value: Int64, _ divisor: Int64) -> (Int64, Int64) {
-        let quotient = value / divisor
-        let remainder = value % divisor
-        return remainder < 0 ? (quotient - 1, remainder + divisor) : (quotient, remainder)
     }
 }
 
@@ -217,25 +170,12 @@ struct CivilTime: Equatable {
         minute = Int(secondOfDay % 3600 / 60)
         second = Int(secondOfDay % 60)
         weekday = Int(((days % 7) + 11) % 7)  // 1970-01-01 was a Thursday (4)
-        // Howard Hinnant's civil_from_days.
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        day = Int(dayOfYear - (153 * monthIndex + 2) / 5 + 1)
-        month = Int(monthIndex < 10 ? monthIndex + 3 : monthIndex - 9)
-        year = Int(yearOfEra + era * 400 + (month <= 2 ? 1 : 0))
+        let civil = RFC3339.civilDate(daysSinceEpoch: days)
+        (year, month, day) = (Int(civil.year), Int(civil.month), Int(civil.day))
     }
 
     /// Days since 1970-01-01 of a calendar date (days_from_civil).
     static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let adjustedYear = month <= 2 ? year - 1 : year
-        let era = (adjustedYear >= 0 ? adjustedYear : adjustedYear - 399) / 400
-        let yearOfEra = adjustedYear - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
+        Int(RFC3339.daysSinceEpoch(year: Int64(year), month: Int64(month), day: Int64(day)))
     }
 }

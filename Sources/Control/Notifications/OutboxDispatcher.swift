@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import LookoutCore
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization

@@ -130,37 +130,13 @@ enum TelegramValue: Sendable {
         var output = "{"
         for (index, key) in fields.keys.sorted().enumerated() {
             if index > 0 { output += "," }
-            output += JSONString.quote(key) + ":"
+            output += JSONString.quoted(key) + ":"
             switch fields[key]! {
-            case .text(let text): output += JSONString.quote(text)
+            case .text(let text): output += JSONString.quoted(text)
             case .integer(let value): output += String(value)
             case .boolean(let value): output += value ? "true" : "false"
             }
         }
         return Array((output + "}").utf8)
-    }
-}
-
-/// JSON string literals (RFC 8259): quotes, backslashes and control characters escaped.
-enum JSONString {
-    static func quote(_ text: String) -> String {
-        var output = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\r": output += "\\r"
-            case "\t": output += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029 {
-                    let hex = String(scalar.value, radix: 16)
-                    output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    output.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return output + "\""
     }
 }

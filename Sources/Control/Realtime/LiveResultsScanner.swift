@@ -38,8 +38,10 @@ struct LiveResultsScanner {
     }
 
     /// The `check:update` data of one result: the results-file object with `monitorId` as a
-    /// JSON integer, then `monitorName`, the confirmed `status` and, when the confirmed state
-    /// changed with this check, `statusChange`.
+    /// JSON integer and its `status` (the check's own outcome) renamed `checkStatus`, then
+    /// `monitorName`, the monitor's confirmed `status` and, when the confirmed state changed with
+    /// this check, `statusChange`. Every name appears once (a repeated `status` would leave the
+    /// choice between the two values to each client's JSON parser).
     static func checkUpdate(
         _ result: Result, monitorId: Int64, payload: [UInt8], monitorName: String, status: MonitorState,
         change: (from: MonitorState, to: MonitorState)?
@@ -50,7 +52,12 @@ struct LiveResultsScanner {
         buffer.writeString(String(monitorId))
         for member in result.members {
             buffer.writeInteger(UInt8(ascii: ","))
-            buffer.writeBytes(payload[member])
+            if payload[member].starts(with: statusName) {
+                buffer.writeStaticString("\"checkStatus\"")
+                buffer.writeBytes(payload[(member.lowerBound + statusName.count)..<member.upperBound])
+            } else {
+                buffer.writeBytes(payload[member])
+            }
         }
         buffer.writeStaticString(",\"monitorName\":")
         RealtimeJSON.appendQuoted(monitorName, to: &buffer)
@@ -64,6 +71,9 @@ struct LiveResultsScanner {
         buffer.writeInteger(UInt8(ascii: "}"))
         return buffer
     }
+
+    /// The results file's `"status"` member name, quotes included (a member's range starts with it).
+    private static let statusName = Array("\"status\"".utf8)
 
     private struct Cursor {
         let bytes: [UInt8]

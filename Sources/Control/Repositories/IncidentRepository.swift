@@ -85,9 +85,18 @@ struct IncidentRepository: Sendable {
 
     // MARK: rows
 
+    // The consumer usually opens an incident before the engine's COPY batch with the confirming
+    // check lands, so `http_status` is often NULL in the row; it is then read from that check
+    // (found by the (monitor_id, checked_at) index from the incident's start, first match).
     private static let select = """
         SELECT i.id, i.monitor_id, m.name, i.started_at, i.resolved_at, i.cause_status, i.cause_code,
-               i.cause_message, i.http_status, i.acknowledged_at, i.notes,
+               i.cause_message,
+               coalesce(i.http_status, (
+                   SELECT nullif(c.http_status, 0) FROM checks c
+                   WHERE c.monitor_id = i.monitor_id AND c.checked_at >= i.started_at
+                     AND c.check_id = i.first_check_id
+                   ORDER BY c.checked_at LIMIT 1)) AS http_status,
+               i.acknowledged_at, i.notes,
                \(TimeKeyCursor.position(of: "i.started_at")) AS position
         FROM incidents i JOIN monitors m ON m.id = i.monitor_id
         """

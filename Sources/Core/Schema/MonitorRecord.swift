@@ -90,7 +90,7 @@ public struct MonitorRecord: Sendable, Equatable {
     }
 
     private static func appendJSONString(_ value: String, to out: inout String) {
-        out += ContractJSON.quoted(value)
+        out += JSONString.quoted(value)
     }
 
     /// A row as read from the database.

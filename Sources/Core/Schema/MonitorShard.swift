@@ -12,14 +12,10 @@ public enum MonitorShard {
 
     /// The shard of the monitor `externalId` of user `ownerId`.
     public static func shard(ownerId: Int64, externalId: String) -> Int16 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        @inline(__always) func mix(_ byte: UInt8) {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01b3
-        }
-        for byte in String(ownerId).utf8 { mix(byte) }
-        mix(UInt8(ascii: ":"))
-        for byte in externalId.utf8 { mix(byte) }
-        return Int16(hash % UInt64(count))
+        var hash = FNV1a64()
+        hash.add(String(ownerId).utf8)
+        hash.add(UInt8(ascii: ":"))
+        hash.add(externalId.utf8)
+        return Int16(hash.value % UInt64(count))
     }
 }

@@ -17,7 +17,7 @@ enum ShardAssignment {
         guard !ids.isEmpty else { return [] }
         // Hash "id:" once per engine, then continue FNV-1a over the shard digits: the same value
         // as stableHash("id:shard") at a fraction of the cost.
-        let seeds = ids.map { fnvPrefix($0 + ":") }
+        let seeds = ids.map { FNV1a64.hash($0 + ":") }
         var owners: [String] = []
         owners.reserveCapacity(shardCount)
         for shard in 0..<shardCount {
@@ -58,22 +58,10 @@ enum ShardAssignment {
         ClusterContract.stableHash("\(engine):\(shard)")
     }
 
-    private static func fnvPrefix(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01b3
-        }
-        return hash
-    }
-
     @inline(__always)
     private static func weight(seed: UInt64, digits: [UInt8]) -> UInt64 {
-        var hash = seed
-        for byte in digits {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01b3
-        }
-        return ClusterContract.mix(hash)
+        var hash = FNV1a64(continuingFrom: seed)
+        hash.add(digits)
+        return ClusterContract.mix(hash.value)
     }
 }

@@ -19,13 +19,9 @@ struct MetricsSource: Sendable {
 
     /// Prometheus text exposition format 0.0.4.
     func render() -> String {
-        var out = ""
+        var out = PrometheusText()
         func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, Double)]) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-            for (labels, value) in samples {
-                let formatted = value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
-                out += "\(name)\(labels) \(formatted)\n"
-            }
+            out.family(name, type, help, samples.map { (labels: $0.0, value: $0.1) })
         }
         func sum(_ read: (LoopStatistics) -> Int) -> Double { Double(loops.reduce(0) { $0 + read($1.statistics) }) }
         let summary = results.summary
@@ -67,20 +63,20 @@ struct MetricsSource: Sendable {
             "Due checks skipped because the previous check of the monitor was still running.",
             [("", sum { $0.skippedBusy.load(ordering: .relaxed) })]
         )
-        histogram(
-            &out,
+        out.histogram(
             "lookout_engine_check_lag_seconds",
             "Actual start minus due time of each check.",
-            summary.lagBuckets,
-            sumMicros: summary.lagSumMicros,
+            bounds: RunSummary.bucketBounds,
+            buckets: summary.lagBuckets,
+            sumSeconds: Double(summary.lagSumMicros) / 1_000_000,
             count: summary.checks
         )
-        histogram(
-            &out,
+        out.histogram(
             "lookout_engine_check_duration_seconds",
             "Whole-check duration (DNS to last byte).",
-            summary.durationBuckets,
-            sumMicros: summary.durationSumMicros,
+            bounds: RunSummary.bucketBounds,
+            buckets: summary.durationBuckets,
+            sumSeconds: Double(summary.durationSumMicros) / 1_000_000,
             count: summary.checks
         )
         metric(
@@ -126,7 +122,7 @@ struct MetricsSource: Sendable {
             "Seconds since start.",
             [("", Double(Clock.monotonicMicros() - startedMonotonic) / 1_000_000)]
         )
-        if let writer { out += writer.snapshot.prometheusText }
+        if let writer { writer.snapshot.appendPrometheus(to: &out) }
         if let cluster {
             let lease = cluster.leaseAgeSeconds(nowMicros: Clock.monotonicMicros())
             metric(
@@ -184,26 +180,7 @@ struct MetricsSource: Sendable {
                 [("", Double(cluster.checkRequestsReceived.load(ordering: .relaxed)))]
             )
         }
-        return out
-    }
-
-    private func histogram(
-        _ out: inout String,
-        _ name: String,
-        _ help: String,
-        _ buckets: [Int],
-        sumMicros: Int64,
-        count: Int
-    ) {
-        out += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
-        var cumulative = 0
-        for (index, bound) in RunSummary.bucketBounds.enumerated() {
-            cumulative += buckets[index]
-            out += "\(name)_bucket{le=\"\(bound)\"} \(cumulative)\n"
-        }
-        out += "\(name)_bucket{le=\"+Inf\"} \(count)\n"
-        out += "\(name)_sum \(Double(sumMicros) / 1_000_000)\n"
-        out += "\(name)_count \(count)\n"
+        return out.text
     }
 
     /// Current (not peak) resident set size from /proc/self/statm.

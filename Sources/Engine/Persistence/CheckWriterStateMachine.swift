@@ -1,3 +1,5 @@
+import LookoutCore
+
 /// The decisions of the COPY batch writer, as a value-type state machine with an injected clock:
 /// events go in (rows received, write succeeded or failed, spill written, close requested), and
 /// `nextAction(now:)` says what the I/O shell (`CheckWriter`) must do next. No I/O, no time
@@ -94,7 +96,7 @@ struct CheckWriterStateMachine<Row> {
     /// When the next retry of `current` may start (set only after a failure).
     private var retryAt: Int64?
     private var backoff: Int64
-    private var jitterState: UInt64
+    private var jitterRandom: SplitMix64
     /// The rows handed out with the last `.spill` action (not yet confirmed).
     private var spillingCount = 0
     /// Alternates spill chunks and memory batches while draining.
@@ -120,7 +122,7 @@ struct CheckWriterStateMachine<Row> {
         self.configuration = configuration
         self.spilledRows = spilledRows
         self.backoff = configuration.backoffInitialMicros
-        self.jitterState = jitterSeed
+        self.jitterRandom = SplitMix64(seed: jitterSeed)
     }
 
     // MARK: figures
@@ -333,12 +335,6 @@ struct CheckWriterStateMachine<Row> {
     /// A pseudo-random extra delay in [0, jitter × delay] (SplitMix64: deterministic per seed).
     private mutating func jitter(_ delay: Int64) -> Int64 {
         guard configuration.backoffJitter > 0 else { return 0 }
-        jitterState &+= 0x9E37_79B9_7F4A_7C15
-        var z = jitterState
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        let fraction = Double(z >> 11) / Double(1 << 53)
-        return Int64(Double(delay) * configuration.backoffJitter * fraction)
+        return Int64(Double(delay) * configuration.backoffJitter * jitterRandom.nextUnit())
     }
 }

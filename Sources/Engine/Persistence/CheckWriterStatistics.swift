@@ -52,11 +52,10 @@ final class CheckWriterStatistics: Sendable {
 }
 
 extension CheckWriterFigures {
-    /// The writer's metrics in Prometheus text format (appended to the engine's `/metrics`).
-    var prometheusText: String {
-        var out = ""
+    /// Appends the writer's metrics to the engine's `/metrics`.
+    func appendPrometheus(to out: inout PrometheusText) {
         func metric(_ name: String, _ type: String, _ help: String, _ value: Int) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n"
+            out.family(name, type, help, value: Double(value))
         }
         metric(
             "lookout_engine_db_rows_received_total",
@@ -89,16 +88,13 @@ extension CheckWriterFigures {
         )
         metric("lookout_engine_db_dropped_rows_total", "counter", "Rows lost (must stay 0).", droppedRows)
         metric("lookout_engine_db_connected", "gauge", "1 when the last database write worked.", connected ? 1 : 0)
-        let name = "lookout_engine_db_write_seconds"
-        out += "# HELP \(name) Time to write one batch (COPY, INSERT, COMMIT).\n# TYPE \(name) histogram\n"
-        var cumulative = 0
-        for (index, bound) in Self.latencyBounds.enumerated() {
-            cumulative += latencyBuckets[index]
-            out += "\(name)_bucket{le=\"\(bound)\"} \(cumulative)\n"
-        }
-        out += "\(name)_bucket{le=\"+Inf\"} \(batches)\n"
-        out += "\(name)_sum \(Double(latencySumMicros) / 1_000_000)\n"
-        out += "\(name)_count \(batches)\n"
-        return out
+        out.histogram(
+            "lookout_engine_db_write_seconds",
+            "Time to write one batch (COPY, INSERT, COMMIT).",
+            bounds: Self.latencyBounds,
+            buckets: latencyBuckets,
+            sumSeconds: Double(latencySumMicros) / 1_000_000,
+            count: batches
+        )
     }
 }

@@ -1,3 +1,5 @@
+import LookoutCore
+
 /// When each monitor is next due, as a binary min-heap of plain (due, monitor) values.
 ///
 /// Pure and clock-free: callers pass times in microseconds of one monotonic clock. O(log n) per
@@ -73,14 +75,7 @@ struct CheckScheduler {
 /// instead of bursting at :00, and so that every engine (and every restart) agrees on it.
 enum CheckPhase {
     /// 64-bit FNV-1a of the id: stable across processes and platforms (unlike `hashValue`).
-    static func stableHash(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01b3
-        }
-        return hash
-    }
+    static func stableHash(_ text: String) -> UInt64 { FNV1a64.hash(text) }
 
     /// The offset of the monitor's checks within each interval, microseconds in [0, interval).
     static func offset(id: String, intervalMicros: Int64) -> Int64 {

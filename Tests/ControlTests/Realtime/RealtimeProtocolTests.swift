@@ -246,6 +246,7 @@ struct RealtimeProtocolTests {
         #expect(object["monitorId"] as? Int == 42)
         #expect(object["checkedAt"] as? String == "2023-11-14T22:13:20.123Z")
         #expect(object["status"] as? String == "DOWN")
+        #expect(object["checkStatus"] as? String == "DOWN")
         #expect(object["httpStatus"] as? Int == 503)
         #expect(object["totalMs"] as? Double == 1.5)
         #expect(object["errorCode"] as? String == "status_mismatch")
@@ -262,6 +263,12 @@ struct RealtimeProtocolTests {
             scanned[1], monitorId: 7, payload: payload, monitorName: "m", status: .up, change: nil)
         let plainObject = try #require(Self.json(plain) as? [String: Any])
         #expect(plainObject["statusChange"] == nil && plainObject["status"] as? String == "UP")
+        // No name twice: the check's own status is `checkStatus`, the confirmed one `status`.
+        for encoded in [data, plain] {
+            let text = String(buffer: encoded)
+            #expect(text.components(separatedBy: "\"status\":").count == 2, "\(text)")
+            #expect(text.components(separatedBy: "\"checkStatus\":").count == 2, "\(text)")
+        }
     }
 
     @Test("a live state update round-trips through its JSON")

@@ -1,0 +1,287 @@
+"""The dashboard in a real browser: headless Chromium against a real lookout-control and engine.
+
+    dashboard_test.py --base-url http://127.0.0.1:PORT --target-url http://127.0.0.1:PORT/health
+
+Run by DashboardBrowserTests (Swift), which starts the stack. The scenario: sign up; create a
+monitor through the form, first with a bad URL (the API's error appears next to the field); see it
+UP in the list, with the live indicator saying updates come over the WebSocket (/ws); hold every
+REST request of the page, ask the test to stop the target (a line "STOP-TARGET" on stdout,
+answered with "STOPPED" on stdin) and watch the row turn DOWN without reloading, so that the
+change can only have come over /ws; open the monitor's detail and
+its response-time chart; build a status page in the editor and open its public page (also as
+served, without JavaScript); sign out and in again.
+
+Every wait is an explicit wait on a condition. Exit status 0 when every step passed; otherwise
+the failing step, the page's URL and the browser console's errors are printed.
+"""
+import argparse
+import json
+import sys
+import time
+import traceback
+import urllib.request
+
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from lookout_browser import console_errors, make_driver
+
+# Console errors the scenario causes on purpose: the refused bad URL (a 400 the form shows).
+# A failed WebSocket (/ws) is not among them: the dashboard must be live, not polling.
+EXPECTED = [
+    lambda e: "/api/v1/monitors" in e["message"] and "400" in e["message"],
+]
+
+# Holds every REST request of the page (fetch to /api/v1/) until window.__releaseRequests() is
+# called, then sends them: while held, nothing the page shows can come from the REST API.
+HOLD_REQUESTS = """
+const original = window.fetch;
+const held = [];
+window.__heldRequests = 0;
+window.fetch = function (input, init) {
+  const url = typeof input === 'string' ? input : input.url;
+  if (!url.includes('/api/v1/')) return original.call(window, input, init);
+  window.__heldRequests += 1;
+  return new Promise((resolve, reject) => held.push(() => original.call(window, input, init).then(resolve, reject)));
+};
+window.__releaseRequests = () => {
+  window.fetch = original;
+  for (const send of held.splice(0)) send();
+};
+"""
+
+
+def step(name):
+    print(f"STEP {name}", flush=True)
+
+
+class Scenario:
+    def __init__(self, driver, base, target_url):
+        self.driver = driver
+        self.base = base.rstrip("/")
+        self.target_url = target_url
+        self.console = []
+
+    def wait(self, condition, timeout=20, message=""):
+        def safe(driver):
+            try:
+                return condition(driver)
+            except StaleElementReferenceException:
+                return False
+
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(safe, message)
+
+    def find(self, selector):
+        return self.driver.find_element(By.CSS_SELECTOR, selector)
+
+    def visible(self, selector, timeout=20):
+        return self.wait(
+            lambda d: next((e for e in d.find_elements(By.CSS_SELECTOR, selector) if e.is_displayed()), False),
+            timeout,
+            f"no visible {selector}",
+        )
+
+    def text_of(self, selector):
+        elements = self.driver.find_elements(By.CSS_SELECTOR, selector)
+        return elements[0].text if elements else None
+
+    def type(self, selector, text, clear=True):
+        element = self.visible(selector)
+        if clear:
+            element.send_keys(Keys.CONTROL, "a")
+            element.send_keys(Keys.DELETE)
+        element.send_keys(text)
+        return element
+
+    def live_mode(self):
+        """The live indicator's mode and tooltip: ('live', 'Live updates over WebSocket') when /ws is up."""
+        indicator = self.find("#live")
+        return indicator.get_attribute("data-mode"), indicator.get_attribute("title")
+
+    def collect_console(self):
+        self.console.extend(console_errors(self.driver))
+
+    def run(self):
+        d = self.driver
+        email = f"browser-{int(time.time() * 1000)}@example.com"
+        password = "correct horse battery"
+
+        step("sign up")
+        d.get(self.base + "/")
+        self.visible("#signin-form")
+        self.visible('a[href="#/signup"]').click()
+        self.type("#signup-name", "Browser Test")
+        self.type("#signup-email", email)
+        self.type("#signup-password", password)
+        self.find("#signup-form button[type=submit]").click()
+        self.wait(lambda d: d.find_element(By.ID, "monitor-table").get_attribute("data-complete") == "true",
+                  message="the empty monitor list did not load")
+        self.visible("#monitor-empty")
+        assert self.text_of("#user-email") == "Browser Test", self.text_of("#user-email")
+
+        step("live updates over the WebSocket, not polling")
+        self.wait(lambda d: self.live_mode()[0] == "live", message=f"not live: {self.live_mode()}")
+        assert self.live_mode()[1] == "Live updates over WebSocket", self.live_mode()
+        assert self.text_of("#live .live-text") == "Live", self.text_of("#live .live-text")
+
+        step("create a monitor: a bad URL first, shown next to the field")
+        self.visible("#new-monitor").click()
+        self.type("#mf-name", "Browser target")
+        self.type("#mf-url", "ftp://not-a-web-address")
+        self.type("#mf-interval", "1")
+        self.find("#mf-submit").click()
+        error = self.visible("#mf-url-error")
+        assert error.text.strip(), "the field error is empty"
+        url_input = self.find("#mf-url")
+        assert url_input.get_attribute("aria-invalid") == "true"
+        assert "mf-url-error" in (url_input.get_attribute("aria-describedby") or "")
+        assert d.switch_to.active_element == url_input, "focus did not move to the field at fault"
+        print(f"  inline error: {error.text!r}", flush=True)
+
+        self.type("#mf-url", self.target_url)
+        self.find("#mf-submit").click()
+        self.wait(lambda d: "#/monitors/" in d.current_url and d.current_url.rstrip("/").split("/")[-1].isdigit(),
+                  message="no detail page after creating")
+        monitor_id = d.current_url.rstrip("/").split("/")[-1]
+        assert not d.find_elements(By.CSS_SELECTOR, ".field-error"), "errors left after a good submit"
+        self.wait(lambda d: self.text_of("#detail-name") == "Browser target", message="detail did not load")
+
+        step("the list shows it UP")
+        self.visible('a[data-nav="monitors"]').click()
+        row = f'.vrow[data-id="{monitor_id}"]:not([hidden])'
+        self.wait(lambda d: self.text_of(f"{row} .badge") == "Up", timeout=60, message="the monitor never showed UP")
+        self.wait(lambda d: self.text_of(f"{row} .c-latency") not in (None, "", "–"), message="no latency shown")
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, f"{row} .spark path"), timeout=30, message="no sparkline")
+
+        step("the target stops: the row turns DOWN live, over /ws, without a reload")
+        assert self.live_mode()[0] == "live", self.live_mode()
+        marker = d.execute_script("window.__notReloaded = true; return location.href;")
+        d.execute_script(HOLD_REQUESTS)
+        print("STOP-TARGET", flush=True)
+        answer = sys.stdin.readline().strip()
+        assert answer == "STOPPED", f"the test answered {answer!r}"
+        started = time.monotonic()
+        self.wait(lambda d: self.text_of(f"{row} .badge") == "Down", timeout=60, message="the row never turned DOWN")
+        print(f"  DOWN on screen {time.monotonic() - started:.1f} s after the target stopped, "
+              f"{d.execute_script('return window.__heldRequests;')} REST request(s) held meanwhile", flush=True)
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, f"{row} .spark path.spark-fail"), timeout=30,
+                  message="the sparkline shows no failed check")
+        assert self.live_mode()[0] == "live", self.live_mode()
+        assert d.execute_script("return window.__notReloaded === true;"), "the page was reloaded"
+        assert d.current_url == marker
+        d.execute_script("window.__releaseRequests();")
+        summary = self.text_of("#monitor-summary")
+        assert "1 down" in summary, summary
+
+        step("filters: DOWN shows it, UP does not")
+        status = Select(self.find("#filter-status"))
+        status.select_by_value("DOWN")
+        self.wait(lambda d: d.find_element(By.ID, "monitor-table").get_attribute("data-complete") == "true"
+                  and d.find_elements(By.CSS_SELECTOR, row), message="status=DOWN lost the monitor")
+        assert "status=DOWN" in d.current_url, d.current_url
+        status.select_by_value("UP")
+        self.wait(lambda d: d.find_element(By.ID, "monitor-table").get_attribute("data-complete") == "true"
+                  and not d.find_elements(By.CSS_SELECTOR, row), message="status=UP still lists it")
+        status.select_by_value("")
+        self.type("#filter-q", "browser")
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, row), message="search lost the monitor")
+
+        step("the detail: chart by phase, failed checks, uptime, incident")
+        self.visible(f"{row} a.name").click()
+        self.wait(lambda d: self.text_of("#detail-status") == "Down", message="the detail is not DOWN")
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#detail-chart svg.phase-chart path.phase-connect"),
+                  message="no connect phase in the chart")
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#detail-chart svg.phase-chart path.phase-failed"),
+                  message="no failed check in the chart")
+        self.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#detail-checks tbody tr")) >= 3, message="no checks table")
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#detail-incidents .incident-open"), timeout=30,
+                  message="no open incident listed")
+        tips = d.find_elements(By.CSS_SELECTOR, "#detail-chart .chart-hit title")
+        assert tips and "Total" in tips[-1].get_attribute("textContent"), "bars have no tooltip"
+
+        step("a status page from the editor, then its public page")
+        self.visible('a[data-nav="status-pages"]').click()
+        self.visible('a[href="#/status-pages/new"]').click()
+        self.type("#pf-title", "Browser Status")
+        slug = self.find("#pf-slug").get_attribute("value")
+        assert slug == "browser-status", slug
+        search = self.visible("#pf-picker input[type=search]")
+        search.send_keys("Browser target")
+        self.visible('#pf-picker button[aria-label="Add Browser target"]').click()
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, f'#pf-selected li[data-id="{monitor_id}"]'))
+        self.find("#pf-submit").click()
+        self.wait(lambda d: "#/status-pages/" in d.current_url and d.current_url.split("/")[-1].isdigit(),
+                  message="no editor after creating the page")
+        link = self.visible("#pf-public")
+        assert link.get_attribute("href").endswith(f"/status/{slug}")
+
+        d.get(f"{self.base}/status/{slug}")
+        self.wait(lambda d: self.text_of("#page-title") == "Browser Status")
+        self.wait(lambda d: self.text_of(".service .service-name") == "Browser target")
+        self.wait(lambda d: self.text_of(".service .service-status") == "Down", message="public page not DOWN")
+        assert self.text_of("#overall-text") == "Major outage", self.text_of("#overall-text")
+        assert len(d.find_elements(By.CSS_SELECTOR, ".service svg.bars rect")) == 90
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#incidents .incident-ongoing"), message="no incident")
+        self.wait(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-refreshed"),
+                  message="the page did not refresh itself from the public JSON")
+
+        step("the public page as served, without JavaScript")
+        with urllib.request.urlopen(f"{self.base}/status/{slug}") as response:
+            html = response.read().decode()
+            assert response.headers["Cache-Control"] == "public, max-age=30"
+            assert response.headers["ETag"]
+        assert "Browser target" in html and "Major outage" in html and "Down" in html
+        assert self.target_url not in html and "127.0.0.1" not in html, "the public page shows the URL"
+        assert "data-id" not in html and "/monitors/" not in html, "the public page carries an id"
+
+        step("sign out and in again")
+        d.get(self.base + "/#/monitors")
+        self.visible("#sign-out").click()
+        self.visible("#signin-form")
+        self.type("#signin-email", email)
+        self.type("#signin-password", password)
+        self.find("#signin-form button[type=submit]").click()
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, row), message="list after sign-in")
+        self.collect_console()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--target-url", required=True)
+    args = parser.parse_args()
+    driver = make_driver()
+    scenario = Scenario(driver, args.base_url, args.target_url)
+    failed = False
+    try:
+        scenario.run()
+    except (AssertionError, TimeoutException, Exception) as error:  # noqa: B014 - report any failure
+        failed = True
+        print(f"FAILED: {type(error).__name__}: {error}", flush=True)
+        traceback.print_exc(file=sys.stdout)
+        try:
+            print(f"page: {driver.current_url}", flush=True)
+            print(f"main: {driver.find_element(By.ID, 'main').text[:2000]}", flush=True)
+        except Exception:  # noqa: BLE001
+            pass
+    try:
+        scenario.collect_console()
+    except Exception:  # noqa: BLE001
+        pass
+    unexpected = [e for e in scenario.console if not any(rule(e) for rule in EXPECTED)]
+    for entry in scenario.console:
+        tag = "expected" if entry not in unexpected else "UNEXPECTED"
+        print(f"console ({tag}): {json.dumps(entry)}", flush=True)
+    driver.quit()
+    if unexpected:
+        print(f"FAILED: {len(unexpected)} unexpected console error(s)", flush=True)
+        failed = True
+    if not failed:
+        print("PASSED", flush=True)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
