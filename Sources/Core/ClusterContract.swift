@@ -10,6 +10,8 @@ import Foundation
 /// |--------------------------------|---------|---------------|-----------------------------------------------------|
 /// | `lookout:engine:<engineId>`    | string  | engine        | `EngineRecord` JSON, `PX` = lease (expires if the engine dies) |
 /// | `lookout:engines`              | zset    | engine        | member = engine id, score = lease expiry (epoch ms, Redis clock) |
+/// | `lookout:engines:active-from`  | hash    | engine        | engine id → epoch ms (Redis clock) from which its shards are its own (agreed hand-over) |
+/// | `lookout:engines:leaving-at`   | hash    | engine        | engine id → epoch ms (Redis clock) at which a stopping engine's shards pass to the others |
 /// | `lookout:monitors:changed`     | pub/sub | control plane | `MonitorChange` JSON (one object or an array)        |
 /// | `lookout:checks:live`          | pub/sub | engine        | JSON array of check results (the results-file objects); read by every control plane for live updates |
 /// | `lookout:incidents:live`       | pub/sub | control plane | `LiveStateUpdate` JSON, after each commit that applied a confirmed state change (incident opened or resolved) |
@@ -48,6 +50,15 @@ public struct ClusterContract: Sendable, Equatable {
     /// Sorted set of live engines: member = engine id, score = lease expiry in epoch ms on the
     /// Redis server's clock (`TIME`). Members whose score is in the past are dead.
     public var enginesKey: String { "\(prefix):engines" }
+    /// Hash of engine id → epoch ms on the Redis clock from which the engine's shards are its
+    /// own: its first registration + the hand-over delay (2/3 of its lease), or that
+    /// registration itself when no other engine was live or it registered again after a
+    /// reconnect. Every engine reads the same instant, so the old owner of a shard checks until
+    /// it and the new owner from it. Entries of dead engines are deleted with their lease.
+    public var enginesActiveFromKey: String { "\(prefix):engines:active-from" }
+    /// Hash of engine id → epoch ms on the Redis clock at which a stopping engine's shards pass
+    /// to the others: its leave request + the hand-over delay. It keeps checking until then.
+    public var enginesLeavingAtKey: String { "\(prefix):engines:leaving-at" }
     /// Pub/sub channel the control plane publishes `MonitorChange` messages on.
     public var monitorsChangedChannel: String { "\(prefix):monitors:changed" }
     /// Pub/sub channel engines publish batches of live results on.

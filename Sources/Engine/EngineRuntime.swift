@@ -153,6 +153,29 @@ struct EngineRuntime {
         // Main thread: wait for a signal, the deadline, or (with --once) all loops to finish.
         let deadline = configuration.durationSeconds.map { checkingStarted + Int64($0 * 1_000_000) }
         var stopping = false
+        // Cluster mode, planned stop: the loops keep checking until the agreed hand-over
+        // instant has passed (or this bound, if Redis cannot say), then drain.
+        var handOverUntil: Int64?
+        func stopLoops(_ name: String) {
+            for loop in loops { loop.requestStop() }
+            let inFlight = loops.reduce(0) { $0 + $1.statistics.inFlight.load(ordering: .relaxed) }
+            FileHandle.standardError.write(
+                Data(
+                    "lookout-engine: \(name): no new checks; draining \(inFlight) check(s) in flight (another SIGINT or SIGTERM exits at once)\n"
+                        .utf8))
+        }
+        func beginStop(_ name: String) {
+            stopping = true
+            if let coordinator, let cluster = configuration.cluster, coordinator.beginLeave() {
+                handOverUntil = Clock.monotonicMicros() + Int64(cluster.leaseMs + 2000) * 1000
+                FileHandle.standardError.write(
+                    Data(
+                        "lookout-engine: \(name): handing this engine's shards over; checking until the agreed moment (another SIGINT or SIGTERM exits at once)\n"
+                            .utf8))
+            } else {
+                stopLoops(name)
+            }
+        }
         while finishedLoops.load(ordering: .acquiring) < loops.count {
             var timeout = timespec(tv_sec: 0, tv_nsec: 50_000_000)
             let received = sigtimedwait(&signals, nil, &timeout)
@@ -173,17 +196,16 @@ struct EngineRuntime {
                     // The shell's convention for a process ended by a signal: 128 + its number.
                     exit(128 + received)
                 }
-                stopping = true
-                for loop in loops { loop.requestStop() }
-                let inFlight = loops.reduce(0) { $0 + $1.statistics.inFlight.load(ordering: .relaxed) }
-                FileHandle.standardError.write(
-                    Data(
-                        "lookout-engine: \(name): no new checks; draining \(inFlight) check(s) in flight (another SIGINT or SIGTERM exits at once)\n"
-                            .utf8))
+                beginStop(name)
             }
             if !stopping, let deadline, Clock.monotonicMicros() >= deadline {
-                stopping = true
-                for loop in loops { loop.requestStop() }
+                beginStop("--duration")
+            }
+            if let until = handOverUntil,
+                coordinator?.leaveCompleted.load(ordering: .acquiring) != false || Clock.monotonicMicros() >= until
+            {
+                handOverUntil = nil
+                stopLoops("hand-over done")
             }
         }
         let elapsedSeconds = Double(Clock.monotonicMicros() - started) / 1_000_000

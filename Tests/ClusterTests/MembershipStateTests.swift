@@ -183,4 +183,85 @@ struct MembershipStateTests {
         #expect(ownedA.isDisjoint(with: ownedB))
         #expect(ownedA.union(ownedB) == all)
     }
+
+    // MARK: agreed hand-over
+
+    /// Acknowledges with hand-over instants (local times) besides the expiries.
+    private func ackTimes(
+        _ state: inout MembershipState, now: Int64, members: [(String, Int64)], activeFrom: [String: Int64] = [:],
+        leavingAt: [String: Int64] = [:]
+    ) -> [MembershipState.Action] {
+        state.heartbeatSucceeded(
+            now: now,
+            serverNowMs: now + serverOffset,
+            members: members.map { (id: $0.0, expiresAtMs: $0.1 + serverOffset) },
+            activeFromMs: activeFrom.mapValues { $0 + serverOffset },
+            leavingAtMs: leavingAt.mapValues { $0 + serverOffset }
+        )
+    }
+
+    private func split() -> (a: Set<Int>, b: Set<Int>) {
+        let owners = ShardAssignment.owners(engines: ["engine-a", "engine-b"])
+        var a = Set<Int>()
+        var b = Set<Int>()
+        for (shard, owner) in owners.enumerated() {
+            if owner == "engine-a" { a.insert(shard) } else { b.insert(shard) }
+        }
+        return (a, b)
+    }
+
+    @Test("a joining engine's shards move at its agreed instant: announced ahead by both, never twice")
+    func joinAtTheAgreedInstant() {
+        let (shardsA, shardsB) = split()
+        var a = machine("engine-a")
+        _ = a.connectionReady(now: 0)
+        #expect(
+            ackTimes(&a, now: 1, members: [("engine-a", 600)], activeFrom: ["engine-a": 0]) == [
+                .ownedShardsChanged(all)
+            ])
+        _ = a.tick(now: 200)
+        // B registered at 150 with others live: its shards are its own from 150 + 400.
+        let listing = [("engine-a", 800 as Int64), ("engine-b", 750 as Int64)]
+        let times: [String: Int64] = ["engine-a": 0, "engine-b": 550]
+        #expect(
+            ackTimes(&a, now: 200, members: listing, activeFrom: times) == [
+                .ownedShardsWillChange(shardsA, at: 550)
+            ])
+        #expect(a.ownedShards == shardsA)
+        #expect(a.nextWakeup(now: 200).map { $0 <= 550 } == true)
+        #expect(a.tick(now: 550).filter { $0 != .heartbeat } == [])  // announced already
+
+        var b = machine("engine-b")
+        _ = b.connectionReady(now: 150)
+        #expect(
+            ackTimes(&b, now: 150, members: listing, activeFrom: times) == [
+                .ownedShardsChanged([]), .ownedShardsWillChange(shardsB, at: 550),
+            ])
+        #expect(b.tick(now: 550).filter { $0 != .heartbeat } == [])
+    }
+
+    @Test("a leaving engine keeps its shards until its agreed instant; a join called off returns them at once")
+    func leaveAndCalledOff() {
+        let (shardsA, _) = split()
+        var a = machine("engine-a")
+        _ = a.connectionReady(now: 0)
+        let listing = [("engine-a", 600 as Int64), ("engine-b", 600 as Int64)]
+        #expect(ackTimes(&a, now: 1, members: listing) == [.ownedShardsChanged(shardsA)])
+        _ = a.tick(now: 200)
+        #expect(
+            ackTimes(&a, now: 200, members: listing, leavingAt: ["engine-b": 600]) == [
+                .ownedShardsWillChange(all, at: 600)
+            ])
+        #expect(a.tick(now: 600).filter { $0 != .heartbeat } == [])
+
+        // Another B announces its join, then vanishes before its instant (killed, deregistered).
+        var c = machine("engine-a")
+        _ = c.connectionReady(now: 0)
+        _ = ackTimes(&c, now: 1, members: [("engine-a", 600)])
+        _ = c.tick(now: 200)
+        _ = ackTimes(&c, now: 201, members: listing, activeFrom: ["engine-b": 500])
+        #expect(c.ownedShards == shardsA)
+        _ = c.tick(now: 400)
+        #expect(ackTimes(&c, now: 401, members: [("engine-a", 1_000)]) == [.ownedShardsChanged(all)])
+    }
 }

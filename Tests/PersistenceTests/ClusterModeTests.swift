@@ -50,8 +50,9 @@ struct ClusterModeTests {
             try process.run()
         }
 
-        /// (monitorId, checkedAt epoch seconds, HTTP status) of every result line written so far.
-        func checks() -> [(monitor: String, at: Double, httpStatus: Int)] {
+        /// (monitorId, checkedAt epoch seconds, HTTP status, lag seconds) of every result line
+        /// written so far.
+        func checks() -> [(monitor: String, at: Double, httpStatus: Int, lag: Double)] {
             guard let text = try? String(contentsOfFile: resultsPath, encoding: .utf8) else { return [] }
             let formatter = ISO8601DateFormatter()
             formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
@@ -60,7 +61,10 @@ struct ClusterModeTests {
                     let monitor = object["monitorId"] as? String, let at = object["checkedAt"] as? String,
                     let date = formatter.date(from: at)
                 else { return nil }
-                return (monitor, date.timeIntervalSince1970, object["httpStatus"] as? Int ?? 0)
+                return (
+                    monitor, date.timeIntervalSince1970, object["httpStatus"] as? Int ?? 0,
+                    (object["lagMs"] as? Double ?? 0) / 1000
+                )
             }
         }
 
@@ -71,6 +75,17 @@ struct ClusterModeTests {
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
         }
+    }
+
+    /// Writes `lines` as a monitors file and imports it into `schema` with `lookout-engine import`.
+    static func importMonitors(_ lines: [String], into schema: TestSchema, directory: String) throws {
+        try (lines.joined(separator: "\n") + "\n").write(
+            toFile: directory + "/monitors.jsonl", atomically: true, encoding: .utf8)
+        let imported = try Run.run(
+            "lookout-engine",
+            ["import", "--database", schema.url, "--owner", "ops@example.com", directory + "/monitors.jsonl"],
+            in: directory)
+        #expect(imported.status == 0, "import: \(imported.standardError)")
     }
 
     @Test("two engines split the monitors exactly; a killed engine's monitors move within two leases")
@@ -84,13 +99,7 @@ struct ClusterModeTests {
                 let lines = (0..<monitorCount).map {
                     "{\"id\":\"cluster-\($0)\",\"url\":\"\(farm.url("/ok"))\",\"intervalSeconds\":2}"
                 }
-                try (lines.joined(separator: "\n") + "\n").write(
-                    toFile: directory + "/monitors.jsonl", atomically: true, encoding: .utf8)
-                let imported = try Run.run(
-                    "lookout-engine",
-                    ["import", "--database", schema.url, "--owner", "ops@example.com", directory + "/monitors.jsonl"],
-                    in: directory)
-                #expect(imported.status == 0, "import: \(imported.standardError)")
+                try Self.importMonitors(lines, into: schema, directory: directory)
                 #expect(try schema.count("SELECT count(*) FROM monitors") == monitorCount)
 
                 let prefix = "lookout-test-\(UInt32.random(in: 0 ... .max))"
@@ -166,13 +175,7 @@ struct ClusterModeTests {
                     "{\"id\":\"healthy\",\"url\":\"\(farm.url("/ok"))\",\"intervalSeconds\":10}",
                     "{\"id\":\"broken\",\"url\":\"\(farm.url("/status/503"))\",\"intervalSeconds\":10}",
                 ]
-                try (monitors.joined(separator: "\n") + "\n").write(
-                    toFile: directory + "/monitors.jsonl", atomically: true, encoding: .utf8)
-                let imported = try Run.run(
-                    "lookout-engine",
-                    ["import", "--database", schema.url, "--owner", "ops@example.com", directory + "/monitors.jsonl"],
-                    in: directory)
-                #expect(imported.status == 0, "import: \(imported.standardError)")
+                try Self.importMonitors(monitors, into: schema, directory: directory)
                 let prefix = "lookout-test-\(UInt32.random(in: 0 ... .max))"
                 let broken = try #require(try schema.scalar("SELECT id FROM monitors WHERE external_id = 'broken'"))
                 let healthy = try #require(try schema.scalar("SELECT id FROM monitors WHERE external_id = 'healthy'"))
@@ -182,7 +185,7 @@ struct ClusterModeTests {
                 defer { engine.stop() }
                 // The first check falls anywhere in the first 10 s (the monitor's phase); the
                 // re-check must follow it about 5 s later, long before the next interval.
-                func brokenChecks() -> [(monitor: String, at: Double, httpStatus: Int)] {
+                func brokenChecks() -> [(monitor: String, at: Double, httpStatus: Int, lag: Double)] {
                     engine.checks().filter { $0.monitor == broken }
                 }
                 let firstSeen = eventually(timeout: 15) { brokenChecks().count >= 1 }
@@ -226,13 +229,7 @@ struct ClusterModeTests {
                 let monitors = ["edited", "deleted", "kept"].map {
                     "{\"id\":\"\($0)\",\"url\":\"\(farm.url("/ok"))\",\"intervalSeconds\":0.5}"
                 }
-                try (monitors.joined(separator: "\n") + "\n").write(
-                    toFile: directory + "/monitors.jsonl", atomically: true, encoding: .utf8)
-                let imported = try Run.run(
-                    "lookout-engine",
-                    ["import", "--database", schema.url, "--owner", "ops@example.com", directory + "/monitors.jsonl"],
-                    in: directory)
-                #expect(imported.status == 0, "import: \(imported.standardError)")
+                try Self.importMonitors(monitors, into: schema, directory: directory)
                 let prefix = "lookout-test-\(UInt32.random(in: 0 ... .max))"
                 // A long reconcile period: only the notification can explain a change within a second.
                 let engine = try Engine(

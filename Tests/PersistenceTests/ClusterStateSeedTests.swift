@@ -23,13 +23,7 @@ struct ClusterStateSeedTests {
                 let lines = definitions.map {
                     "{\"id\":\"\($0.0)\",\"url\":\"\(farm.url($0.1))\",\"intervalSeconds\":1}"
                 }
-                try (lines.joined(separator: "\n") + "\n").write(
-                    toFile: directory + "/monitors.jsonl", atomically: true, encoding: .utf8)
-                let imported = try Run.run(
-                    "lookout-engine",
-                    ["import", "--database", schema.url, "--owner", "ops@example.com", directory + "/monitors.jsonl"],
-                    in: directory)
-                #expect(imported.status == 0, "import: \(imported.standardError)")
+                try ClusterModeTests.importMonitors(lines, into: schema, directory: directory)
                 var ids: [String: String] = [:]
                 for (name, _) in definitions {
                     let id = try #require(try schema.scalar("SELECT id FROM monitors WHERE external_id = $1", [name]))

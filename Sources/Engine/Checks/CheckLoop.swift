@@ -9,6 +9,9 @@ enum MonitorCommand: Sendable {
     case upsert(PreparedMonitor)
     /// Stop checking the monitor (a check in flight still reports its result).
     case remove(id: String)
+    /// Keep checking the monitor until `atWallMicros` (epoch µs), then stop: its first due time
+    /// at or after that instant is the new owner's (shard hand-over at an agreed moment).
+    case retire(id: String, atWallMicros: Int64)
     /// Check the monitor at once, off its schedule ("check now"); its regular checks keep their
     /// times. Satisfied without a new check when one is in flight or already requested; ignored
     /// for a monitor the loop does not have (and in `once` runs).
@@ -112,6 +115,9 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     private var monitorBusy: [Bool]
     private var literalAddresses: [IPAddress?]
     private var slots: [CheckState]
+    /// Per monitor: the monotonic time from which its checks are another engine's (`.retire`);
+    /// `.max` when it stays.
+    private var retireAt: [Int64]
     /// Per slot, made on first use: ends a check whose DNS answer has not come within its
     /// whole-check budget (c-ares' own timeouts and tries may take longer).
     private var dnsDeadlines: [LoopTimer?]
@@ -140,6 +146,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         self.generations = Array(repeating: 0, count: monitors.count)
         self.health = monitors.map { MonitorHealth(state: $0.confirmedState) }
         self.removalPending = Array(repeating: false, count: monitors.count)
+        self.retireAt = Array(repeating: .max, count: monitors.count)
         for (index, monitor) in monitors.enumerated() { indexByID[monitor.monitor.id] = Int32(index) }
         self.literalAddresses = monitors.map(\.url.address)
         self.slots = Array(repeating: CheckState(), count: configuration.maxInFlight)
@@ -225,6 +232,8 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
                 upsert(prepared, wallNow: wallNow, now: now)
             case .remove(let id):
                 remove(id: id)
+            case .retire(let id, let atWallMicros):
+                if let index = indexByID[id] { retireAt[Int(index)] = now + (atWallMicros - wallNow) }
             case .checkNow(let id):
                 requestCheck(id: id, now: now)
             }
@@ -241,6 +250,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             monitors[index] = prepared
             literalAddresses[index] = prepared.url.address
             removalPending[index] = false
+            retireAt[index] = .max
             // Same interval: keep the schedule (and the phase). Otherwise start over on the new grid.
             if previous?.intervalMicros == prepared.intervalMicros { return }
             generations[index] &+= 1
@@ -249,6 +259,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             monitors[index] = prepared
             health[index] = MonitorHealth(state: prepared.confirmedState)
             literalAddresses[index] = prepared.url.address
+            retireAt[index] = .max
             generations[index] &+= 1
             indexByID[prepared.monitor.id] = reused
         } else {
@@ -259,13 +270,17 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             health.append(MonitorHealth(state: prepared.confirmedState))
             monitorBusy.append(false)
             removalPending.append(false)
+            retireAt.append(.max)
             indexByID[prepared.monitor.id] = Int32(index)
         }
+        // A hand-over starts on the grid from the agreed instant (even one just past: the check
+        // due then is ours, late rather than lost), never more than an interval back.
+        let from = max(prepared.checkFromWallMicros ?? wallNow, wallNow - prepared.intervalMicros)
         let due = CheckPhase.firstDue(
             offset: prepared.phaseOffsetMicros,
             intervalMicros: prepared.intervalMicros,
-            wallNow: wallNow,
-            monotonicNow: now
+            wallNow: from,
+            monotonicNow: now + (from - wallNow)
         )
         scheduler.schedule(monitor: Int32(index), due: due, generation: generations[index])
     }
@@ -336,6 +351,11 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             let monitorIndex = Int(entry.monitor)
             // A removed or re-timed monitor leaves stale entries behind: drop them.
             guard entry.generation == generations[monitorIndex], let prepared = monitors[monitorIndex] else {
+                continue
+            }
+            if entry.due >= retireAt[monitorIndex] {
+                // Handed over: from this due time on the monitor is another engine's.
+                remove(id: prepared.monitor.id)
                 continue
             }
             if !configuration.once && !entry.isRecheck {

@@ -19,6 +19,9 @@ struct PreparedMonitor: @unchecked Sendable {
     /// hand-over does not report the monitor's state again. An edit of a monitor the loop
     /// already checks keeps the loop's own state instead.
     var confirmedState: MonitorState = .unknown
+    /// Cluster hand-over: a loop that takes the monitor in starts its checks on the monitor's
+    /// grid from this instant (epoch µs), the one the previous owner checks until. nil: from now.
+    var checkFromWallMicros: Int64?
 
     init(_ monitor: Monitor) throws(MonitorValidationError) {
         self.monitor = monitor

@@ -29,6 +29,10 @@ final class ClusterCoordinator: @unchecked Sendable {
         /// The shards this engine owns now (the whole set, not a difference). First sent after
         /// the first registration; until then the engine owns nothing.
         case ownedShardsChanged(Set<Int>)
+        /// The shards this engine owns will be these from `atWallMicros` (epoch µs), an instant
+        /// every engine derived from the same membership change on Redis: keep checking the
+        /// shards given up until then, check the gained ones from then (each on its phase).
+        case ownedShardsWillChange(Set<Int>, atWallMicros: Int64)
         /// Monitors of owned shards changed (in arrival order, coalesced per loop iteration).
         case monitorsChanged([MonitorChange])
         /// The change subscription was re-established after a disconnect: notifications may
@@ -60,6 +64,7 @@ final class ClusterCoordinator: @unchecked Sendable {
     fileprivate struct Inbox: ~Copyable {
         var live: [CheckResult] = []
         var events: [StateChangeEvent] = []
+        var leave = false
         var stop: StopMode?
         var wakeup: LoopWakeup?
         var state: RunState = .idle
@@ -68,6 +73,8 @@ final class ClusterCoordinator: @unchecked Sendable {
     fileprivate enum StopMode { case deregister, abandon }
     fileprivate let inbox = Mutex(Inbox())
     private let threadFinished = DispatchSemaphore(value: 0)
+    /// Set once a leave (`beginLeave`) has handed this engine's shards over, or cannot.
+    let leaveCompleted = Atomic<Bool>(false)
 
     init(
         configuration: Configuration,
@@ -144,6 +151,23 @@ final class ClusterCoordinator: @unchecked Sendable {
         }
     }
 
+    /// A planned stop, first step: asks Redis for the agreed hand-over instant (now + the
+    /// hand-over delay, Redis clock) after which the other engines own this engine's shards.
+    /// The engine keeps checking until then; `leaveCompleted` turns true when it has passed (or
+    /// at once when Redis cannot be asked). Then stop the loops and call `stop()`.
+    /// - Returns: false when the coordinator is not running (nothing to hand over).
+    @discardableResult
+    func beginLeave() -> Bool {
+        let running = inbox.withLock { box -> Bool in
+            guard box.state == .running, box.stop == nil, let wakeup = box.wakeup else { return false }
+            box.leave = true
+            wakeup.send()
+            return true
+        }
+        if !running { leaveCompleted.store(true, ordering: .releasing) }
+        return running
+    }
+
     // MARK: any thread
 
     /// Queues results for the live channel. Never blocks on Redis: when the queue is full, or
@@ -207,6 +231,8 @@ private final class CoordinatorCore {
     private var outboxRetryTimer: LoopTimer!
     private var changesTimer: LoopTimer!
     private var stopTimer: LoopTimer!
+    private var leaveTimer: LoopTimer!
+    private var leaveRequested = false
 
     private var liveBuffer: [CheckResult] = []
     private var liveSpare: [CheckResult] = []
@@ -221,6 +247,8 @@ private final class CoordinatorCore {
 
     private let engineKey: [UInt8]
     private let enginesKey: [UInt8]
+    private let activeFromKey: [UInt8]
+    private let leavingAtKey: [UInt8]
     private let liveChannel: [UInt8]
     private let stateStream: [UInt8]
 
@@ -260,6 +288,8 @@ private final class CoordinatorCore {
         let contract = configuration.contract
         engineKey = Array(contract.engineKey(configuration.engineId).utf8)
         enginesKey = Array(contract.enginesKey.utf8)
+        activeFromKey = Array(contract.enginesActiveFromKey.utf8)
+        leavingAtKey = Array(contract.enginesLeavingAtKey.utf8)
         liveChannel = Array(contract.liveChannel.utf8)
         stateStream = Array(contract.stateStream.utf8)
 
@@ -269,6 +299,7 @@ private final class CoordinatorCore {
         outboxRetryTimer = LoopTimer(loop: loop) { [unowned self] in self.pumpOutbox() }
         changesTimer = LoopTimer(loop: loop) { [unowned self] in self.deliverChanges() }
         stopTimer = LoopTimer(loop: loop) { [unowned self] in self.finish() }
+        leaveTimer = LoopTimer(loop: loop) { [unowned self] in self.leaveInstantPassed() }
 
         commands.onReady = { [unowned self] in self.commandsReady() }
         commands.onDown = { [unowned self] error in self.commandsDown(error) }
@@ -344,9 +375,9 @@ private final class CoordinatorCore {
                     ClusterStatistics.add(statistics.reRegistrations)
                     owner.log(.info, "registering again as \(configuration.engineId) (\(reason))")
                 }
-                sendHeartbeat()
+                sendHeartbeat(mode: reason == .initial ? "join" : "rejoin")
             case .heartbeat:
-                sendHeartbeat()
+                sendHeartbeat(mode: "renew")
             case .ownedShardsChanged(let shards):
                 statistics.ownedShards.store(shards.count, ordering: .relaxed)
                 owner.log(
@@ -354,10 +385,31 @@ private final class CoordinatorCore {
                     "owning \(shards.count) of \(ClusterContract.shardCount) shards (\(membership.liveMembers.count) live engine(s))"
                 )
                 owner.onEvent(.ownedShardsChanged(shards))
+            case .ownedShardsWillChange(let shards, let at):
+                statistics.ownedShards.store(shards.count, ordering: .relaxed)
+                let inMs = at - nowMs
+                owner.log(
+                    .info,
+                    "owning \(shards.count) of \(ClusterContract.shardCount) shards from the agreed hand-over in \(inMs) ms (\(membership.liveMembers.count) live engine(s))"
+                )
+                owner.onEvent(.ownedShardsWillChange(shards, atWallMicros: handOverWallMicros(at: at)))
             }
         }
         statistics.members.store(membership.liveMembers.count, ordering: .relaxed)
         rearmMembershipTimer()
+    }
+
+    /// The hand-over instant `at` (our monotonic ms) on the wall clock the check grid uses.
+    /// When Redis' clock agrees with ours (one machine, or NTP) to within a quarter of the
+    /// hand-over delay, its value is taken as it is: every engine then cuts the monitor's grid
+    /// at the very same slot, which no round-trip estimate can promise (one engine would start
+    /// a slot early or late and check a monitor twice or not at all). Otherwise the instant is
+    /// converted through our clocks.
+    private func handOverWallMicros(at: Int64) -> Int64 {
+        let converted = Clock.wallMicros() + (at - nowMs) * 1000
+        guard let server = membership.serverTime(ofInstant: at) else { return converted }
+        let direct = server * 1000
+        return abs(direct - converted) <= Int64(handOverDelayMs) * 250 ? direct : converted
     }
 
     private func rearmMembershipTimer() {
@@ -370,22 +422,60 @@ private final class CoordinatorCore {
         }
     }
 
-    /// Lua, so that the lease expiry is on Redis' clock (engines never compare wall clocks) and
-    /// registration, expiry of dead members and the member read are one round trip.
-    /// KEYS: engine key, engines set. ARGV: engine id, lease ms, engine record JSON.
-    /// Returns {server now ms, {id, expiry, id, expiry, ...}}.
+    /// Lua, so that the lease expiry and the hand-over instants are on Redis' clock (engines
+    /// never compare wall clocks) and registration, expiry of dead members and the member read
+    /// are one round trip. A member's `active-from` is written once, at its first registration
+    /// (`join`): now + the hand-over delay when other engines are live, else now; a registration
+    /// after a reconnect (`rejoin`) is active at once, as before.
+    /// KEYS: engine key, engines set, active-from hash, leaving-at hash.
+    /// ARGV: engine id, lease ms, engine record JSON, hand-over delay ms, join | rejoin | renew.
+    /// Returns {server now ms, {id, expiry, ...}, {id, active-from, ...}, {id, leaving-at, ...}}.
     static let heartbeatScript = """
         if redis.replicate_commands then redis.replicate_commands() end
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local nowText = string.format('%.0f', now)
         local lease = tonumber(ARGV[2])
+        local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. nowText)
+        for _, id in ipairs(dead) do
+            redis.call('HDEL', KEYS[3], id)
+            redis.call('HDEL', KEYS[4], id)
+        end
+        redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. nowText)
+        if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 0 then
+            local others = redis.call('ZCARD', KEYS[2])
+            if redis.call('ZSCORE', KEYS[2], ARGV[1]) then others = others - 1 end
+            local from = now
+            if ARGV[5] == 'join' and others > 0 then from = now + tonumber(ARGV[4]) end
+            redis.call('HSET', KEYS[3], ARGV[1], string.format('%.0f', from))
+        end
         redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
         redis.call('ZADD', KEYS[2], string.format('%.0f', now + lease), ARGV[1])
-        redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. string.format('%.0f', now))
-        return {now, redis.call('ZRANGEBYSCORE', KEYS[2], string.format('%.0f', now), '+inf', 'WITHSCORES')}
+        return {now, redis.call('ZRANGEBYSCORE', KEYS[2], nowText, '+inf', 'WITHSCORES'),
+            redis.call('HGETALL', KEYS[3]), redis.call('HGETALL', KEYS[4])}
         """
 
-    private func sendHeartbeat() {
+    /// Lua: a planned leave. Writes (once) `leaving-at` = now + the hand-over delay for a live
+    /// member. KEYS: engines set, leaving-at hash. ARGV: engine id, hand-over delay ms.
+    /// Returns {server now ms, leaving-at ms}, leaving-at -1 when the engine is not a member.
+    static let leaveScript = """
+        if redis.replicate_commands then redis.replicate_commands() end
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {now, -1} end
+        local at = redis.call('HGET', KEYS[2], ARGV[1])
+        if not at then
+            at = string.format('%.0f', now + tonumber(ARGV[2]))
+            redis.call('HSET', KEYS[2], ARGV[1], at)
+        end
+        return {now, tonumber(at)}
+        """
+
+    /// The delay between a membership change and the agreed hand-over it causes: 2/3 of the
+    /// lease, so every engine (heartbeat every lease / 3) has read the change before it.
+    private var handOverDelayMs: Int { configuration.leaseMs * 2 / 3 }
+
+    private func sendHeartbeat(mode: String) {
         heartbeatSequence += 1
         let sequence = heartbeatSequence
         let record = EngineRecord(
@@ -398,8 +488,10 @@ private final class CoordinatorCore {
             version: configuration.version
         )
         let argv: [[UInt8]] = [
-            Array("EVAL".utf8), Array(Self.heartbeatScript.utf8), Array("2".utf8), engineKey, enginesKey,
-            Array(configuration.engineId.utf8), Array(String(configuration.leaseMs).utf8), Array(record.json.utf8),
+            Array("EVAL".utf8), Array(Self.heartbeatScript.utf8), Array("4".utf8), engineKey, enginesKey,
+            activeFromKey, leavingAtKey, Array(configuration.engineId.utf8),
+            Array(String(configuration.leaseMs).utf8), Array(record.json.utf8),
+            Array(String(handOverDelayMs).utf8), Array(mode.utf8),
         ]
         commands.send(argv) { [unowned self] result in
             self.heartbeatFinished(sequence: sequence, result: result)
@@ -409,8 +501,9 @@ private final class CoordinatorCore {
     private func heartbeatFinished(sequence: Int, result: Result<RedisReply, RedisError>) {
         guard sequence == heartbeatSequence, stopping == nil else { return }
         let now = nowMs
-        if case .success(.array(let parts)) = result, parts.count == 2, case .integer(let serverNow) = parts[0],
-            case .array(let items) = parts[1]
+        if case .success(.array(let parts)) = result, parts.count == 4, case .integer(let serverNow) = parts[0],
+            case .array(let items) = parts[1], case .array(let fromItems) = parts[2],
+            case .array(let leavingItems) = parts[3]
         {
             var members: [(id: String, expiresAtMs: Int64)] = []
             members.reserveCapacity(items.count / 2)
@@ -421,7 +514,9 @@ private final class CoordinatorCore {
                 }
                 index += 2
             }
-            let actions = membership.heartbeatSucceeded(now: now, serverNowMs: serverNow, members: members)
+            let actions = membership.heartbeatSucceeded(
+                now: now, serverNowMs: serverNow, members: members, activeFromMs: Self.times(fromItems),
+                leavingAtMs: Self.times(leavingItems))
             if let renewed = membership.leaseRenewedAt {
                 statistics.leaseRenewedAtMicros.store(renewed * 1000, ordering: .relaxed)
             }
@@ -436,6 +531,53 @@ private final class CoordinatorCore {
             owner.log(.debug, "heartbeat failed: \(error)")
         }
         apply(membership.heartbeatFailed(now: now))
+    }
+
+    /// {id, ms, id, ms, ...} (HGETALL) as a dictionary.
+    private static func times(_ items: [RedisReply]) -> [String: Int64] {
+        var times: [String: Int64] = [:]
+        var index = 0
+        while index + 1 < items.count {
+            if let id = items[index].text, let value = items[index + 1].text.flatMap(Int64.init) { times[id] = value }
+            index += 2
+        }
+        return times
+    }
+
+    // MARK: planned leave
+
+    private func startLeave() {
+        guard !leaveRequested else { return }
+        leaveRequested = true
+        guard commands.isReady, membership.ownedShards != nil else {
+            owner.log(.info, "leaving without a hand-over (not registered with Redis)")
+            owner.leaveCompleted.store(true, ordering: .releasing)
+            return
+        }
+        let argv: [[UInt8]] = [
+            Array("EVAL".utf8), Array(Self.leaveScript.utf8), Array("2".utf8), enginesKey, leavingAtKey,
+            Array(configuration.engineId.utf8), Array(String(handOverDelayMs).utf8),
+        ]
+        commands.send(argv) { [unowned self] result in
+            guard self.stopping == nil else { return }
+            guard case .success(.array(let parts)) = result, parts.count == 2, case .integer(let serverNow) = parts[0],
+                case .integer(let leavingAt) = parts[1], leavingAt >= 0
+            else {
+                self.owner.log(
+                    .warning, "leave request not accepted by Redis (\(result)); stopping without a hand-over")
+                self.owner.leaveCompleted.store(true, ordering: .releasing)
+                return
+            }
+            let now = self.nowMs
+            self.apply(self.membership.leaveAccepted(now: now, serverNowMs: serverNow, leavingAtMs: leavingAt))
+            let wait = max(leavingAt - serverNow, 0)
+            self.owner.log(.info, "leaving: the other engines own this engine's shards in \(wait) ms")
+            self.leaveTimer.schedule(after: Double(wait) / 1000)
+        }
+    }
+
+    private func leaveInstantPassed() {
+        owner.leaveCompleted.store(true, ordering: .releasing)
     }
 
     // MARK: monitor changes
@@ -512,11 +654,12 @@ private final class CoordinatorCore {
     private func drainInbox() {
         var live = liveSpare
         var events: [StateChangeEvent] = []
-        let stop = owner.inbox.withLock { box -> ClusterCoordinator.StopMode? in
+        let (stop, leave) = owner.inbox.withLock { box -> (ClusterCoordinator.StopMode?, Bool) in
             swap(&live, &box.live)
             swap(&events, &box.events)
-            return box.stop
+            return (box.stop, box.leave)
         }
+        if leave && stopping == nil { startLeave() }
         if !events.isEmpty {
             outbox.append(events)
             statistics.stateEventsDropped.store(outbox.dropped, ordering: .relaxed)
@@ -608,6 +751,9 @@ private final class CoordinatorCore {
         pumpOutbox()
         commands.send([Array("ZREM".utf8), enginesKey, Array(configuration.engineId.utf8)], completion: nil)
         commands.send([Array("DEL".utf8), engineKey], completion: nil)
+        for key in [activeFromKey, leavingAtKey] {
+            commands.send([Array("HDEL".utf8), key, Array(configuration.engineId.utf8)], completion: nil)
+        }
         // Replies come in order: when PING answers, everything before it was processed. A batch
         // of state changes still waiting then is lost with the process, as it would be anyway.
         commands.send(["PING"]) { [unowned self] _ in self.finish() }
@@ -623,6 +769,8 @@ private final class CoordinatorCore {
         outboxRetryTimer.cancel()
         changesTimer.cancel()
         stopTimer.cancel()
+        leaveTimer.cancel()
+        owner.leaveCompleted.store(true, ordering: .releasing)
         loop.breakLoop()
     }
 }

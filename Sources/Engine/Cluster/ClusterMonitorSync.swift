@@ -112,6 +112,24 @@ final class ClusterMonitorSync: @unchecked Sendable {
                 load(where: "shard = ANY($1::int[])", [Self.arrayLiteral(gained.sorted())])
             }
             log(.info, "owning \(shards.count) shards (+\(gained.count) −\(lost.count)), \(running.count) monitors")
+        case .ownedShardsWillChange(let shards, let atWallMicros):
+            // Agreed hand-over: the monitors given up are checked until the instant, the gained
+            // ones are loaded now and checked from it.
+            let lost = ownedShards.subtracting(shards)
+            let gained = shards.subtracting(ownedShards)
+            ownedShards = shards
+            if !lost.isEmpty {
+                let leaving = running.filter { lost.contains($0.value.shard) }.map(\.key)
+                remove(leaving, atWallMicros: atWallMicros)
+            }
+            if !gained.isEmpty {
+                load(where: "shard = ANY($1::int[])", [Self.arrayLiteral(gained.sorted())], checkFrom: atWallMicros)
+            }
+            let inMs = (atWallMicros - Clock.wallMicros()) / 1000
+            log(
+                .info,
+                "owning \(shards.count) shards from the hand-over in \(inMs) ms (+\(gained.count) −\(lost.count)), \(running.count) monitors"
+            )
         case .monitorsChanged(let changes):
             let ids = Set(changes.compactMap { Int64($0.monitorId) })
             // Re-read them: the row is the truth (a notification may be late or out of order).
@@ -178,7 +196,7 @@ final class ClusterMonitorSync: @unchecked Sendable {
     /// state, so a hand-over sends no state change the monitor did not make. Returns the ids
     /// found (nil when the database could not be read).
     @discardableResult
-    private func load(where condition: String, _ parameters: [String?]) -> Set<Int64>? {
+    private func load(where condition: String, _ parameters: [String?], checkFrom: Int64? = nil) -> Set<Int64>? {
         let sql = """
             SELECT id, external_id, url, method, interval_seconds, timeout_ms, connect_timeout_ms,
                    settings::text, shard, updated_at::text, confirmation_threshold, recovery_threshold,
@@ -216,6 +234,7 @@ final class ClusterMonitorSync: @unchecked Sendable {
                 }
                 prepared.confirmedState =
                     result.string(row: row, column: 12).flatMap(MonitorState.init(rawValue:)) ?? .unknown
+                prepared.checkFromWallMicros = checkFrom
                 commands[loopIndex(for: monitor.id)].append(.upsert(prepared))
                 running[id] = (Int(shard), result.string(row: row, column: 9) ?? "")
             } catch {
@@ -229,12 +248,16 @@ final class ClusterMonitorSync: @unchecked Sendable {
         return found
     }
 
-    private func remove(_ ids: some Collection<Int64>) {
+    /// Stops checking `ids`: at once, or (a hand-over) from their first due time at or after
+    /// `atWallMicros`.
+    private func remove(_ ids: some Collection<Int64>, atWallMicros: Int64? = nil) {
         guard !ids.isEmpty else { return }
         var commands = Array(repeating: [MonitorCommand](), count: loops.count)
         for id in ids {
             running[id] = nil
-            commands[loopIndex(for: String(id))].append(.remove(id: String(id)))
+            let command: MonitorCommand =
+                atWallMicros.map { .retire(id: String(id), atWallMicros: $0) } ?? .remove(id: String(id))
+            commands[loopIndex(for: String(id))].append(command)
         }
         for (index, batch) in commands.enumerated() { loops[index].apply(batch) }
         monitorCount.store(running.count, ordering: .relaxed)

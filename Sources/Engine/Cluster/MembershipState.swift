@@ -25,6 +25,15 @@ import LookoutCore
 ///   Members seen since (or new ones) follow the normal rules.
 /// - **Ownership.** Computed by `ShardAssignment` over the members plus ourselves, reported
 ///   (`.ownedShardsChanged`) after the first acknowledged registration and on every change.
+/// - **Agreed hand-over.** A planned change moves shards at one instant every engine derives
+///   from Redis alone: a member's shards are its own from its `activeFrom` (Redis time of its
+///   first registration + the hand-over delay, or at once when it is the only engine or
+///   registers again) until its `leavingAt` (Redis time of its leave request + the delay). The
+///   delay is longer than a heartbeat interval, so every engine has read the change before the
+///   instant; the members' times are converted to our clock like their expiry. A change still
+///   to come is announced ahead (`.ownedShardsWillChange(shards, at:)`) so that the old owner
+///   keeps checking until the instant and the new owner has the monitors ready from it; a
+///   member that dies is still dropped at once when its lease runs out.
 struct MembershipState {
     struct Configuration: Sendable {
         var engineId: String
@@ -58,6 +67,10 @@ struct MembershipState {
         case heartbeat
         /// The set of shards this engine owns changed (sent once per change).
         case ownedShardsChanged(Set<Int>)
+        /// The set of shards this engine owns will be this one from `at` (our clock, ms), an
+        /// instant every engine agrees on: keep checking shards given up until then, start the
+        /// gained ones from then. `ownedShards` is already the new set.
+        case ownedShardsWillChange(Set<Int>, at: Int64)
     }
 
     let configuration: Configuration
@@ -75,7 +88,12 @@ struct MembershipState {
     /// Members known when the last resync began that no listing has shown since.
     private var graceMembers: Set<String> = []
     private var everAcknowledged = false
-    private var lastComputedMembers: Set<String>?
+    /// Our clock (ms) when each engine's shards become its own, when known and not at once.
+    private(set) var activeFrom: [String: Int64] = [:]
+    /// Our clock (ms) when each leaving engine hands its shards over.
+    private(set) var leavingAt: [String: Int64] = [:]
+    /// The Redis-clock value (epoch ms) of each hand-over instant above, by its time on ours.
+    private var serverTimes: [Int64: Int64] = [:]
 
     init(configuration: Configuration) {
         self.configuration = configuration
@@ -117,7 +135,9 @@ struct MembershipState {
     mutating func heartbeatSucceeded(
         now: Int64,
         serverNowMs: Int64,
-        members listed: [(id: String, expiresAtMs: Int64)]
+        members listed: [(id: String, expiresAtMs: Int64)],
+        activeFromMs: [String: Int64] = [:],
+        leavingAtMs: [String: Int64] = [:]
     )
         -> [Action]
     {
@@ -135,6 +155,29 @@ struct MembershipState {
         graceMembers.subtract(seen)
         if now >= resyncUntil { graceMembers.removeAll() }
         for id in members.keys where !seen.contains(id) && !graceMembers.contains(id) { members[id] = nil }
+        let listedIds = seen.union([configuration.engineId])
+        // Redis read its clock about halfway through the round trip: the instants that two
+        // engines must agree on are converted from there (expiries, conservatively, from now).
+        let midway = sentAt + (now - sentAt) / 2
+        activeFrom = [:]
+        for (id, time) in activeFromMs where listedIds.contains(id) {
+            activeFrom[id] = midway + (time - serverNowMs)
+            serverTimes[midway + (time - serverNowMs)] = time
+        }
+        for (id, time) in leavingAtMs where listedIds.contains(id) {
+            leavingAt[id] = midway + (time - serverNowMs)
+            serverTimes[midway + (time - serverNowMs)] = time
+        }
+        for id in leavingAt.keys where !listedIds.contains(id) && members[id] == nil { leavingAt[id] = nil }
+        let known = Set(activeFrom.values).union(leavingAt.values)
+        serverTimes = serverTimes.filter { known.contains($0.key) }
+        return expireAndRecompute(now: now)
+    }
+
+    /// Our leave request was accepted: our shards pass to the others at `leavingAtMs` (Redis clock).
+    mutating func leaveAccepted(now: Int64, serverNowMs: Int64, leavingAtMs: Int64) -> [Action] {
+        leavingAt[configuration.engineId] = now + (leavingAtMs - serverNowMs)
+        serverTimes[now + (leavingAtMs - serverNowMs)] = leavingAtMs
         return expireAndRecompute(now: now)
     }
 
@@ -167,7 +210,35 @@ struct MembershipState {
         if connected && holdsLease(at: now), let earliest = members.values.min() {
             next = min(next ?? earliest, earliest)
         }
+        if let instant = handOverInstants(after: now).first { next = min(next ?? instant, instant) }
         return next
+    }
+
+    /// The engines whose shards are theirs at `time`: live, active from then, not yet left.
+    func activeMembers(at time: Int64) -> Set<String> {
+        liveMembers.filter { id in
+            (activeFrom[id] ?? .min) <= time && time < (leavingAt[id] ?? .max)
+        }
+    }
+
+    /// The shards we own at `time` by the members known now.
+    func shards(at time: Int64) -> Set<Int> {
+        let active = activeMembers(at: time)
+        guard active.contains(configuration.engineId) else { return [] }
+        return ShardAssignment.shards(
+            ownedBy: configuration.engineId, engines: active, shardCount: configuration.shardCount)
+    }
+
+    /// The Redis-clock time (epoch ms) of the hand-over instant `at` (our clock), if known.
+    func serverTime(ofInstant at: Int64) -> Int64? { serverTimes[at] }
+
+    /// Agreed instants still to come, in order.
+    private func handOverInstants(after now: Int64) -> [Int64] {
+        let live = liveMembers
+        var instants = Set<Int64>()
+        for (id, time) in activeFrom where time > now && live.contains(id) { instants.insert(time) }
+        for (id, time) in leavingAt where time > now && live.contains(id) { instants.insert(time) }
+        return instants.sorted()
     }
 
     // MARK: internals
@@ -190,16 +261,30 @@ struct MembershipState {
             for (id, expiry) in members where expiry <= now { members[id] = nil }
         }
         guard everAcknowledged else { return [] }
-        let live = liveMembers
-        guard live != lastComputedMembers else { return [] }
-        lastComputedMembers = live
-        let owned = ShardAssignment.shards(
-            ownedBy: configuration.engineId,
-            engines: live,
-            shardCount: configuration.shardCount
-        )
-        guard owned != ownedShards else { return [] }
-        ownedShards = owned
-        return [.ownedShardsChanged(owned)]
+        let current = shards(at: now)
+        // The first agreed instant that changes what we own, if any.
+        var upcoming: (at: Int64, shards: Set<Int>)?
+        for instant in handOverInstants(after: now) {
+            let then = shards(at: instant)
+            if then != current {
+                upcoming = (instant, then)
+                break
+            }
+        }
+        guard let upcoming else {
+            guard current != ownedShards else { return [] }
+            ownedShards = current
+            return [.ownedShardsChanged(current)]
+        }
+        guard upcoming.shards != ownedShards else { return [] }
+        var actions: [Action] = []
+        if current != ownedShards {
+            // What we own now differs from what was announced (a member died, a planned change
+            // was called off): that first, at once.
+            actions.append(.ownedShardsChanged(current))
+        }
+        ownedShards = upcoming.shards
+        actions.append(.ownedShardsWillChange(upcoming.shards, at: upcoming.at))
+        return actions
     }
 }

@@ -42,7 +42,7 @@ final class CoordinatorProbe: Sendable {
             },
             onEvent: { event in
                 switch event {
-                case .ownedShardsChanged(let shards):
+                case .ownedShardsChanged(let shards), .ownedShardsWillChange(let shards, _):
                     owned.set(shards)
                     logs.mutate {
                         $0.append("\(Clock.monotonicMicros() / 1000 % 100_000) event: owned \(shards.count)")

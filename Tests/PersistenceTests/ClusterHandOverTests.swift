@@ -1,0 +1,187 @@
+import Foundation
+import LookoutTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Three real engine processes joining and leaving one cluster while 1,000 monitors are checked
+/// every second: shards move at the agreed hand-over instant, so a planned join or leave checks
+/// no monitor twice and leaves none unchecked for more than two intervals, and a killed engine's
+/// monitors still move within two leases.
+@Suite(
+    "Cluster hand-over at an agreed moment (3 engines, real binaries)", .serialized,
+    .enabled(if: ClusterTestEnvironment.shouldRun, ClusterTestEnvironment.skipReason))
+struct ClusterHandOverTests {
+    typealias Engine = ClusterModeTests.Engine
+
+    /// Polls `condition` every 50 ms until it holds or `seconds` pass.
+    private func waitUntil(_ seconds: Double, _ what: String, _ condition: () -> Bool) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !condition() {
+            guard Date() < deadline else { throw HandOverTestError("timed out after \(seconds) s waiting for \(what)") }
+            usleep(50_000)
+        }
+    }
+
+    private func standardError(_ engine: Engine, in directory: String) -> String {
+        (try? String(contentsOfFile: directory + "/engine-\(engine.id).stderr", encoding: .utf8)) ?? ""
+    }
+
+    struct Check {
+        var monitor: String
+        var engine: String
+        /// When the check started (epoch s).
+        var at: Double
+        /// When it was due: the start less its lag, so gaps in the schedule are not blurred by a
+        /// loaded machine.
+        var due: Double
+    }
+
+    /// Every result `engine` wrote.
+    private func schedule(_ engine: Engine) -> [Check] {
+        engine.checks().map { Check(monitor: $0.monitor, engine: engine.id, at: $0.at, due: $0.at - $0.lag) }
+    }
+
+    /// The time of the latest result `engine` has written, or 0.
+    private func latest(_ engine: Engine) -> Double { engine.checks().map(\.at).max() ?? 0 }
+
+    @Test("3 engines join and leave: doubles ≤ 5% of monitors, none doubled twice, no gap over two intervals")
+    func joinAndLeave() throws {
+        let redis = try #require(ClusterTestEnvironment.redisURL, "REDIS_URL is not set")
+        try withTestSchema { schema in
+            try withTemporaryDirectory { directory in
+                let farm = try Farm()
+                defer { farm.stop() }
+                let monitorCount = 1000
+                let interval = 1.0
+                let lines = (0..<monitorCount).map {
+                    "{\"id\":\"handover-\($0)\",\"url\":\"\(farm.url("/ok"))\",\"intervalSeconds\":\(interval)}"
+                }
+                try ClusterModeTests.importMonitors(lines, into: schema, directory: directory)
+
+                let prefix = "lookout-test-\(UInt32.random(in: 0 ... .max))"
+                let leaseMs = 1500
+                func engine(_ id: String) throws -> Engine {
+                    try Engine(
+                        id: id, databaseURL: schema.url, redisURL: redis, prefix: prefix, leaseMs: leaseMs,
+                        directory: directory)
+                }
+                // Every monitor checked by `engines` within the last interval (a settled state).
+                func settled(_ engines: [Engine]) -> Bool {
+                    let all = engines.flatMap { $0.checks() }
+                    guard let end = all.map(\.at).max() else { return false }
+                    return Set(all.filter { $0.at > end - interval - 0.5 }.map(\.monitor)).count == monitorCount
+                }
+
+                let a = try engine("engine-a")
+                var others: [Engine] = []
+                defer {
+                    for running in [a] + others { running.stop(signal: SIGKILL) }
+                    // What each engine said about ownership: the story of a failure.
+                    for running in [a] + others {
+                        let lines = standardError(running, in: directory).split(separator: "\n")
+                            .filter { $0.contains("owning") || $0.contains("leav") || $0.contains("hand") }
+                            .map { $0.replacingOccurrences(of: "lookout-engine: ", with: "") }
+                        print("[handover] \(running.id): \(lines.joined(separator: " | "))")
+                    }
+                    _ = try? ClusterModeTests.redisCLI(
+                        redis,
+                        [
+                            "DEL", "\(prefix):engines", "\(prefix):engines:active-from", "\(prefix):engines:leaving-at",
+                            "\(prefix):engine:engine-c",
+                        ])
+                }
+                try waitUntil(60, "engine-a checking every monitor") { settled([a]) }
+                let start = latest(a)
+
+                // B joins, then C: each takes its share at the agreed moment.
+                let b = try engine("engine-b")
+                others.append(b)
+                try waitUntil(30, "engine-b taking its share") { latest(b) > 0 }
+                try waitUntil(30, "a and b settled") { latest(b) > (b.checks().map(\.at).min() ?? 0) + 2 * interval }
+                let c = try engine("engine-c")
+                others.append(c)
+                try waitUntil(30, "engine-c taking its share") { latest(c) > 0 }
+                try waitUntil(30, "a, b and c settled") { latest(c) > (c.checks().map(\.at).min() ?? 0) + 2 * interval }
+
+                // B stops (a planned leave): it checks until the agreed moment, then A and C do.
+                let bStoppedAt = Date().timeIntervalSince1970
+                b.stop(signal: SIGTERM)
+                #expect(b.process.terminationStatus == 0, "engine-b: \(standardError(b, in: directory))")
+                try waitUntil(30, "a and c settled after b left") {
+                    min(latest(a), latest(c)) > bStoppedAt + 2 * interval + Double(leaseMs) / 1000
+                }
+
+                // C is killed: its monitors move to A within two leases.
+                let killedAt = Date().timeIntervalSince1970
+                c.stop(signal: SIGKILL)
+                let takeover = 2 * Double(leaseMs) / 1000
+                try waitUntil(20, "engine-a checking every monitor again") {
+                    latest(a) > killedAt + takeover + 2 * interval
+                }
+                let afterTakeover = Set(a.checks().filter { $0.at >= killedAt + takeover }.map(\.monitor))
+                #expect(
+                    afterTakeover.count == monitorCount,
+                    "A checks all \(monitorCount) monitors within two leases of the kill: \(afterTakeover.count)")
+                a.stop(signal: SIGTERM)
+
+                // Every check of every engine, per monitor, in time order.
+                var byMonitor: [String: [Check]] = [:]
+                for running in [a, b, c] {
+                    for check in schedule(running) { byMonitor[check.monitor, default: []].append(check) }
+                }
+                var doubledMonitors: [String: Int] = [:]
+                var largestGap: (gap: Double, monitor: String, at: Double) = (0, "", 0)
+                var handOvers = 0
+                var largestAnyGap = 0.0
+                for (monitor, checks) in byMonitor {
+                    let sorted = checks.sorted { $0.at < $1.at }
+                    for (previous, next) in zip(sorted, sorted.dropFirst()) {
+                        if next.at - previous.at < 0.5 * interval { doubledMonitors[monitor, default: 0] += 1 }
+                        if previous.at >= start && next.at <= killedAt {
+                            largestAnyGap = max(largestAnyGap, next.due - previous.due)
+                        }
+                        // A planned hand-over: the old owner's last check and the new owner's
+                        // first (from A settled until C was killed). One slot missed is a gap of
+                        // two intervals between due times (± the results' millisecond rounding).
+                        guard previous.engine != next.engine, previous.at >= start, next.at <= killedAt else {
+                            continue
+                        }
+                        handOvers += 1
+                        let gap = next.due - previous.due
+                        if gap > largestGap.gap { largestGap = (gap, monitor, previous.at) }
+                    }
+                }
+                let doubles = doubledMonitors.values.reduce(0, +)
+                func relative(_ time: Double) -> String { String(format: "%+.3f", time - start) }
+                print(
+                    "[handover] \(monitorCount) monitors at \(interval) s, lease \(leaseMs) ms, 3 engines: \(doubles) pairs < 0.5 s apart on \(doubledMonitors.count) monitors (most on one: \(doubledMonitors.values.max() ?? 0)); \(handOvers) planned hand-overs of a monitor, largest gap between their due times \(String(format: "%.3f", largestGap.gap)) s (\(largestGap.monitor) at \(relative(largestGap.at)) s), largest gap of any kind \(String(format: "%.3f", largestAnyGap)) s; checks a \(a.checks().count) b \(b.checks().count) c \(c.checks().count); b stopped at \(relative(bStoppedAt)), c killed at \(relative(killedAt))"
+                )
+                if largestGap.gap > 2 * interval + 0.05 {
+                    let around = (byMonitor[largestGap.monitor] ?? []).sorted { $0.at < $1.at }
+                        .filter { abs($0.at - largestGap.at) < 4 }
+                    print("[handover] \(largestGap.monitor): \(around.map { "\($0.engine) \(relative($0.at))" })")
+                }
+                #expect(
+                    doubledMonitors.count * 20 <= monitorCount,
+                    "doubles on at most 5% of the monitors: \(doubledMonitors.count)")
+                #expect(
+                    doubledMonitors.values.allSatisfy { $0 <= 1 },
+                    "no monitor doubled twice: \(doubledMonitors.filter { $0.value > 1 }.prefix(5))")
+                #expect(
+                    largestGap.gap <= 2 * interval + 0.05,
+                    "no gap over two intervals at a planned hand-over: \(largestGap)")
+                #expect(
+                    try schema.count("SELECT count(*) - count(DISTINCT check_id) FROM checks") == 0, "no duplicate rows"
+                )
+            }
+        }
+    }
+}
+
+private struct HandOverTestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
