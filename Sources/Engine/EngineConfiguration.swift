@@ -36,6 +36,9 @@ struct EngineConfiguration: Sendable {
     var loops: Int
     /// Checks in flight per process, spread over the loops. Default 1000 (`--max-in-flight`).
     var maxInFlight = 1000
+    /// Checks in flight to one address at most, across the loops (`--max-per-host`, default 8);
+    /// the rest wait, and the wait shows as lag. 0 = no limit.
+    var maxPerHost = 8
     /// Extra CA certificates trusted besides the system store (`--ca-file`).
     var extraCAFile: String?
     /// DNS server as IP:PORT (`--dns-server`); default: the machine's resolv.conf servers.

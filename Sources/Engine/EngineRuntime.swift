@@ -85,6 +85,10 @@ struct EngineRuntime {
             dnsServer: configuration.dnsServer, dnsTimeoutMs: configuration.dnsTimeoutMs,
             dnsTries: configuration.dnsTries, dnsCache: configuration.dnsCache, once: configuration.once,
             userAgent: configuration.userAgent)
+        if configuration.maxPerHost > 0 {
+            // One table for all loops: the limit is per process, not per loop.
+            loopConfiguration.hostPermits = HostPermits(limit: configuration.maxPerHost)
+        }
         if let coordinator, let cluster = configuration.cluster {
             // Confirmed state changes go to the Redis stream the control plane consumes.
             loopConfiguration.stateEvents = { coordinator.recordStateChanges($0) }

@@ -203,23 +203,75 @@ struct EngineCheckTests {
         #expect(try skipped.check("good").errorCode == "connect_refused")
     }
 
+    /// `count` monitors of `/delay/300` checked once with `arguments`; every one must be UP.
+    /// Returns the run and its lags (ms, ascending).
+    private func runSlowChecks(
+        on farm: FarmProcess, count: Int, timeoutMs: Int, arguments: [String]
+    ) throws -> (EngineRun, [Double]) {
+        let monitors = (0..<count).map {
+            ["id": "slow-\($0)", "url": farm.url(path: "/delay/300"), "timeoutMs": timeoutMs] as [String: Any]
+        }
+        let run = try EngineRun.run(
+            monitors: monitors, arguments: ["--once", "--allow-private-targets"] + arguments)
+        #expect(run.exitStatus == 0, "all UP: \(run.standardError)")
+        #expect(run.checks.count == count)
+        #expect(run.checks.allSatisfy { $0.status == "UP" })
+        return (run, run.checks.map { $0.milliseconds("lagMs") }.sorted())
+    }
+
     @Test("waiting for a free slot shows as lag and never as a timeout")
     func overloadIsLagNotTimeout() throws {
         try withFarm { farm in
             // Five checks of 300 ms each through one slot: the last waits about 1.2 s, far
             // more than its 800 ms timeout, and must still be UP.
-            let monitors = (0..<5).map {
-                ["id": "slow-\($0)", "url": farm.url(path: "/delay/300"), "timeoutMs": 800] as [String: Any]
-            }
-            let run = try EngineRun.run(
-                monitors: monitors,
-                arguments: ["--once", "--allow-private-targets", "--max-in-flight", "1", "--loops", "1"])
-            #expect(run.exitStatus == 0, "all UP: \(run.standardError)")
-            #expect(run.checks.count == 5)
-            #expect(run.checks.allSatisfy { $0.status == "UP" })
-            let lags = run.checks.map { $0.milliseconds("lagMs") }.sorted()
+            let (run, lags) = try runSlowChecks(
+                on: farm, count: 5, timeoutMs: 800, arguments: ["--max-in-flight", "1", "--loops", "1"])
             #expect(lags.last! > 1000, "the last check waited for four others: lags \(lags)")
             #expect(run.checks.allSatisfy { $0.milliseconds("totalMs") < 800 }, "waiting is not part of the check")
+        }
+    }
+
+    @Test("--max-per-host caps the checks in flight to one address across loops; the wait is lag")
+    func perHostLimit() throws {
+        try withFarm { farm in
+            // 40 checks of 300 ms to one address, 4 at a time over two loops: ten rounds, so
+            // the last checks wait about 2.7 s, and still every one is UP.
+            let (run, lags) = try runSlowChecks(
+                on: farm, count: 40, timeoutMs: 20_000, arguments: ["--max-per-host", "4", "--loops", "2"])
+            let stats = try farm.stats()
+            #expect(run.checks.allSatisfy { $0.errorCode == nil })
+            #expect(stats.byPath["/delay/300"] == 40)
+            #expect(stats.maxInProgress <= 4, "the farm saw \(stats.maxInProgress) requests at once")
+            #expect(stats.maxInProgress >= 2, "both loops' checks overlapped")
+            #expect(lags.last! > 2000, "the last checks waited for nine rounds: lags \(lags)")
+            #expect(run.checks.allSatisfy { $0.milliseconds("totalMs") < 2000 }, "the wait is lag, not duration")
+
+            // The control: without a limit the farm sees (nearly) all 40 at once.
+            try farm.resetStats()
+            _ = try runSlowChecks(
+                on: farm, count: 40, timeoutMs: 20_000, arguments: ["--max-per-host", "0", "--loops", "2"])
+            #expect(try farm.stats().maxInProgress > 4, "the farm counts concurrent requests")
+        }
+    }
+
+    @Test("a check whose budget passes while waiting for a per-host permit ends as a timeout")
+    func perHostWaitRespectsTheBudget() throws {
+        try withFarm { farm in
+            // One loop: the first monitor of the file starts first and holds the only permit.
+            let monitors: [[String: Any]] = [
+                ["id": "holder", "url": farm.url(path: "/delay/1500"), "timeoutMs": 10_000],
+                ["id": "waiter", "url": farm.url(path: "/ok"), "timeoutMs": 400],
+            ]
+            let run = try EngineRun.run(
+                monitors: monitors,
+                arguments: ["--once", "--allow-private-targets", "--max-per-host", "1", "--loops", "1"])
+            #expect(try run.check("holder").status == "UP")
+            let waiter = try run.check("waiter")
+            #expect(waiter.status == "TIMEOUT")
+            #expect(waiter.errorCode == "timeout")
+            #expect(waiter.errorMessage?.contains("--max-per-host 1") == true, "\(waiter.errorMessage ?? "")")
+            #expect(waiter.milliseconds("lagMs") >= 390, "the wait shows as lag")
+            #expect(try farm.stats().byPath["/ok"] == nil, "the waiter never connected")
         }
     }
 

@@ -68,6 +68,8 @@ final class CapacityRunner {
                 "--allow-private-targets",
                 "--dns-server", "127.0.0.1:\(farm.dnsPort)",
                 "--loops", "1",
+                // The farm's few addresses stand in for many hosts: no per-host politeness.
+                "--max-per-host", "0",
                 "--summary-json", summaryPath(engine),
             ]
             if scenario.database, let databaseURL {

@@ -386,6 +386,8 @@ final class PeerBench {
             "--monitors", monitors, "--duration", ThroughputReport.number(seconds), "--allow-private-targets",
             "--max-in-flight", String(concurrency), "--summary-json", summary,
             "--dns-server", "127.0.0.1:\(farm?.dnsPort ?? 0)",
+            // One URL stands in for many hosts, as for the peers: no per-host politeness.
+            "--max-per-host", "0",
         ]
         if let loops { arguments += ["--loops", String(loops)] }
         if url.hasPrefix("https") { arguments += ["--ca-file", certificate] }

@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 
 /// Requests and DNS queries counted on one event loop. Only ever touched on that loop, so the
 /// per-request cost is a dictionary increment with no lock or atomic.
@@ -35,6 +36,37 @@ final class LoopCounters {
     var snapshot: FarmStats { FarmStats(requests: requests, byPath: byPath, dnsQueries: dnsQueries) }
 }
 
+/// Requests in progress across every event loop, and the most at once since the last reset:
+/// what a test of per-host politeness compares with the engine's limit. A request is in progress
+/// from its head to the moment its response's last byte is handed to the socket (or the
+/// connection ends), so the client cannot see the response end before the count drops.
+final class ConcurrencyGauge: Sendable {
+    private let current = Atomic<Int>(0)
+    private let peak = Atomic<Int>(0)
+
+    func begin() {
+        let now = current.wrappingAdd(1, ordering: .relaxed).newValue
+        var seen = peak.load(ordering: .relaxed)
+        while now > seen {
+            let (exchanged, original) = peak.weakCompareExchange(expected: seen, desired: now, ordering: .relaxed)
+            if exchanged { break }
+            seen = original
+        }
+    }
+
+    func end() {
+        current.wrappingSubtract(1, ordering: .relaxed)
+    }
+
+    var inProgress: Int { current.load(ordering: .relaxed) }
+    var maxInProgress: Int { peak.load(ordering: .relaxed) }
+
+    /// The peak starts over from the requests in progress now.
+    func reset() {
+        peak.store(current.load(ordering: .relaxed), ordering: .relaxed)
+    }
+}
+
 /// The farm's counters merged over every event loop: what `/__stats` returns and what the load
 /// driver compares with the engine's results ("rows in the database == requests the farm saw").
 struct FarmStats: Sendable, Equatable {
@@ -44,6 +76,9 @@ struct FarmStats: Sendable, Equatable {
     var byPath: [String: Int] = [:]
     /// DNS queries received and understood (answered or, for `timeout-*`, deliberately not).
     var dnsQueries: Int = 0
+    /// Counted requests in progress now, and the most at once since start or reset (all loops).
+    var inProgress: Int = 0
+    var maxInProgress: Int = 0
 
     mutating func merge(_ other: FarmStats) {
         requests += other.requests
@@ -51,12 +86,13 @@ struct FarmStats: Sendable, Equatable {
         byPath.merge(other.byPath, uniquingKeysWith: +)
     }
 
-    /// `{"byPath":{...},"dnsQueries":N,"requests":N}`
+    /// `{"requests":N,"byPath":{...},"dnsQueries":N,"inProgress":N,"maxInProgress":N}`
     var json: String {
         let paths = byPath.sorted { $0.key < $1.key }.map { (JSONText.quoted($0.key), String($0.value)) }
         let pathsObject = "{" + paths.map { $0.0 + ":" + $0.1 }.joined(separator: ",") + "}"
         return JSONText.object([
             ("requests", String(requests)), ("byPath", pathsObject), ("dnsQueries", String(dnsQueries)),
+            ("inProgress", String(inProgress)), ("maxInProgress", String(maxInProgress)),
         ])
     }
 }
@@ -65,6 +101,8 @@ struct FarmStats: Sendable, Equatable {
 /// counting side never synchronises.
 struct FarmCounters: Sendable {
     private let perLoop: [ObjectIdentifier: NIOLoopBoundBox<LoopCounters>]
+    /// Shared by every loop (two relaxed atomics per request).
+    let concurrency = ConcurrencyGauge()
 
     init(group: any EventLoopGroup) {
         var perLoop: [ObjectIdentifier: NIOLoopBoundBox<LoopCounters>] = [:]
@@ -85,7 +123,10 @@ struct FarmCounters: Sendable {
 
     func snapshot(on loop: any EventLoop) -> EventLoopFuture<FarmStats> {
         let parts = perLoop.values.map { bound in bound.eventLoop.submit { bound.value.snapshot } }
-        return EventLoopFuture.reduce(FarmStats(), parts, on: loop) { total, part in
+        var start = FarmStats()
+        start.inProgress = concurrency.inProgress
+        start.maxInProgress = concurrency.maxInProgress
+        return EventLoopFuture.reduce(start, parts, on: loop) { total, part in
             var merged = total
             merged.merge(part)
             return merged
@@ -94,6 +135,7 @@ struct FarmCounters: Sendable {
 
     func reset(on loop: any EventLoop) -> EventLoopFuture<Void> {
         let parts = perLoop.values.map { bound in bound.eventLoop.submit { bound.value.reset() } }
+        concurrency.reset()
         return EventLoopFuture.andAllSucceed(parts, on: loop)
     }
 }

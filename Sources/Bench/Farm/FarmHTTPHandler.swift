@@ -42,6 +42,8 @@ final class FarmHTTPHandler: ChannelInboundHandler {
     private var state = State.idle
     private var queued: [HTTPServerRequestPart] = []
     private var isDraining = false
+    /// A counted request is in progress (see `ConcurrencyGauge`).
+    private var isInProgress = false
 
     // The request being answered.
     private var route: FarmRoute = .notFound
@@ -83,7 +85,11 @@ final class FarmHTTPHandler: ChannelInboundHandler {
         case .head(let head):
             let (path, query) = FarmRoute.split(head.uri)
             route = FarmRoute(path: path, query: query)
-            if route.isCounted { counters.countRequest(path: path) }
+            if route.isCounted {
+                counters.countRequest(path: path)
+                allCounters.concurrency.begin()
+                isInProgress = true
+            }
             version = head.version
             keepAlive = head.isKeepAlive
             isHeadRequest = head.method == .HEAD
@@ -125,6 +131,7 @@ final class FarmHTTPHandler: ChannelInboundHandler {
         trickleRemaining = 0
         isStreaming = false
         queued.removeAll()
+        endRequest()
         context.fireChannelInactive()
     }
 
@@ -365,7 +372,14 @@ final class FarmHTTPHandler: ChannelInboundHandler {
         isDraining = false
     }
 
+    private func endRequest() {
+        guard isInProgress else { return }
+        isInProgress = false
+        allCounters.concurrency.end()
+    }
+
     private func resetRequestState() {
+        endRequest()
         state = .idle
         route = .notFound
         echoHead = nil

@@ -37,6 +37,12 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Checks in flight at most, per process (default 1000).")
     var maxInFlight: Int = 1000
 
+    @Option(
+        name: .long, parsing: .unconditional,
+        help: "Checks in flight at most to one address, across the loops; the rest wait (default 8, 0: no limit)."
+    )
+    var maxPerHost: Int = 8
+
     @Option(name: .long, parsing: .unconditional, help: "Event loops (threads); default one per core.")
     var loops: Int?
 
@@ -148,6 +154,9 @@ struct RunCommand: ParsableCommand {
         if maxInFlight < 1 || maxInFlight > 100_000 {
             throw ValidationError("--max-in-flight must be 1...100000, got \(maxInFlight)")
         }
+        if maxPerHost < 0 || maxPerHost > 100_000 {
+            throw ValidationError("--max-per-host must be 0...100000 (0: no limit), got \(maxPerHost)")
+        }
         if let loops, loops < 1 || loops > 256 { throw ValidationError("--loops must be 1...256, got \(loops)") }
         if dnsTimeoutMs < 50 || dnsTimeoutMs > 60_000 {
             throw ValidationError("--dns-timeout-ms must be 50...60000, got \(dnsTimeoutMs)")
@@ -240,6 +249,7 @@ struct RunCommand: ParsableCommand {
         configuration.policy = TargetPolicy(
             allowAll: allowPrivateTargets, allowedRanges: allowTarget.compactMap { try? CIDRRange($0) })
         configuration.maxInFlight = maxInFlight
+        configuration.maxPerHost = maxPerHost
         configuration.extraCAFile = caFile
         configuration.dnsServer = dnsServer
         configuration.dnsTimeoutMs = dnsTimeoutMs

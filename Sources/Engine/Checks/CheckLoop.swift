@@ -47,6 +47,15 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         var stateEvents: (@Sendable ([StateChangeEvent]) -> Void)? = nil
         /// Named in state-change events.
         var engineId: String = ""
+        /// `--max-per-host`: shared by every loop of the process; nil = no per-address limit.
+        var hostPermits: HostPermits? = nil
+    }
+
+    /// Where a check waiting for a per-host permit will connect once it has one.
+    private struct PermitWait {
+        let address: IPAddress
+        /// CONNECT_TO pin (nil for a literal host, see `connect(slot:literal:)`).
+        let connectTo: IPAddress?
     }
 
     /// A check in flight. Lives in `slots`, indexed by the slot number curl and DNS carry.
@@ -69,6 +78,13 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         var waitingForName: String?
         /// The monitor as it was when the check started (it may be edited or removed meanwhile).
         var prepared: PreparedMonitor?
+        /// The per-host permit of the current hop, given back when the hop ends.
+        var permit: HostPermits.Permit?
+        /// Set while the check waits in `permitQueue`.
+        var waitingForPermit: PermitWait?
+        var permitWaitStarted: Int64 = 0
+        /// Time spent waiting for per-host permits (every hop): reported as lag, not duration.
+        var permitWaitMicros: Int64 = 0
     }
 
     let index: Int
@@ -118,9 +134,14 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     /// Per monitor: the monotonic time from which its checks are another engine's (`.retire`);
     /// `.max` when it stays.
     private var retireAt: [Int64]
-    /// Per slot, made on first use: ends a check whose DNS answer has not come within its
-    /// whole-check budget (c-ares' own timeouts and tries may take longer).
-    private var dnsDeadlines: [LoopTimer?]
+    /// Per slot, made on first use: ends a check whose DNS answer (or per-host permit) has not
+    /// come within its whole-check budget (c-ares' own timeouts and tries may take longer).
+    private var deadlines: [LoopTimer?]
+    /// Slots waiting for a per-host permit (`--max-per-host`), oldest first. Retried when this
+    /// loop gives a permit back, and every `permitRetryInterval` for permits other loops free.
+    private var permitQueue: [Int32] = []
+    private var permitRetryTimer: LoopTimer!
+    private var drainingPermitQueue = false
     private var freeSlots: [Int32]
     private var spareEasies: [CurlEasy] = []
     private var outgoing: [CheckResult] = []
@@ -150,7 +171,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         for (index, monitor) in monitors.enumerated() { indexByID[monitor.monitor.id] = Int32(index) }
         self.literalAddresses = monitors.map(\.url.address)
         self.slots = Array(repeating: CheckState(), count: configuration.maxInFlight)
-        self.dnsDeadlines = Array(repeating: nil, count: configuration.maxInFlight)
+        self.deadlines = Array(repeating: nil, count: configuration.maxInFlight)
         self.freeSlots = (0..<Int32(configuration.maxInFlight)).reversed()
         self.onceRemaining = monitors.count
         self.outgoing.reserveCapacity(Self.flushBatchSize)
@@ -166,6 +187,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         }
         schedulerTimer = LoopTimer(loop: loop) { [unowned self] in self.admitDueChecks() }
         flushTimer = LoopTimer(loop: loop) { [unowned self] in self.flushResults() }
+        permitRetryTimer = LoopTimer(loop: loop) { [unowned self] in self.drainPermitQueue() }
         wakeup = LoopWakeup(loop: loop) { [unowned self] in
             self.applyPendingCommands()
             self.stopRequested()
@@ -175,6 +197,9 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
 
     private static let flushBatchSize = 512
     private static let flushDelay = 0.05
+    /// How often a loop with checks waiting for a per-host permit looks for permits freed by
+    /// other loops (a permit freed on this loop is handed on at once).
+    private static let permitRetryInterval = 0.005
 
     // MARK: lifecycle
 
@@ -326,6 +351,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
 
     private func shutDown() {
         schedulerTimer.cancel()
+        permitRetryTimer.cancel()
         flushResults()
         loop.breakLoop()
     }
@@ -398,6 +424,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         slots[slot].dnsMicros = 0
         slots[slot].redirects = 0
         slots[slot].redirectStatus = 0
+        slots[slot].permitWaitMicros = 0
         slots[slot].hopURL = prepared.url
         slots[slot].hopURLText = prepared.monitor.url
         if let literal = literalAddresses[monitorIndex] {
@@ -428,12 +455,12 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         case .joined:
             LoopStatistics.add(statistics.dnsCoalesced)
             slots[slot].waitingForName = url.host
-            armDNSDeadline(slot: slot, now: now)
+            armDeadline(slot: slot, now: now)
         case .query:
             LoopStatistics.add(statistics.dnsCacheMisses)
             slots[slot].waitingForName = url.host
             // Armed before asking: c-ares may answer from inside `resolve`.
-            armDNSDeadline(slot: slot, now: now)
+            armDeadline(slot: slot, now: now)
             if dnsQueriesInFlight < configuration.dnsMaxQueriesInFlight {
                 dnsQueriesInFlight += 1
                 dnsChannel.resolve(url.host)
@@ -443,30 +470,46 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         }
     }
 
-    /// The check's budget runs from its start across DNS and every hop: the wait for an answer
-    /// ends with `dns_timeout` when the budget is spent.
-    private func armDNSDeadline(slot: Int, now: Int64) {
+    /// The check's budget runs from its start across DNS, per-host waits and every hop: the wait
+    /// for a DNS answer ends with `dns_timeout`, the wait for a per-host permit with `timeout`,
+    /// when the budget is spent.
+    private func armDeadline(slot: Int, now: Int64) {
         guard let monitor = slots[slot].prepared?.monitor else { return }
         let deadline = slots[slot].startMonotonic + Int64(monitor.timeoutMs) * 1000
         let timer: LoopTimer
-        if let existing = dnsDeadlines[slot] {
+        if let existing = deadlines[slot] {
             timer = existing
         } else {
-            timer = LoopTimer(loop: loop) { [unowned self] in self.dnsDeadlinePassed(slot: slot) }
-            dnsDeadlines[slot] = timer
+            timer = LoopTimer(loop: loop) { [unowned self] in self.deadlinePassed(slot: slot) }
+            deadlines[slot] = timer
         }
         timer.schedule(after: Double(max(deadline - now, 0)) / 1_000_000)
     }
 
-    private func dnsDeadlinePassed(slot: Int) {
-        guard let name = slots[slot].waitingForName, let monitor = slots[slot].prepared?.monitor else { return }
+    private func deadlinePassed(slot: Int) {
+        guard let monitor = slots[slot].prepared?.monitor,
+            slots[slot].waitingForName != nil || slots[slot].waitingForPermit != nil
+        else { return }
         let now = Clock.monotonicMicros()
         let deadline = slots[slot].startMonotonic + Int64(monitor.timeoutMs) * 1000
         if now < deadline {
             // libev measures from its cached loop time, which may lag the clock a little.
-            dnsDeadlines[slot]?.schedule(after: Double(deadline - now) / 1_000_000)
+            deadlines[slot]?.schedule(after: Double(deadline - now) / 1_000_000)
             return
         }
+        if let wait = slots[slot].waitingForPermit {
+            stopWaitingForPermit(slot: slot, now: now)
+            let limit = configuration.hostPermits?.limit ?? 0
+            finish(
+                slot: slot,
+                status: .timeout,
+                errorCode: .timeout,
+                message: "no turn to connect to \(wait.address) within the check's timeout of \(monitor.timeoutMs) ms "
+                    + "(--max-per-host \(limit): that many checks to it were in flight)"
+            )
+            return
+        }
+        guard let name = slots[slot].waitingForName else { return }
         // The query goes on for any other check waiting for the name (and fills the cache).
         dnsCache.removeWaiter(Int32(slot), of: name)
         slots[slot].waitingForName = nil
@@ -489,7 +532,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             let slot = Int(waiter)
             guard slots[slot].waitingForName == name else { continue }
             slots[slot].waitingForName = nil
-            dnsDeadlines[slot]?.cancel()
+            deadlines[slot]?.cancel()
             slots[slot].dnsMicros += now - slots[slot].dnsStarted
             use(answer, slot: slot)
         }
@@ -526,7 +569,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         // URL spells an IPv4 host in its canonical dotted form (MonitorURL.requestURL), so curl
         // reads the address the policy judged, and the open-socket callback checks every
         // connection against the policy anyway.
-        startTransfer(slot: slot, connectTo: nil)
+        startTransferWhenPermitted(slot: slot, address: literal, connectTo: nil)
     }
 
     private func connect(slot: Int, resolved addresses: [IPAddress]) {
@@ -544,7 +587,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             )
             return
         }
-        startTransfer(slot: slot, connectTo: address)
+        startTransferWhenPermitted(slot: slot, address: address, connectTo: address)
     }
 
     private static func policyMessage(_ address: IPAddress, _ range: String) -> String {
@@ -552,11 +595,97 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             + "allow it with --allow-private-targets or --allow-target"
     }
 
+    // MARK: per-host permits
+
+    /// `--max-per-host`: the hop's transfer starts once a permit for `address` is free; until
+    /// then the check waits in `permitQueue`, its budget running (see `armDeadline`).
+    ///
+    /// Permits are per hop: a redirect gives the permit back and the next hop takes one for its
+    /// own address, so a check never holds a permit for a host it is not talking to. A newly
+    /// arrived check may take a permit another loop just freed before this loop's queue retries
+    /// (the order is FIFO per loop, not across loops); a permit freed on this loop goes to the
+    /// queue first.
+    private func startTransferWhenPermitted(slot: Int, address: IPAddress, connectTo: IPAddress?) {
+        guard let permits = configuration.hostPermits else {
+            startTransfer(slot: slot, connectTo: connectTo)
+            return
+        }
+        if let permit = permits.acquire(address) {
+            slots[slot].permit = permit
+            startTransfer(slot: slot, connectTo: connectTo)
+            return
+        }
+        let now = Clock.monotonicMicros()
+        slots[slot].waitingForPermit = PermitWait(address: address, connectTo: connectTo)
+        slots[slot].permitWaitStarted = now
+        permitQueue.append(Int32(slot))
+        LoopStatistics.add(statistics.hostWaits)
+        statistics.waitingForHost.store(permitQueue.count, ordering: .relaxed)
+        armDeadline(slot: slot, now: now)
+        if !permitRetryTimer.isScheduled { permitRetryTimer.schedule(after: Self.permitRetryInterval) }
+    }
+
+    /// Starts every queued check whose address has a free permit, oldest first.
+    private func drainPermitQueue() {
+        guard !drainingPermitQueue, let permits = configuration.hostPermits else { return }
+        drainingPermitQueue = true
+        defer { drainingPermitQueue = false }
+        if !permitQueue.isEmpty {
+            // Checks queued while this runs (a started check may finish at once and admit more)
+            // go behind the ones still waiting.
+            let queued = permitQueue
+            permitQueue.removeAll(keepingCapacity: true)
+            var stillWaiting: [Int32] = []
+            let now = Clock.monotonicMicros()
+            for entry in queued {
+                let slot = Int(entry)
+                guard let wait = slots[slot].waitingForPermit else { continue }
+                guard let permit = permits.acquire(wait.address) else {
+                    stillWaiting.append(entry)
+                    continue
+                }
+                stopWaitingForPermit(slot: slot, now: now)
+                slots[slot].permit = permit
+                startTransfer(slot: slot, connectTo: wait.connectTo)
+            }
+            permitQueue = stillWaiting + permitQueue
+            statistics.waitingForHost.store(permitQueue.count, ordering: .relaxed)
+        }
+        if permitQueue.isEmpty {
+            permitRetryTimer.cancel()
+        } else if !permitRetryTimer.isScheduled {
+            permitRetryTimer.schedule(after: Self.permitRetryInterval)
+        }
+    }
+
+    /// Takes the slot out of the wait for a permit (it got one, or its budget ran out).
+    private func stopWaitingForPermit(slot: Int, now: Int64) {
+        guard slots[slot].waitingForPermit != nil else { return }
+        slots[slot].waitingForPermit = nil
+        slots[slot].permitWaitMicros += now - slots[slot].permitWaitStarted
+        deadlines[slot]?.cancel()
+        if !drainingPermitQueue, let position = permitQueue.firstIndex(of: Int32(slot)) {
+            permitQueue.remove(at: position)
+            statistics.waitingForHost.store(permitQueue.count, ordering: .relaxed)
+        }
+    }
+
+    /// Gives the hop's permit back; true if there was one.
+    @discardableResult
+    private func releasePermit(slot: Int) -> Bool {
+        guard let permit = slots[slot].permit else { return false }
+        configuration.hostPermits?.release(permit)
+        slots[slot].permit = nil
+        return true
+    }
+
+    // MARK: transfers
+
     private func startTransfer(slot: Int, connectTo address: IPAddress?) {
         let now = Clock.monotonicMicros()
         guard let prepared = slots[slot].prepared else { return }
         let monitor = prepared.monitor
-        // The wait for a free slot never counts; DNS and earlier hops do.
+        // The wait for a free slot never counts; DNS, per-host permit waits and earlier hops do.
         let remainingMs = (Int64(monitor.timeoutMs) * 1000 - (now - slots[slot].startMonotonic)) / 1000
         guard remainingMs > 0, let url = slots[slot].hopURL else {
             finish(
@@ -653,18 +782,21 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             )
             return
         }
-        // Hand the finished hop's handle back before the next hop takes one.
+        // Hand the finished hop's handle and permit back before the next hop takes its own.
         if let easy = slots[slot].easy {
             easy.finishTransfer()
             spareEasies.append(easy)
             slots[slot].easy = nil
         }
+        let releasedPermit = releasePermit(slot: slot)
         slots[slot].redirects += 1
         slots[slot].redirectStatus = Int32(httpStatus)
         slots[slot].visited.append(location)
         slots[slot].hopURL = next
         slots[slot].hopURLText = location
         beginHop(slot: slot)
+        // After the next hop had its chance: a redirect to the same host keeps its turn.
+        if releasedPermit { drainPermitQueue() }
     }
 
     private func finish(
@@ -675,8 +807,12 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         message: String?
     ) {
         let now = Clock.monotonicMicros()
+        stopWaitingForPermit(slot: slot, now: now)
+        let releasedPermit = releasePermit(slot: slot)
         let state = slots[slot]
         let monitorIndex = Int(state.monitor)
+        // Waiting for a per-host permit is waiting to start: it shows as lag, not duration.
+        let permitWait = state.permitWaitMicros
         var connect: Int64 = 0
         var tls: Int64 = 0
         var ttfb: Int64 = 0
@@ -693,15 +829,15 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         outgoing.append(
             CheckResult(
                 monitorId: state.prepared?.monitor.id ?? "",
-                checkedAtMs: state.startWall / 1000,
+                checkedAtMs: (state.startWall + permitWait) / 1000,
                 status: status,
                 httpStatus: httpStatus != 0 ? Int32(httpStatus) : state.redirectStatus,
                 dnsMicros: Self.clamp(state.dnsMicros),
                 connectMicros: Self.clamp(connect),
                 tlsMicros: Self.clamp(tls),
                 ttfbMicros: Self.clamp(ttfb),
-                totalMicros: Self.clamp(now - state.startMonotonic),
-                lagMicros: Self.clamp(state.startMonotonic - state.due),
+                totalMicros: Self.clamp(now - state.startMonotonic - permitWait),
+                lagMicros: Self.clamp(state.startMonotonic - state.due + permitWait),
                 redirects: state.redirects,
                 errorCode: errorCode,
                 errorMessage: message,
@@ -715,7 +851,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         slots[slot].easy = nil
         slots[slot].hopURL = nil
         if slots[slot].waitingForName != nil {
-            dnsDeadlines[slot]?.cancel()
+            deadlines[slot]?.cancel()
             slots[slot].waitingForName = nil
         }
         slots[slot].prepared = nil
@@ -729,6 +865,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         freeSlots.append(Int32(slot))
         LoopStatistics.add(statistics.checksFinished)
         statistics.inFlight.store(inFlight, ordering: .relaxed)
+        if releasedPermit { drainPermitQueue() }
 
         if outgoing.count >= Self.flushBatchSize {
             flushResults()

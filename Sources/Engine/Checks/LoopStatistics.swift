@@ -12,6 +12,9 @@ final class LoopStatistics: Sendable {
     let dnsCacheEntries = Atomic<Int>(0)
     let skippedBusy = Atomic<Int>(0)
     let monitors = Atomic<Int>(0)
+    /// Checks waiting for a per-host permit now (`--max-per-host`), and how often one had to.
+    let waitingForHost = Atomic<Int>(0)
+    let hostWaits = Atomic<Int>(0)
 
     @inline(__always)
     static func add(_ counter: borrowing Atomic<Int>, _ value: Int = 1) {

@@ -40,6 +40,18 @@ struct MetricsSource: Sendable {
             [("", sum { $0.inFlight.load(ordering: .relaxed) })]
         )
         metric(
+            "lookout_engine_checks_waiting_host",
+            "gauge",
+            "Checks waiting for a per-host permit (--max-per-host checks to their address in flight).",
+            [("", sum { $0.waitingForHost.load(ordering: .relaxed) })]
+        )
+        metric(
+            "lookout_engine_host_waits_total",
+            "counter",
+            "Checks (hops) that had to wait for a per-host permit.",
+            [("", sum { $0.hostWaits.load(ordering: .relaxed) })]
+        )
+        metric(
             "lookout_engine_checks_started_total",
             "counter",
             "Checks started.",

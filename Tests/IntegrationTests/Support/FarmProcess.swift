@@ -38,6 +38,9 @@ final class FarmProcess {
         var requests: Int
         var byPath: [String: Int]
         var dnsQueries: Int
+        /// Counted requests in progress now, and the most at once since start or reset.
+        var inProgress: Int = 0
+        var maxInProgress: Int = 0
     }
 
     let httpPort: Int

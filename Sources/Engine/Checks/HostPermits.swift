@@ -1,0 +1,65 @@
+import LookoutCore
+import Synchronization
+
+/// Per-destination politeness (`--max-per-host`): how many checks are in flight to one address,
+/// counted across every loop of the process.
+///
+/// A fixed power-of-two table of atomic counters indexed by a hash of the address, shared by the
+/// loops; no lock, no allocation per check. Two addresses that hash to the same bucket share its
+/// limit: a collision only makes the cap stricter for both, never looser. With 4,096 buckets
+/// that needs thousands of busy addresses at once to matter.
+///
+/// The hash is Swift's per-process seeded `Hasher`: every loop of the process sees the same one,
+/// and an address cannot be chosen to collide on purpose across runs.
+final class HostPermits: Sendable {
+    /// A permit's handle: the bucket it was taken from, to give it back.
+    struct Permit: Sendable, Equatable {
+        let bucket: Int
+    }
+
+    /// Checks in flight to one address at most (at least 1).
+    let limit: Int
+    private let counts: [Counter]
+
+    private final class Counter: Sendable {
+        let value = Atomic<Int>(0)
+    }
+
+    /// `bucketCount` is rounded up to a power of two.
+    init(limit: Int, bucketCount: Int = 4096) {
+        precondition(limit >= 1, "the per-host limit is validated by the command line")
+        self.limit = limit
+        var size = 1
+        while size < bucketCount { size <<= 1 }
+        self.counts = (0..<size).map { _ in Counter() }
+    }
+
+    func bucket(of address: IPAddress) -> Int {
+        address.hashValue & (counts.count - 1)
+    }
+
+    /// A permit for one check to `address`, or nil when `limit` checks to it (or to an address
+    /// sharing its bucket) are in flight.
+    func acquire(_ address: IPAddress) -> Permit? {
+        let bucket = bucket(of: address)
+        let counter = counts[bucket]
+        var current = counter.value.load(ordering: .relaxed)
+        while current < limit {
+            let (exchanged, original) = counter.value.weakCompareExchange(
+                expected: current, desired: current + 1, ordering: .relaxed)
+            if exchanged { return Permit(bucket: bucket) }
+            current = original
+        }
+        return nil
+    }
+
+    /// Gives back a permit `acquire` returned (exactly once).
+    func release(_ permit: Permit) {
+        counts[permit.bucket].value.wrappingSubtract(1, ordering: .relaxed)
+    }
+
+    /// Checks in flight to `address`'s bucket (for tests and diagnostics).
+    func inFlight(to address: IPAddress) -> Int {
+        counts[bucket(of: address)].value.load(ordering: .relaxed)
+    }
+}
