@@ -54,6 +54,8 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     /// Where a check waiting for a per-host permit will connect once it has one.
     private struct PermitWait {
         let address: IPAddress
+        /// Its `HostPermits` bucket: the queue it waits in.
+        let bucket: Int
         /// CONNECT_TO pin (nil for a literal host, see `connect(slot:literal:)`).
         let connectTo: IPAddress?
     }
@@ -80,7 +82,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         var prepared: PreparedMonitor?
         /// The per-host permit of the current hop, given back when the hop ends.
         var permit: HostPermits.Permit?
-        /// Set while the check waits in `permitQueue`.
+        /// Set while the check waits in `permitQueues`.
         var waitingForPermit: PermitWait?
         var permitWaitStarted: Int64 = 0
         /// Time spent waiting for per-host permits (every hop): reported as lag, not duration.
@@ -137,11 +139,13 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     /// Per slot, made on first use: ends a check whose DNS answer (or per-host permit) has not
     /// come within its whole-check budget (c-ares' own timeouts and tries may take longer).
     private var deadlines: [LoopTimer?]
-    /// Slots waiting for a per-host permit (`--max-per-host`), oldest first. Retried when this
-    /// loop gives a permit back, and every `permitRetryInterval` for permits other loops free.
-    private var permitQueue: [Int32] = []
+    /// Slots waiting for a per-host permit (`--max-per-host`), by permit bucket, oldest first. A
+    /// permit this loop gives back is offered to its own bucket's queue only (never a scan of
+    /// every waiting check); every `permitRetryInterval` the head of each waiting bucket is
+    /// retried for permits other loops free.
+    private var permitQueues: [Int: [Int32]] = [:]
+    private var permitWaiters = 0
     private var permitRetryTimer: LoopTimer!
-    private var drainingPermitQueue = false
     private var freeSlots: [Int32]
     private var spareEasies: [CurlEasy] = []
     private var outgoing: [CheckResult] = []
@@ -187,7 +191,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         }
         schedulerTimer = LoopTimer(loop: loop) { [unowned self] in self.admitDueChecks() }
         flushTimer = LoopTimer(loop: loop) { [unowned self] in self.flushResults() }
-        permitRetryTimer = LoopTimer(loop: loop) { [unowned self] in self.drainPermitQueue() }
+        permitRetryTimer = LoopTimer(loop: loop) { [unowned self] in self.retryWaitingPermits() }
         wakeup = LoopWakeup(loop: loop) { [unowned self] in
             self.applyPendingCommands()
             self.stopRequested()
@@ -598,7 +602,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     // MARK: per-host permits
 
     /// `--max-per-host`: the hop's transfer starts once a permit for `address` is free; until
-    /// then the check waits in `permitQueue`, its budget running (see `armDeadline`).
+    /// then the check waits in `permitQueues`, its budget running (see `armDeadline`).
     ///
     /// Permits are per hop: a redirect gives the permit back and the next hop takes one for its
     /// own address, so a check never holds a permit for a host it is not talking to. A newly
@@ -610,48 +614,51 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             startTransfer(slot: slot, connectTo: connectTo)
             return
         }
-        if let permit = permits.acquire(address) {
+        let bucket = permits.bucket(of: address)
+        if let permit = permits.acquire(bucket: bucket) {
             slots[slot].permit = permit
             startTransfer(slot: slot, connectTo: connectTo)
             return
         }
         let now = Clock.monotonicMicros()
-        slots[slot].waitingForPermit = PermitWait(address: address, connectTo: connectTo)
+        slots[slot].waitingForPermit = PermitWait(address: address, bucket: bucket, connectTo: connectTo)
         slots[slot].permitWaitStarted = now
-        permitQueue.append(Int32(slot))
+        permitQueues[bucket, default: []].append(Int32(slot))
+        permitWaiters += 1
         LoopStatistics.add(statistics.hostWaits)
-        statistics.waitingForHost.store(permitQueue.count, ordering: .relaxed)
+        statistics.waitingForHost.store(permitWaiters, ordering: .relaxed)
         armDeadline(slot: slot, now: now)
-        if !permitRetryTimer.isScheduled { permitRetryTimer.schedule(after: Self.permitRetryInterval) }
+        updatePermitRetryTimer()
     }
 
-    /// Starts every queued check whose address has a free permit, oldest first.
-    private func drainPermitQueue() {
-        guard !drainingPermitQueue, let permits = configuration.hostPermits else { return }
-        drainingPermitQueue = true
-        defer { drainingPermitQueue = false }
-        if !permitQueue.isEmpty {
-            // Checks queued while this runs (a started check may finish at once and admit more)
-            // go behind the ones still waiting.
-            let queued = permitQueue
-            permitQueue.removeAll(keepingCapacity: true)
-            var stillWaiting: [Int32] = []
-            let now = Clock.monotonicMicros()
-            for entry in queued {
-                let slot = Int(entry)
-                guard let wait = slots[slot].waitingForPermit else { continue }
-                guard let permit = permits.acquire(wait.address) else {
-                    stillWaiting.append(entry)
-                    continue
-                }
-                stopWaitingForPermit(slot: slot, now: now)
-                slots[slot].permit = permit
-                startTransfer(slot: slot, connectTo: wait.connectTo)
+    /// Starts the checks waiting in `bucket`'s queue, oldest first, while permits are free. The
+    /// queue is brought up to date before each start: a started check may finish at once and
+    /// give its permit back (which comes here again).
+    private func drainPermitQueue(bucket: Int) {
+        guard let permits = configuration.hostPermits else { return }
+        while let head = permitQueues[bucket]?.first, let permit = permits.acquire(bucket: bucket) {
+            let slot = Int(head)
+            guard let wait = slots[slot].waitingForPermit else {
+                // Not waiting any more (cannot happen: leaving the wait leaves the queue).
+                permits.release(permit)
+                removeFromPermitQueue(slot: slot, bucket: bucket)
+                continue
             }
-            permitQueue = stillWaiting + permitQueue
-            statistics.waitingForHost.store(permitQueue.count, ordering: .relaxed)
+            stopWaitingForPermit(slot: slot, now: Clock.monotonicMicros())
+            slots[slot].permit = permit
+            startTransfer(slot: slot, connectTo: wait.connectTo)
         }
-        if permitQueue.isEmpty {
+        updatePermitRetryTimer()
+    }
+
+    /// The periodic retry: each waiting bucket, for permits other loops gave back.
+    private func retryWaitingPermits() {
+        for bucket in Array(permitQueues.keys) { drainPermitQueue(bucket: bucket) }
+        updatePermitRetryTimer()
+    }
+
+    private func updatePermitRetryTimer() {
+        if permitWaiters == 0 {
             permitRetryTimer.cancel()
         } else if !permitRetryTimer.isScheduled {
             permitRetryTimer.schedule(after: Self.permitRetryInterval)
@@ -660,23 +667,28 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
 
     /// Takes the slot out of the wait for a permit (it got one, or its budget ran out).
     private func stopWaitingForPermit(slot: Int, now: Int64) {
-        guard slots[slot].waitingForPermit != nil else { return }
+        guard let wait = slots[slot].waitingForPermit else { return }
         slots[slot].waitingForPermit = nil
         slots[slot].permitWaitMicros += now - slots[slot].permitWaitStarted
         deadlines[slot]?.cancel()
-        if !drainingPermitQueue, let position = permitQueue.firstIndex(of: Int32(slot)) {
-            permitQueue.remove(at: position)
-            statistics.waitingForHost.store(permitQueue.count, ordering: .relaxed)
-        }
+        removeFromPermitQueue(slot: slot, bucket: wait.bucket)
     }
 
-    /// Gives the hop's permit back; true if there was one.
+    private func removeFromPermitQueue(slot: Int, bucket: Int) {
+        guard let position = permitQueues[bucket]?.firstIndex(of: Int32(slot)) else { return }
+        permitQueues[bucket]?.remove(at: position)
+        if permitQueues[bucket]?.isEmpty == true { permitQueues[bucket] = nil }
+        permitWaiters -= 1
+        statistics.waitingForHost.store(permitWaiters, ordering: .relaxed)
+    }
+
+    /// Gives the hop's permit back; its bucket, or nil if there was none.
     @discardableResult
-    private func releasePermit(slot: Int) -> Bool {
-        guard let permit = slots[slot].permit else { return false }
+    private func releasePermit(slot: Int) -> Int? {
+        guard let permit = slots[slot].permit else { return nil }
         configuration.hostPermits?.release(permit)
         slots[slot].permit = nil
-        return true
+        return permit.bucket
     }
 
     // MARK: transfers
@@ -796,7 +808,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         slots[slot].hopURLText = location
         beginHop(slot: slot)
         // After the next hop had its chance: a redirect to the same host keeps its turn.
-        if releasedPermit { drainPermitQueue() }
+        if let releasedPermit { drainPermitQueue(bucket: releasedPermit) }
     }
 
     private func finish(
@@ -865,7 +877,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         freeSlots.append(Int32(slot))
         LoopStatistics.add(statistics.checksFinished)
         statistics.inFlight.store(inFlight, ordering: .relaxed)
-        if releasedPermit { drainPermitQueue() }
+        if let releasedPermit { drainPermitQueue(bucket: releasedPermit) }
 
         if outgoing.count >= Self.flushBatchSize {
             flushResults()

@@ -41,7 +41,11 @@ final class HostPermits: Sendable {
     /// A permit for one check to `address`, or nil when `limit` checks to it (or to an address
     /// sharing its bucket) are in flight.
     func acquire(_ address: IPAddress) -> Permit? {
-        let bucket = bucket(of: address)
+        acquire(bucket: bucket(of: address))
+    }
+
+    /// A permit from `bucket` (see `bucket(of:)`), or nil when `limit` are taken.
+    func acquire(bucket: Int) -> Permit? {
         let counter = counts[bucket]
         var current = counter.value.load(ordering: .relaxed)
         while current < limit {
