@@ -28,88 +28,179 @@ public struct MonitorURL: Sendable, Equatable {
     public var requestURL: String
 
     /// Parses `text`; throws with `field` set to the given name so callers can report where.
+    ///
+    /// Works on the UTF-8 bytes (the text is ASCII once the first check passes): a million
+    /// monitors are parsed at start-up, and Character-indexed `String` searches cost most of it.
     public init(_ text: String, field: String = "url") throws(MonitorValidationError) {
+        var text = text
+        let parsed = text.withUTF8 { bytes -> Result<Parts, MonitorValidationError> in
+            do throws(MonitorValidationError) {
+                return .success(try Self.parse(bytes, field: field))
+            } catch {
+                return .failure(error)
+            }
+        }
+        let parts = try parsed.get()
+        self.scheme = parts.scheme
+        self.host = parts.host
+        self.port = parts.port
+        self.address = parts.address
+        self.hostIsBracketed = parts.bracketed
+        if let hostRange = parts.rewrittenHostRange {
+            var rewritten = ""
+            rewritten.reserveCapacity(text.utf8.count + 8)
+            text.withUTF8 { bytes in
+                rewritten += String(decoding: bytes[..<hostRange.lowerBound], as: UTF8.self)
+                rewritten += parts.host
+                rewritten += String(decoding: bytes[hostRange.upperBound...], as: UTF8.self)
+            }
+            self.requestURL = rewritten
+        } else {
+            self.requestURL = text
+        }
+    }
+
+    /// What `parse` finds; `rewrittenHostRange` is where the host sits in the text when the
+    /// request URL must spell it differently (an IPv4 host in another form).
+    private struct Parts {
+        var scheme: Scheme
+        var host: String
+        var port: Int
+        var address: IPAddress?
+        var bracketed: Bool
+        var rewrittenHostRange: Range<Int>?
+    }
+
+    private static func parse(
+        _ bytes: UnsafeBufferPointer<UInt8>, field: String
+    ) throws(MonitorValidationError)
+        -> Parts
+    {
         func fail(_ reason: String) -> MonitorValidationError { MonitorValidationError(field: field, reason: reason) }
-        if text.utf8.count > 2048 { throw fail("must be at most 2048 characters") }
-        if text.utf8.contains(where: { $0 <= 0x20 || $0 >= 0x7F }) {
+        func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+        if bytes.count > 2048 { throw fail("must be at most 2048 characters") }
+        if bytes.contains(where: { $0 <= 0x20 || $0 >= 0x7F }) {
             throw fail(
                 "must not contain spaces, control or non-ASCII characters (percent-encode them, use punycode hosts)")
         }
-        guard let schemeEnd = text.range(of: "://") else {
+        guard let schemeEnd = firstIndex(of: "://", in: bytes) else {
             throw fail("must be an absolute URL such as https://example.com/health")
         }
-        let schemeText = text[..<schemeEnd.lowerBound].lowercased()
-        guard let scheme = Scheme(rawValue: schemeText) else {
-            throw fail("scheme '\(schemeText)' is not supported: use http or https")
-        }
-        let rest = text[schemeEnd.upperBound...]
-        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
-        var authority = rest[..<authorityEnd]
-        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
-        var hostPart: Substring
-        var portPart: Substring?
-        var bracketed = false
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { throw fail("IPv6 host is missing ']'") }
-            hostPart = authority[authority.index(after: authority.startIndex)..<close]
-            let afterClose = authority[authority.index(after: close)...]
-            if !afterClose.isEmpty {
-                guard afterClose.hasPrefix(":") else { throw fail("unexpected text after IPv6 host") }
-                portPart = afterClose.dropFirst()
-            }
-            bracketed = true
-        } else if let colon = authority.lastIndex(of: ":") {
-            hostPart = authority[..<colon]
-            portPart = authority[authority.index(after: colon)...]
+        let scheme: Scheme
+        if equalsIgnoringCase(bytes[0..<schemeEnd], "https") {
+            scheme = .https
+        } else if equalsIgnoringCase(bytes[0..<schemeEnd], "http") {
+            scheme = .http
         } else {
-            hostPart = authority
+            throw fail("scheme '\(text(0..<schemeEnd).lowercased())' is not supported: use http or https")
         }
-        if hostPart.isEmpty { throw fail("has no host") }
-        let host = hostPart.lowercased()
+        let authorityStart = schemeEnd + 3
+        var authorityEnd = authorityStart
+        while authorityEnd < bytes.count {
+            let byte = bytes[authorityEnd]
+            if byte == UInt8(ascii: "/") || byte == UInt8(ascii: "?") || byte == UInt8(ascii: "#") { break }
+            authorityEnd += 1
+        }
+        var hostStart = authorityStart
+        for index in stride(from: authorityEnd - 1, through: authorityStart, by: -1)
+        where bytes[index] == UInt8(ascii: "@") {
+            hostStart = index + 1
+            break
+        }
+        var hostEnd = authorityEnd
+        var portRange: Range<Int>?
+        var bracketed = false
+        if hostStart < authorityEnd && bytes[hostStart] == UInt8(ascii: "[") {
+            guard let close = (hostStart..<authorityEnd).first(where: { bytes[$0] == UInt8(ascii: "]") }) else {
+                throw fail("IPv6 host is missing ']'")
+            }
+            let afterClose = close + 1
+            if afterClose < authorityEnd {
+                guard bytes[afterClose] == UInt8(ascii: ":") else { throw fail("unexpected text after IPv6 host") }
+                portRange = (afterClose + 1)..<authorityEnd
+            }
+            hostStart += 1
+            hostEnd = close
+            bracketed = true
+        } else if let colon = (hostStart..<authorityEnd).last(where: { bytes[$0] == UInt8(ascii: ":") }) {
+            hostEnd = colon
+            portRange = (colon + 1)..<authorityEnd
+        }
+        if hostStart == hostEnd { throw fail("has no host") }
+        let host = lowercased(bytes[hostStart..<hostEnd])
         var port = scheme == .https ? 443 : 80
-        if let portPart {
-            guard !portPart.isEmpty, portPart.allSatisfy(\.isASCIIDigit), portPart.count <= 5,
-                let value = Int(portPart), (1...65535).contains(value)
-            else {
-                throw fail("port '\(portPart)' must be a number from 1 to 65535")
+        if let portRange {
+            var value = 0
+            let digitsOnly = portRange.allSatisfy { bytes[$0] >= UInt8(ascii: "0") && bytes[$0] <= UInt8(ascii: "9") }
+            if digitsOnly && !portRange.isEmpty && portRange.count <= 5 {
+                for index in portRange { value = value * 10 + Int(bytes[index] - UInt8(ascii: "0")) }
+            }
+            guard digitsOnly, !portRange.isEmpty, portRange.count <= 5, (1...65535).contains(value) else {
+                throw fail("port '\(text(portRange))' must be a number from 1 to 65535")
             }
             port = value
         }
-        var address: IPAddress?
-        var canonicalHost = host
         if bracketed {
             guard let parsed = IPAddress(parsing: host), parsed.isIPv6 else {
                 throw fail("'\(host)' is not an IPv6 address")
             }
-            address = parsed
-        } else {
-            switch URLHostIPv4.parse(Substring(host)) {
-            case .address(let value):
-                address = .v4(value)
-                canonicalHost = IPAddress.v4(value).description
-            case .invalid(let reason):
-                throw fail("host '\(host)' ends in a number but is not an IPv4 address: \(reason)")
-            case .notIPv4:
-                let allowed = host.utf8.allSatisfy { byte in
+            let spelledAsGiven = host.utf8.elementsEqual(bytes[hostStart..<hostEnd])
+            return Parts(
+                scheme: scheme, host: host, port: port, address: parsed, bracketed: true,
+                rewrittenHostRange: spelledAsGiven ? nil : hostStart..<hostEnd)
+        }
+        switch URLHostIPv4.parse(Substring(host)) {
+        case .address(let value):
+            let canonical = IPAddress.v4(value).description
+            let spelledCanonically = canonical.utf8.elementsEqual(bytes[hostStart..<hostEnd])
+            return Parts(
+                scheme: scheme, host: canonical, port: port, address: .v4(value), bracketed: false,
+                rewrittenHostRange: spelledCanonically ? nil : hostStart..<hostEnd)
+        case .invalid(let reason):
+            throw fail("host '\(host)' ends in a number but is not an IPv4 address: \(reason)")
+        case .notIPv4:
+            var previousWasDot = true  // a leading dot is refused like an empty label
+            var valid = host.utf8.count <= 253
+            for byte in host.utf8 where valid {
+                let isDot = byte == UInt8(ascii: ".")
+                let allowed =
                     (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
-                        || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
-                        || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
-                }
-                if !allowed || host.hasPrefix(".") || host.contains("..") || host.utf8.count > 253 {
-                    throw fail("host '\(host)' is not a valid DNS name")
-                }
+                    || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+                    || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || isDot
+                valid = allowed && !(isDot && previousWasDot)
+                previousWasDot = isDot
             }
+            if !valid { throw fail("host '\(host)' is not a valid DNS name") }
+            let spelledAsGiven = host.utf8.elementsEqual(bytes[hostStart..<hostEnd])
+            return Parts(
+                scheme: scheme, host: host, port: port, address: nil, bracketed: false,
+                rewrittenHostRange: spelledAsGiven ? nil : hostStart..<hostEnd)
         }
-        self.scheme = scheme
-        self.host = canonicalHost
-        self.port = port
-        self.address = address
-        self.hostIsBracketed = bracketed
-        if canonicalHost == hostPart {
-            self.requestURL = text
-        } else {
-            self.requestURL = String(text[..<hostPart.startIndex]) + canonicalHost + String(text[hostPart.endIndex...])
+    }
+
+    /// Where `needle` (ASCII) first occurs in `bytes`.
+    private static func firstIndex(of needle: StaticString, in bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        let pattern = UnsafeBufferPointer(start: needle.utf8Start, count: needle.utf8CodeUnitCount)
+        guard bytes.count >= pattern.count else { return nil }
+        for start in 0...(bytes.count - pattern.count)
+        where bytes[start] == pattern[0] && bytes[start..<(start + pattern.count)].elementsEqual(pattern) {
+            return start
         }
+        return nil
+    }
+
+    private static func equalsIgnoringCase(_ bytes: Slice<UnsafeBufferPointer<UInt8>>, _ word: StaticString) -> Bool {
+        let pattern = UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount)
+        return bytes.count == pattern.count && zip(bytes, pattern).allSatisfy { $0 | 0x20 == $1 }
+    }
+
+    private static func lowercased(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> String {
+        if !bytes.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) {
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        return String(
+            decoding: bytes.lazy.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 },
+            as: UTF8.self)
     }
 
     /// Throws, naming `field`, when `text` is not a monitor URL.

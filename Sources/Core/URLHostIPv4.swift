@@ -15,34 +15,47 @@ public enum URLHostIPv4: Sendable, Equatable {
     /// The host ends in a number but is not a valid IPv4 form; the reason says why.
     case invalid(String)
 
-    /// Reads `host` (lower-cased, without brackets).
+    /// Reads `host` (lower-cased, without brackets). Allocates nothing: it runs for every
+    /// monitor at start-up.
     public static func parse(_ host: Substring) -> URLHostIPv4 {
-        var parts = host.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        if let last = parts.last, last.isEmpty, parts.count > 1 { parts.removeLast() }
-        guard let last = parts.last, endsInNumber(last) else { return .notIPv4 }
-        if parts.count > 4 { return .invalid("an IPv4 address has at most four parts") }
-        var numbers: [UInt64] = []
-        numbers.reserveCapacity(parts.count)
-        for part in parts {
+        let bytes = host.utf8
+        var end = bytes.endIndex
+        if bytes.count > 1, bytes.last == UInt8(ascii: ".") { end = bytes.index(before: end) }
+        let lastStart =
+            bytes[..<end].lastIndex(of: UInt8(ascii: ".")).map { bytes.index(after: $0) } ?? bytes.startIndex
+        guard endsInNumber(bytes[lastStart..<end]) else { return .notIPv4 }
+        var numbers = SIMD4<UInt64>()
+        var count = 0
+        var partStart = bytes.startIndex
+        while true {
+            let partEnd = bytes[partStart..<end].firstIndex(of: UInt8(ascii: ".")) ?? end
+            if count == 4 { return .invalid("an IPv4 address has at most four parts") }
+            let part = bytes[partStart..<partEnd]
             guard let number = number(part) else {
+                // Name the first bad part, unless a later one makes it more than four parts.
+                let parts = bytes[..<end].split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+                if parts.count > 4 { return .invalid("an IPv4 address has at most four parts") }
                 let text = String(decoding: part, as: UTF8.self)
                 return .invalid(
                     text.isEmpty
                         ? "an IPv4 address has no empty parts"
                         : "'\(text)' is not a decimal, octal (0…) or hexadecimal (0x…) number")
             }
-            numbers.append(number)
+            numbers[count] = number
+            count += 1
+            if partEnd == end { break }
+            partStart = bytes.index(after: partEnd)
         }
-        for number in numbers.dropLast() where number > 255 {
+        for index in 0..<(count - 1) where numbers[index] > 255 {
             return .invalid("every part but the last must be 0…255")
         }
-        let lastLimit: UInt64 = 1 << (8 * UInt64(5 - numbers.count))
-        guard numbers[numbers.count - 1] < lastLimit else {
-            return .invalid("the last part must be below \(lastLimit) with \(numbers.count) part(s)")
+        let lastLimit: UInt64 = 1 << (8 * UInt64(5 - count))
+        guard numbers[count - 1] < lastLimit else {
+            return .invalid("the last part must be below \(lastLimit) with \(count) part(s)")
         }
-        var value = numbers[numbers.count - 1]
-        for (index, number) in numbers.dropLast().enumerated() {
-            value += number << (8 * UInt64(3 - index))
+        var value = numbers[count - 1]
+        for index in 0..<(count - 1) {
+            value += numbers[index] << (8 * UInt64(3 - index))
         }
         return .address(UInt32(value))
     }

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import LookoutCore
 import LookoutFFI
@@ -299,16 +300,32 @@ struct EngineRuntime {
                     path: configuration.monitorsPath, reason: "none of its monitor lines is valid (see above)")
             }
         }
-        var prepared: [PreparedMonitor] = []
-        prepared.reserveCapacity(parsed.monitors.count)
-        for monitor in parsed.monitors {
-            do {
-                prepared.append(try PreparedMonitor(monitor))
-            } catch {
-                throw EngineError.invalidMonitors(["id \(monitor.id): \(error.description)"])
+        return try Self.prepare(parsed.monitors)
+    }
+
+    /// `PreparedMonitor`s of `monitors`, in order, made on every core (start-up work that grows
+    /// with the number of monitors).
+    static func prepare(_ monitors: [Monitor]) throws(EngineError) -> [PreparedMonitor] {
+        let pieceCount = monitors.count < 10_000 ? 1 : MonitorFile.defaultParallelism
+        let pieces = Mutex([[PreparedMonitor]](repeating: [], count: pieceCount))
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: pieceCount) { piece in
+            let range = (monitors.count * piece / pieceCount)..<(monitors.count * (piece + 1) / pieceCount)
+            var prepared: [PreparedMonitor] = []
+            prepared.reserveCapacity(range.count)
+            for monitor in monitors[range] {
+                do throws(MonitorValidationError) {
+                    prepared.append(try PreparedMonitor(monitor))
+                } catch {
+                    failures.withLock { $0.append("id \(monitor.id): \(error.description)") }
+                    return
+                }
             }
+            pieces.withLock { $0[piece] = prepared }
         }
-        return prepared
+        let refused = failures.withLock { $0 }
+        if !refused.isEmpty { throw EngineError.invalidMonitors(refused) }
+        return pieces.withLock { $0.flatMap { $0 } }
     }
 
     /// A check holds a socket, and a loop holds thousands of checks: lift the soft limit on open

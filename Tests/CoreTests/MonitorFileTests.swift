@@ -143,6 +143,31 @@ struct MonitorFileTests {
         )
     }
 
+    @Test(
+        "a file read in pieces on several cores gives what one piece gives: order, line numbers, duplicates",
+        arguments: [2, 3, 5, 8, 40])
+    func piecesReadLikeOneFile(pieces: Int) {
+        var lines: [String] = []
+        for index in 0..<30 {
+            switch index % 6 {
+            case 0: lines.append(#"{"id":"m\#(index)","url":"https://a.example/\#(index)"}"#)
+            case 1: lines.append("# comment \(index)")
+            case 2: lines.append(#"{"id":"m0","url":"https://dup.example/"}"#)
+            case 3: lines.append("")
+            case 4: lines.append(#"{"id":"bad\#(index)","url":"ftp://x/"}"#)
+            default: lines.append(#"{"id":"m\#(index)","url":"https://b.example/","#)
+            }
+        }
+        let data = Data(lines.joined(separator: "\n").utf8)
+        let whole = MonitorFile.parse(data, parallelism: 1)
+        let cut = MonitorFile.parse(data, parallelism: pieces)
+        #expect(whole.monitors.map(\.id) == ["m0", "m6", "m12", "m18", "m24"])
+        #expect(whole.errors.count == 15)
+        #expect(whole.errors.first == MonitorFile.LineError(line: 3, reason: "id 'm0' already used on line 1"))
+        #expect(cut.monitors == whole.monitors)
+        #expect(cut.errors == whole.errors)
+    }
+
     @Test("a refused line does not reserve its id")
     func refusedLineDoesNotReserveItsId() {
         let parsed = parse([
