@@ -74,6 +74,7 @@ let package = Package(
                 "LookoutFFI",
                 "LookoutCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Engine"
         ),
@@ -117,7 +118,7 @@ let package = Package(
         // Redis, and the built binaries for end-to-end tests.
         .target(
             name: "LookoutTestSupport",
-            dependencies: ["LookoutFFI", "LookoutCore"],
+            dependencies: ["LookoutFFI", "LookoutCore", .product(name: "Logging", package: "swift-log")],
             path: "Tests/Support"
         ),
         .testTarget(

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Logging
 import LookoutCore
 import LookoutFFI
 import Synchronization
@@ -13,6 +14,8 @@ import Glibc
 /// summary at the end.
 struct EngineRuntime {
     let configuration: EngineConfiguration
+    /// Where the engine and every part it starts report what happens (one logger, injected).
+    let logger: Logger
     /// `--database`: results also go to PostgreSQL through the COPY writer (Persistence/).
     var database: DatabaseRunOptions? = nil
 
@@ -43,10 +46,10 @@ struct EngineRuntime {
         let writer = try database.map { options throws(EngineError) in
             if let cluster = configuration.cluster {
                 return try ClusterDatabase.startWriter(
-                    options: options, engineId: cluster.engineId, log: .standardError)
+                    options: options, engineId: cluster.engineId, log: logger.component("database"))
             }
             return try StandaloneDatabase.startWriter(
-                monitors: prepared.map(\.monitor), options: options, log: .standardError)
+                monitors: prepared.map(\.monitor), options: options, log: logger)
         }
         var coordinator: ClusterCoordinator?
         var monitorSync: ClusterMonitorSync?
@@ -58,7 +61,8 @@ struct EngineRuntime {
                         redis: cluster.redis, contract: cluster.contract, engineId: cluster.engineId,
                         leaseMs: cluster.leaseMs,
                         // A reply must come within half a lease, or a stuck heartbeat outlives it.
-                        commandTimeoutSeconds: min(2, Double(cluster.leaseMs) / 2000))
+                        commandTimeoutSeconds: min(2, Double(cluster.leaseMs) / 2000)),
+                    log: logger.component("cluster")
                 ) { event in
                     syncBox.withLock { $0 }?.deliver(event)
                 }
@@ -135,7 +139,7 @@ struct EngineRuntime {
             let sync = ClusterMonitorSync(
                 configuration: ClusterMonitorSync.Configuration(
                     databaseURL: database?.writer.databaseURL ?? "", reconcileSeconds: cluster.reconcileSeconds),
-                loops: loops, log: ClusterCoordinator.standardErrorLog)
+                loops: loops, log: logger.component("cluster"))
             sync.start()
             syncBox.withLock { $0 = sync }
             monitorSync = sync
@@ -144,16 +148,12 @@ struct EngineRuntime {
             } catch {
                 throw EngineError.invalidOption(name: "--redis", reason: error.description)
             }
-            FileHandle.standardError.write(
-                Data(
-                    "lookout-engine: cluster engine \(cluster.engineId), Redis \(cluster.redis), lease \(cluster.leaseMs) ms\n"
-                        .utf8))
+            logger.info("cluster engine \(cluster.engineId), Redis \(cluster.redis), lease \(cluster.leaseMs) ms")
         }
         let metricsNote = metricsServer.map { "; metrics on http://\(configuration.metricsAddress):\($0.port)/metrics" }
-        FileHandle.standardError.write(
-            Data(
-                "lookout-engine: \(prepared.count) monitors on \(loops.count) loop(s), up to \(inFlightPerLoop * loops.count) in flight, curl \(CurlGlobal.version)\(metricsNote ?? "")\n"
-                    .utf8))
+        logger.info(
+            "\(prepared.count) monitors on \(loops.count) loop(s), up to \(inFlightPerLoop * loops.count) in flight, curl \(CurlGlobal.version)\(metricsNote ?? "")"
+        )
 
         // Main thread: wait for a signal, the deadline, or (with --once) all loops to finish.
         let deadline = configuration.durationSeconds.map { checkingStarted + Int64($0 * 1_000_000) }
@@ -164,19 +164,17 @@ struct EngineRuntime {
         func stopLoops(_ name: String) {
             for loop in loops { loop.requestStop() }
             let inFlight = loops.reduce(0) { $0 + $1.statistics.inFlight.load(ordering: .relaxed) }
-            FileHandle.standardError.write(
-                Data(
-                    "lookout-engine: \(name): no new checks; draining \(inFlight) check(s) in flight (another SIGINT or SIGTERM exits at once)\n"
-                        .utf8))
+            logger.info(
+                "\(name): no new checks; draining \(inFlight) check(s) in flight (another SIGINT or SIGTERM exits at once)"
+            )
         }
         func beginStop(_ name: String) {
             stopping = true
             if let coordinator, let cluster = configuration.cluster, coordinator.beginLeave() {
                 handOverUntil = Clock.monotonicMicros() + Int64(cluster.leaseMs + 2000) * 1000
-                FileHandle.standardError.write(
-                    Data(
-                        "lookout-engine: \(name): handing this engine's shards over; checking until the agreed moment (another SIGINT or SIGTERM exits at once)\n"
-                            .utf8))
+                logger.info(
+                    "\(name): handing this engine's shards over; checking until the agreed moment (another SIGINT or SIGTERM exits at once)"
+                )
             } else {
                 stopLoops(name)
             }
@@ -187,15 +185,9 @@ struct EngineRuntime {
             if received == SIGINT || received == SIGTERM {
                 let name = received == SIGINT ? "SIGINT" : "SIGTERM"
                 if stopping {
-                    FileHandle.standardError.write(
-                        Data(
-                            "lookout-engine: second signal (\(name)), exiting without waiting for checks in flight\n"
-                                .utf8))
+                    logger.warning("second signal (\(name)), exiting without waiting for checks in flight")
                     if let figures = writer?.statistics.snapshot, figures.bufferedRows > 0 {
-                        FileHandle.standardError.write(
-                            Data(
-                                "lookout-engine: \(figures.bufferedRows) check rows not yet in the database are abandoned\n"
-                                    .utf8))
+                        logger.error("\(figures.bufferedRows) check rows not yet in the database are abandoned")
                     }
                     results.close()
                     // The shell's convention for a process ended by a signal: 128 + its number.
@@ -235,7 +227,7 @@ struct EngineRuntime {
         }
         FileHandle.standardError.write(Data((report.line + "\n").utf8))
         if let writeError {
-            FileHandle.standardError.write(Data("lookout-engine: writing results failed: \(writeError)\n".utf8))
+            logger.error("writing results failed: \(writeError)")
         }
         if let path = configuration.summaryJSONPath {
             do {
@@ -246,10 +238,7 @@ struct EngineRuntime {
         }
         if writeError != nil { return 3 }
         if let databaseFigures, databaseFigures.droppedRows > 0 {
-            FileHandle.standardError.write(
-                Data(
-                    "lookout-engine: \(databaseFigures.droppedRows) check rows could not be stored (see the errors above)\n"
-                        .utf8))
+            logger.error("\(databaseFigures.droppedRows) check rows could not be stored (see the errors above)")
             return 3
         }
         if configuration.once && summary.count(.up) != summary.checks { return 1 }
@@ -291,10 +280,8 @@ struct EngineRuntime {
         if !parsed.errors.isEmpty {
             let lines = parsed.errors.map(\.description)
             if !configuration.skipInvalid { throw EngineError.invalidMonitors(lines) }
-            FileHandle.standardError.write(
-                Data(
-                    "lookout-engine: skipping \(lines.count) invalid line(s):\n  \(lines.prefix(20).joined(separator: "\n  "))\n"
-                        .utf8))
+            logger.warning(
+                "skipping \(lines.count) invalid line(s):\n  \(lines.prefix(20).joined(separator: "\n  "))")
             if parsed.monitors.isEmpty {
                 throw EngineError.monitorsFile(
                     path: configuration.monitorsPath, reason: "none of its monitor lines is valid (see above)")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import LookoutCore
 import LookoutFFI
 
@@ -31,7 +32,7 @@ struct ImportCommand: ParsableCommand {
 
     func run() throws {
         let started = Clock.monotonicMicros()
-        let log = PersistenceLog.standardError
+        let log = Logger.engine()
         do throws(ImportError) {
             let (monitors, skipped) = try MonitorImporter.load(path: file, skipInvalid: skipInvalid)
             if !skipped.isEmpty {

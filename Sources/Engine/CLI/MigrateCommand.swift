@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import LookoutCore
 import LookoutFFI
 
@@ -25,7 +26,7 @@ struct MigrateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let log = PersistenceLog.standardError
+        let log = Logger.engine()
         do throws(PostgresError) {
             let (connection, outcome) = try DatabaseSetup.prepare(url: database, log: log)
             var line =

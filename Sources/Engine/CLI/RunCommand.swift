@@ -128,6 +128,11 @@ struct RunCommand: ParsableCommand {
         help: "Seconds between full reconciles of the owned monitors with the database (default 30).")
     var reconcileSeconds: Double = 30
 
+    @Option(
+        name: .long,
+        help: "Least severe message written to standard error: debug, info, warning or error (default info).")
+    var logLevel: EngineLogLevel = .info
+
     func validate() throws {
         if redis != nil {
             if database == nil {
@@ -261,7 +266,9 @@ struct RunCommand: ParsableCommand {
         configuration.cluster = try clusterOptions()
         let exitCode: Int32
         do {
-            exitCode = try EngineRuntime(configuration: configuration, database: databaseOptions).run()
+            exitCode = try EngineRuntime(
+                configuration: configuration, logger: .engine(level: logLevel.level), database: databaseOptions
+            ).run()
         } catch {
             FileHandle.standardError.write(Data("lookout-engine: \(error.description)\n".utf8))
             throw ExitCode(2)
@@ -271,3 +278,4 @@ struct RunCommand: ParsableCommand {
 }
 
 extension ResultFormat: ExpressibleByArgument {}
+extension EngineLogLevel: ExpressibleByArgument {}

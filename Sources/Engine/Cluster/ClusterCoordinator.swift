@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import LookoutCore
 import LookoutFFI
 import Synchronization
@@ -44,22 +45,10 @@ final class ClusterCoordinator: @unchecked Sendable {
         case checksRequested([CheckRequest])
     }
 
-    enum LogLevel: Int, Sendable, Comparable {
-        case debug, info, warning, error
-        static func < (lhs: LogLevel, rhs: LogLevel) -> Bool { lhs.rawValue < rhs.rawValue }
-    }
-    typealias Log = @Sendable (LogLevel, String) -> Void
-
-    /// Warnings and errors to standard error.
-    static let standardErrorLog: Log = { level, message in
-        guard level >= .info else { return }
-        FileHandle.standardError.write(Data("lookout-engine: cluster: \(message)\n".utf8))
-    }
-
     let configuration: Configuration
     let statistics = ClusterStatistics()
     fileprivate let onEvent: @Sendable (Event) -> Void
-    fileprivate let log: Log
+    fileprivate let log: Logger
 
     fileprivate struct Inbox: ~Copyable {
         var live: [CheckResult] = []
@@ -78,7 +67,7 @@ final class ClusterCoordinator: @unchecked Sendable {
 
     init(
         configuration: Configuration,
-        log: @escaping Log = ClusterCoordinator.standardErrorLog,
+        log: Logger,
         onEvent: @escaping @Sendable (Event) -> Void
     ) {
         self.configuration = configuration
@@ -304,7 +293,7 @@ private final class CoordinatorCore {
         commands.onReady = { [unowned self] in self.commandsReady() }
         commands.onDown = { [unowned self] error in self.commandsDown(error) }
         subscriber.onDown = { [unowned self] error in
-            self.owner.log(.debug, "subscriber connection: \(error)")
+            self.owner.log.debug("subscriber connection: \(error)")
         }
         // Both channels on the one subscriber connection; it renews them after every reconnect.
         let monitorsChangedChannel = contract.monitorsChangedChannel
@@ -338,7 +327,7 @@ private final class CoordinatorCore {
         statistics.connected.store(1, ordering: .relaxed)
         if commandsReadyBefore {
             ClusterStatistics.add(statistics.reconnects)
-            owner.log(.info, "reconnected to Redis at \(configuration.redis)")
+            owner.log.info("reconnected to Redis at \(configuration.redis)")
         }
         commandsReadyBefore = true
         guard stopping == nil else { return }
@@ -351,12 +340,11 @@ private final class CoordinatorCore {
         let wasConnected = statistics.connected.exchange(0, ordering: .relaxed) == 1
         membership.connectionLost(now: nowMs)
         if wasConnected {
-            owner.log(
-                .warning,
+            owner.log.warning(
                 "lost Redis (\(error)); keeping the \(membership.ownedShards?.count ?? 0) owned shards while reconnecting"
             )
         } else if commands.failedAttempts == 1 || commands.failedAttempts % 20 == 0 {
-            owner.log(.warning, "cannot reach Redis (\(error)), attempt \(commands.failedAttempts); retrying")
+            owner.log.warning("cannot reach Redis (\(error)), attempt \(commands.failedAttempts); retrying")
         }
         rearmMembershipTimer()
     }
@@ -373,23 +361,21 @@ private final class CoordinatorCore {
                 ClusterStatistics.add(statistics.registrations)
                 if reason != .initial {
                     ClusterStatistics.add(statistics.reRegistrations)
-                    owner.log(.info, "registering again as \(configuration.engineId) (\(reason))")
+                    owner.log.info("registering again as \(configuration.engineId) (\(reason))")
                 }
                 sendHeartbeat(mode: reason == .initial ? "join" : "rejoin")
             case .heartbeat:
                 sendHeartbeat(mode: "renew")
             case .ownedShardsChanged(let shards):
                 statistics.ownedShards.store(shards.count, ordering: .relaxed)
-                owner.log(
-                    .info,
+                owner.log.info(
                     "owning \(shards.count) of \(ClusterContract.shardCount) shards (\(membership.liveMembers.count) live engine(s))"
                 )
                 owner.onEvent(.ownedShardsChanged(shards))
             case .ownedShardsWillChange(let shards, let at):
                 statistics.ownedShards.store(shards.count, ordering: .relaxed)
                 let inMs = at - nowMs
-                owner.log(
-                    .info,
+                owner.log.info(
                     "owning \(shards.count) of \(ClusterContract.shardCount) shards from the agreed hand-over in \(inMs) ms (\(membership.liveMembers.count) live engine(s))"
                 )
                 owner.onEvent(.ownedShardsWillChange(shards, atWallMicros: handOverWallMicros(at: at)))
@@ -526,9 +512,9 @@ private final class CoordinatorCore {
         ClusterStatistics.add(statistics.heartbeatFailures)
         switch result {
         case .success(let reply):
-            owner.log(.warning, "heartbeat refused by Redis: \(reply)")
+            owner.log.warning("heartbeat refused by Redis: \(reply)")
         case .failure(let error):
-            owner.log(.debug, "heartbeat failed: \(error)")
+            owner.log.debug("heartbeat failed: \(error)")
         }
         apply(membership.heartbeatFailed(now: now))
     }
@@ -550,7 +536,7 @@ private final class CoordinatorCore {
         guard !leaveRequested else { return }
         leaveRequested = true
         guard commands.isReady, membership.ownedShards != nil else {
-            owner.log(.info, "leaving without a hand-over (not registered with Redis)")
+            owner.log.info("leaving without a hand-over (not registered with Redis)")
             owner.leaveCompleted.store(true, ordering: .releasing)
             return
         }
@@ -563,15 +549,14 @@ private final class CoordinatorCore {
             guard case .success(.array(let parts)) = result, parts.count == 2, case .integer(let serverNow) = parts[0],
                 case .integer(let leavingAt) = parts[1], leavingAt >= 0
             else {
-                self.owner.log(
-                    .warning, "leave request not accepted by Redis (\(result)); stopping without a hand-over")
+                self.owner.log.warning("leave request not accepted by Redis (\(result)); stopping without a hand-over")
                 self.owner.leaveCompleted.store(true, ordering: .releasing)
                 return
             }
             let now = self.nowMs
             self.apply(self.membership.leaveAccepted(now: now, serverNowMs: serverNow, leavingAtMs: leavingAt))
             let wait = max(leavingAt - serverNow, 0)
-            self.owner.log(.info, "leaving: the other engines own this engine's shards in \(wait) ms")
+            self.owner.log.info("leaving: the other engines own this engine's shards in \(wait) ms")
             self.leaveTimer.schedule(after: Double(wait) / 1000)
         }
     }
@@ -584,7 +569,7 @@ private final class CoordinatorCore {
 
     private func monitorChangesSubscribed() {
         if subscribedBefore {
-            owner.log(.info, "monitor change notifications resumed; reconcile with the database")
+            owner.log.info("monitor change notifications resumed; reconcile with the database")
             owner.onEvent(.monitorNotificationsResumed)
         }
         subscribedBefore = true
@@ -596,7 +581,7 @@ private final class CoordinatorCore {
             changes = try MonitorChange.parse(message.payload)
         } catch {
             ClusterStatistics.add(statistics.monitorChangesInvalid)
-            owner.log(.warning, "ignoring a monitor change: \(error.description)")
+            owner.log.warning("ignoring a monitor change: \(error.description)")
             return
         }
         ClusterStatistics.add(statistics.monitorChangesReceived, changes.count)
@@ -624,7 +609,7 @@ private final class CoordinatorCore {
             requests = try CheckRequest.parse(message.payload)
         } catch {
             ClusterStatistics.add(statistics.checkRequestsInvalid)
-            owner.log(.warning, "ignoring a check request: \(error.description)")
+            owner.log.warning("ignoring a check request: \(error.description)")
             return
         }
         // Every engine receives every request; only the owner of the shard acts. Until its first
@@ -632,11 +617,11 @@ private final class CoordinatorCore {
         guard let owned = membership.ownedShards, stopping == nil else { return }
         let relevant = requests.filter { owned.contains($0.shard) }
         if relevant.count < requests.count {
-            owner.log(.debug, "check requests for shards owned by other engines: \(requests.count - relevant.count)")
+            owner.log.debug("check requests for shards owned by other engines: \(requests.count - relevant.count)")
         }
         guard !relevant.isEmpty else { return }
         ClusterStatistics.add(statistics.checkRequestsReceived, relevant.count)
-        owner.log(.info, "check requested: \(Self.describe(relevant))")
+        owner.log.info("check requested: \(Self.describe(relevant))")
         // Changes that arrived earlier go first: the request must see the definition they load.
         deliverChanges()
         owner.onEvent(.checksRequested(relevant))
@@ -718,7 +703,7 @@ private final class CoordinatorCore {
             commands.send(argv) { [unowned self] result in
                 if case .success(.string) = result { tracker.acknowledged[offset] = true }
                 if case .success(.error(let text)) = result {
-                    self.owner.log(.warning, "XADD to \(self.configuration.contract.stateStream) refused: \(text)")
+                    self.owner.log.warning("XADD to \(self.configuration.contract.stateStream) refused: \(text)")
                 }
                 tracker.remaining -= 1
                 if tracker.remaining == 0 { self.outboxBatchFinished(tracker.acknowledged) }

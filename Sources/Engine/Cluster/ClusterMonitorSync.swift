@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import LookoutCore
 import LookoutFFI
 import Synchronization
@@ -28,7 +29,7 @@ final class ClusterMonitorSync: @unchecked Sendable {
 
     private let configuration: Configuration
     private let loops: [CheckLoop]
-    private let log: ClusterCoordinator.Log
+    private let log: Logger
     private let mailbox = Mutex(Mailbox())
     private let signal = NSCondition()
     private let finished = DispatchSemaphore(value: 0)
@@ -43,7 +44,7 @@ final class ClusterMonitorSync: @unchecked Sendable {
     /// Monitors loaded right now (for metrics and tests).
     let monitorCount = Atomic<Int>(0)
 
-    init(configuration: Configuration, loops: [CheckLoop], log: @escaping ClusterCoordinator.Log) {
+    init(configuration: Configuration, loops: [CheckLoop], log: Logger) {
         self.configuration = configuration
         self.loops = loops
         self.log = log
@@ -111,7 +112,7 @@ final class ClusterMonitorSync: @unchecked Sendable {
             if !gained.isEmpty {
                 load(where: "shard = ANY($1::int[])", [Self.arrayLiteral(gained.sorted())])
             }
-            log(.info, "owning \(shards.count) shards (+\(gained.count) −\(lost.count)), \(running.count) monitors")
+            log.info("owning \(shards.count) shards (+\(gained.count) −\(lost.count)), \(running.count) monitors")
         case .ownedShardsWillChange(let shards, let atWallMicros):
             // Agreed hand-over: the monitors given up are checked until the instant, the gained
             // ones are loaded now and checked from it.
@@ -126,8 +127,7 @@ final class ClusterMonitorSync: @unchecked Sendable {
                 load(where: "shard = ANY($1::int[])", [Self.arrayLiteral(gained.sorted())], checkFrom: atWallMicros)
             }
             let inMs = (atWallMicros - Clock.wallMicros()) / 1000
-            log(
-                .info,
+            log.info(
                 "owning \(shards.count) shards from the hand-over in \(inMs) ms (+\(gained.count) −\(lost.count)), \(running.count) monitors"
             )
         case .monitorsChanged(let changes):
@@ -159,7 +159,7 @@ final class ClusterMonitorSync: @unchecked Sendable {
                     readable
                     ? "it is paused, deleted, invalid or not in a shard of this engine"
                     : "the database could not be read"
-                log(.info, "check request \(request.requestId) for monitor \(request.monitorId) not run: \(reason)")
+                log.info("check request \(request.requestId) for monitor \(request.monitorId) not run: \(reason)")
                 continue
             }
             commands[loopIndex(for: request.monitorId)].append(.checkNow(id: request.monitorId))
@@ -238,7 +238,7 @@ final class ClusterMonitorSync: @unchecked Sendable {
                 commands[loopIndex(for: monitor.id)].append(.upsert(prepared))
                 running[id] = (Int(shard), result.string(row: row, column: 9) ?? "")
             } catch {
-                log(.warning, "monitor \(id) (\(record.externalId)) is invalid and not checked: \(error.description)")
+                log.warning("monitor \(id) (\(record.externalId)) is invalid and not checked: \(error.description)")
                 if running[id] != nil { commands[loopIndex(for: String(id))].append(.remove(id: String(id))) }
                 running[id] = nil
             }
@@ -278,7 +278,7 @@ final class ClusterMonitorSync: @unchecked Sendable {
             }
             return try connection!.execute(sql, parameters, operation: "load monitors")
         } catch {
-            log(.warning, "reading monitors failed, retrying: \(error.description)")
+            log.warning("reading monitors failed, retrying: \(error.description)")
             connection = nil
             reconcileDue = true
             return nil

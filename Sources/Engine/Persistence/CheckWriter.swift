@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import LookoutCore
 import LookoutFFI
 
@@ -89,7 +90,7 @@ final class CheckWriter: @unchecked Sendable {
     let instance: UInt64
 
     private let directory: MonitorIdDirectory
-    private let log: PersistenceLog
+    private let log: Logger
     private let condition = NSCondition()
     private var inbox: [[CheckResult]] = []
     private var closeRequested = false
@@ -115,7 +116,7 @@ final class CheckWriter: @unchecked Sendable {
     init(
         configuration: Configuration,
         directory: MonitorIdDirectory,
-        log: PersistenceLog,
+        log: Logger,
         hooks: CheckTableWriter.Hooks = CheckTableWriter.Hooks(),
         instance: UInt64 = UInt64.random(in: .min ... .max)
     ) throws(EngineError) {

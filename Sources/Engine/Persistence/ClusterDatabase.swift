@@ -1,3 +1,4 @@
+import Logging
 import LookoutCore
 import LookoutFFI
 
@@ -6,7 +7,7 @@ import LookoutFFI
 /// mode, so the writer's directory maps numeric ids directly.
 enum ClusterDatabase {
     static func startWriter(
-        options: DatabaseRunOptions, engineId: String, log: PersistenceLog
+        options: DatabaseRunOptions, engineId: String, log: Logger
     )
         throws(EngineError) -> CheckWriter
     {

@@ -1,3 +1,4 @@
+import Logging
 import LookoutCore
 import LookoutFFI
 
@@ -10,7 +11,7 @@ enum DatabaseSetup {
     }
 
     /// Returns an open connection on the migrated schema (blocking; call off the loop threads).
-    static func prepare(url: String, log: PersistenceLog) throws(PostgresError) -> (PostgresConnection, Outcome) {
+    static func prepare(url: String, log: Logger) throws(PostgresError) -> (PostgresConnection, Outcome) {
         let connection = try PostgresConnection(url: url, applicationName: "lookout-engine setup")
         let migration = try Migrator().migrate(connection)
         if !migration.applied.isEmpty {

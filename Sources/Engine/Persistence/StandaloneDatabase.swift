@@ -1,3 +1,4 @@
+import Logging
 import LookoutCore
 import LookoutFFI
 
@@ -16,7 +17,7 @@ enum StandaloneDatabase {
     static func startWriter(
         monitors: [Monitor],
         options: DatabaseRunOptions,
-        log: PersistenceLog
+        log: Logger
     )
         throws(EngineError) -> CheckWriter
     {

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import LookoutCore
 import LookoutFFI
 import LookoutTestSupport
@@ -37,7 +38,7 @@ final class CoordinatorProbe: Sendable {
         let logs = self.logs
         coordinator = ClusterCoordinator(
             configuration: configuration,
-            log: { level, message in
+            log: .collecting { level, message in
                 logs.mutate { $0.append("\(Clock.monotonicMicros() / 1000 % 100_000) \(level): \(message)") }
             },
             onEvent: { event in

@@ -1,3 +1,5 @@
+import Logging
+import LookoutTestSupport
 import Synchronization
 
 @testable import LookoutEngine
@@ -5,8 +7,8 @@ import Synchronization
 /// Collects log lines (for assertions and for printing on failure).
 final class LogCollector: Sendable {
     private let lines = Mutex<[String]>([])
-    var log: PersistenceLog {
-        PersistenceLog(minimum: .info) { [self] level, message in
+    var log: Logger {
+        Logger.collecting(level: .info) { [self] level, message in
             self.lines.withLock { $0.append("\(level): \(message)") }
         }
     }
