@@ -55,21 +55,15 @@ struct ControlBench {
     }
 
     func run() throws -> Report {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "lookout-bench-control-\(getpid())"
-        ).path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let schema = "lookout_bench_\(Int(Date().timeIntervalSince1970))_\(getpid())"
-        try psql("CREATE SCHEMA \(schema)")
-        defer { try? psql("DROP SCHEMA IF EXISTS \(schema) CASCADE") }
-        let prefix = "lookout-bench-\(getpid())"
+        let scratch = try BenchScratch(name: "control", databaseURL: databaseURL, redis: redis)
+        defer { scratch.close() }
+        let directory = scratch.directory
+        let prefix = scratch.redisPrefix
         let port = try Self.freePort()
         let control = try ChildProcess(
             executable: try Self.sibling("lookout-control"),
             arguments: [
-                "--database",
-                databaseURL + (databaseURL.contains("?") ? "&" : "?") + "options=-csearch_path%3D" + schema,
+                "--database", scratch.databaseURL,
                 "--redis", redisURL, "--redis-prefix", prefix, "--port", String(port), "--bcrypt-cost", "10",
                 "--allow-private-targets", "--no-rollups", "--outbox-poll-ms", "1000",
                 // The figures are the API's own cost: the per-token budget is set out of reach
@@ -82,10 +76,6 @@ struct ControlBench {
         defer {
             control.terminate()
             _ = control.wait(deadline: ChildProcess.now() + 15, shouldStop: { false })
-            _ = try? redisCLI([
-                "EVAL", "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end", "0",
-                prefix + ":*",
-            ])
         }
         var api = ControlAPI(base: "http://127.0.0.1:\(port)")
         try waitForHealth(api, control: control, stderrPath: directory + "/control.stderr")
@@ -137,7 +127,7 @@ struct ControlBench {
                 reason: "connect_refused",
                 message: "connection refused"
             )
-            let id = try redisCLI(
+            let id = try scratch.redisCLI(
                 ["XADD", contract.stateStream, "MAXLEN", "~", "100000", "*"]
                     + event.streamFields.flatMap { [$0.0, $0.1] }
             )
@@ -228,22 +218,6 @@ struct ControlBench {
         }
         guard non2xx == 0 else { throw Failure(description: "\(non2xx) requests failed under load:\n\(output)") }
         return (requests, p50, p99)
-    }
-
-    private func psql(_ sql: String) throws {
-        guard let psql = Self.which("psql") else { throw Failure(description: "psql is not installed (scripts/setup)") }
-        _ = try Self.capture(psql, [databaseURL, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
-    }
-
-    @discardableResult
-    private func redisCLI(_ arguments: [String]) throws -> String {
-        guard let cli = Self.which("redis-cli") else {
-            throw Failure(description: "redis-cli is not installed (scripts/setup)")
-        }
-        var options = ["-h", redis.host, "-p", String(redis.port), "-n", String(redis.database)]
-        if let user = redis.username { options += ["--user", user] }
-        if let password = redis.password { options += ["--pass", password, "--no-auth-warning"] }
-        return try Self.capture(cli, options + arguments).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     // MARK: helpers

@@ -127,16 +127,11 @@ struct RealtimeBench {
     }
 
     func run() async throws -> Report {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "lookout-bench-realtime-\(getpid())"
-        ).path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let schema = "lookout_bench_rt_\(Int(Date().timeIntervalSince1970))_\(getpid())"
-        try psql("CREATE SCHEMA \(schema)")
-        defer { try? psql("DROP SCHEMA IF EXISTS \(schema) CASCADE") }
-        let prefix = "lookout-bench-rt-\(getpid())"
-        let schemaURL = databaseURL + (databaseURL.contains("?") ? "&" : "?") + "options=-csearch_path%3D" + schema
+        let scratch = try BenchScratch(name: "rt", databaseURL: databaseURL, redis: redis)
+        defer { scratch.close() }
+        let directory = scratch.directory
+        let prefix = scratch.redisPrefix
+        let schemaURL = scratch.databaseURL
 
         var controls: [(process: ChildProcess, port: Int)] = []
         defer {
@@ -144,12 +139,6 @@ struct RealtimeBench {
                 control.process.terminate()
                 _ = control.process.wait(deadline: ChildProcess.now() + 15, shouldStop: { false })
             }
-            _ = try? ControlBench.capture(
-                ControlBench.which("redis-cli") ?? "/usr/bin/redis-cli",
-                [
-                    "-h", redis.host, "-p", String(redis.port), "EVAL",
-                    "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end", "0", prefix + ":*",
-                ])
         }
         for index in 0..<command.instances {
             let port = try ControlBench.freePort()
@@ -307,11 +296,6 @@ struct RealtimeBench {
         }
         let log = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
         throw Failure(description: "lookout-control did not become ready: \(log.suffix(2000))")
-    }
-
-    private func psql(_ sql: String) throws {
-        guard let psql = ControlBench.which("psql") else { throw Failure(description: "psql is not installed") }
-        _ = try ControlBench.capture(psql, [databaseURL, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
     }
 
     /// User + system CPU of a process so far (/proc/<pid>/stat, clock ticks).
