@@ -605,11 +605,12 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         let releasedPermit = releasePermit(slot: slot)
         recycleEasy(slot: slot)
         let monitorIndex = Int(slots[slot].monitorIndex)
-        var result = result
-        result.checkId = nextCheckId()
         outgoing.append(result)
+        outgoing[outgoing.count - 1].checkId = nextCheckId()
         if configuration.stateEvents != nil, let prepared = slots[slot].prepared {
-            trackHealth(of: monitorIndex, prepared: prepared, result: result, now: Clock.monotonicMicros())
+            trackHealth(
+                of: monitorIndex, prepared: prepared, result: outgoing[outgoing.count - 1], now: Clock.monotonicMicros()
+            )
         }
         if let deadline = deadlines[slot], deadline.isScheduled { deadline.cancel() }
         slots[slot].reset()

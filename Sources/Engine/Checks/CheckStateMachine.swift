@@ -224,13 +224,13 @@ struct CheckStateMachine: Sendable {
     /// Whether the shell should read the Location of an answer with `httpStatus` (only when the
     /// check would follow it; reading it costs a string per answer).
     func wantsRedirectLocation(httpStatus: Int) -> Bool {
-        guard let monitor = prepared?.monitor else { return false }
-        return monitor.followRedirects && (300...399).contains(httpStatus) && httpStatus != 304
+        // The status first: most answers are not redirects, and then the monitor is not read.
+        (300...399).contains(httpStatus) && httpStatus != 304 && prepared?.monitor.followRedirects == true
     }
 
     /// The current hop's transfer ended.
     mutating func transferFinished(_ outcome: TransferOutcome, now: Int64) -> Action {
-        guard case .transferring = phase, let monitor = prepared?.monitor else { return .none }
+        guard case .transferring = phase, prepared != nil else { return .none }
         if let failure = outcome.failure {
             return finish(
                 now: now, status: failure.code.status, errorCode: failure.code, message: failure.message,
@@ -240,7 +240,9 @@ struct CheckStateMachine: Sendable {
         if wantsRedirectLocation(httpStatus: httpStatus), let location = outcome.redirectLocation {
             return followRedirect(to: location, httpStatus: httpStatus, timings: outcome.timings, now: now)
         }
-        let verdict = ResponseEvaluator.evaluate(monitor, httpStatus: httpStatus, body: outcome.body)
+        // Read in place: a copy of the monitor would retain each of its strings.
+        let verdict = ResponseEvaluator.evaluate(
+            prepared.unsafelyUnwrapped.monitor, httpStatus: httpStatus, body: outcome.body)
         return finish(
             now: now, status: verdict.status, httpStatus: httpStatus, errorCode: verdict.errorCode,
             message: verdict.message, timings: outcome.timings)
