@@ -255,6 +255,21 @@ struct CheckStateMachineTests {
         #expect(driver.transfers.isEmpty)
     }
 
+    @Test("a resolver that gives up before the check's deadline is dns_timeout with the resolver's words")
+    func resolverTimeoutBeforeTheDeadline() throws {
+        var driver = Driver()
+        try driver.start(Monitor(id: "m", url: "http://slow-dns.example/", timeoutMs: 5000))
+        driver.advance(ms: 2000)
+        driver.failResolve(.dnsTimeout, "no answer from the DNS server for slow-dns.example")
+        let result = try #require(driver.result)
+        #expect(result.status == .error && result.errorCode == .dnsTimeout)
+        #expect(result.errorMessage == "no answer from the DNS server for slow-dns.example")
+        #expect(result.totalMicros == 2_000_000 && result.dnsMicros == 2_000_000)
+        driver.advance(ms: 3000)
+        driver.deadline()
+        #expect(driver.lastDidNothing, "the deadline after the finish is ignored, got \(driver.last)")
+    }
+
     // MARK: the time budget
 
     @Test("slow DNS and every redirect hop spend one budget; each transfer gets what is left")
