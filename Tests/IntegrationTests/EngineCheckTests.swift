@@ -152,6 +152,9 @@ struct EngineCheckTests {
                 let check = try run.check(item.id)
                 #expect(check.status == item.status, "\(item.id): \(check.fields)")
                 #expect(check.errorCode == item.errorCode, "\(item.id): \(check.fields)")
+                // Whatever the target does, the check ends within its budget (default 10 s) + 100 ms.
+                let timeoutMs = Double(item.monitor["timeoutMs"] as? Int ?? 10_000)
+                #expect(check.milliseconds("totalMs") <= timeoutMs + 100, "\(item.id): \(check.fields)")
                 if item.status == "UP" {
                     #expect(check.errorMessage == nil, "\(item.id)")
                 } else {

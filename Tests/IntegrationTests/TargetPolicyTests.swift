@@ -68,7 +68,9 @@ struct TargetPolicyTests {
         let dns = try SilentDNSServer()
         let port = witness.port
         let forms = [
-            "0x7f000001", "2130706433", "0177.0.0.1", "127.1", "0x7f.1", "017700000001", "0x7F.0.0.0x1", "127.0.0.1.",
+            // one part (hex, integer, octal), two, three and four parts, mixed bases, a trailing dot
+            "0x7f000001", "2130706433", "017700000001", "127.1", "0x7f.1", "127.0.1", "0177.0.0x1", "0177.0.0.1",
+            "0x7F.0.0.0x1", "127.0.0.1.",
         ]
         let monitors = forms.enumerated().map { index, host -> [String: Any] in
             ["id": "form-\(index)", "url": "http://\(host):\(port)/", "timeoutMs": 3000]

@@ -21,6 +21,13 @@ enum MonitorCommand: Sendable {
 /// One engine thread: a libev loop that keeps up to `maxInFlight` checks in flight with one curl
 /// multi handle and one c-ares channel, for the monitors assigned to it.
 ///
+/// This is the I/O shell. The decisions live in value types tested without I/O: each check in
+/// flight is a `CheckStateMachine` (budget, hops, redirects, policy, classification), the
+/// monitors are a `MonitorTable`, the DNS cap is a `DNSQueryQueue`, the cache a `DNSCache` and
+/// the schedule a `CheckScheduler`. The shell feeds them events with the time and carries out
+/// the actions they return: DNS queries, per-host permits, curl transfers, deadline timers and
+/// the hand-off of results.
+///
 /// Thread confinement: everything here is created by the starting thread, then used only by the
 /// loop thread inside `run()`. The exceptions are `requestStop()` and `apply(_:)` (a locked
 /// queue and an ev_async send) and `statistics` (atomics); hence `@unchecked Sendable`.
@@ -35,9 +42,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         var dnsTimeoutMs: Int
         var dnsTries: Int
         var dnsCache: DNSCache.Configuration
-        /// DNS queries in flight at most on this loop; more wait in a queue. A burst of
-        /// thousands of outstanding UDP queries overflows the socket buffers (the kernel caps
-        /// SO_RCVBUF) and turns into false dns_timeout errors.
+        /// DNS queries in flight at most on this loop; more wait in a queue (`DNSQueryQueue`).
         var dnsMaxQueriesInFlight: Int = 128
         /// Run each monitor once, then stop.
         var once: Bool
@@ -51,54 +56,10 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         var hostPermits: HostPermits? = nil
     }
 
-    /// Where a check waiting for a per-host permit will connect once it has one.
-    private struct PermitWait {
-        let address: IPAddress
-        /// Its `HostPermits` bucket: the queue it waits in.
-        let bucket: Int
-        /// CONNECT_TO pin (nil for a literal host, see `connect(slot:literal:)`).
-        let connectTo: IPAddress?
-    }
-
-    /// A check in flight. Lives in `slots`, indexed by the slot number curl and DNS carry.
-    private struct CheckState {
-        var monitor: Int32 = -1
-        var due: Int64 = 0
-        var startMonotonic: Int64 = 0
-        var startWall: Int64 = 0
-        var dnsStarted: Int64 = 0
-        var dnsMicros: Int64 = 0
-        var redirects: Int16 = 0
-        /// Status of the last redirect answer, reported when a later hop fails without one.
-        var redirectStatus: Int32 = 0
-        /// The URL of the current hop (the monitor's own, or a redirect target).
-        var hopURL: MonitorURL?
-        var hopURLText: String = ""
-        /// URLs already requested, kept only once a redirect happened (loop detection).
-        var visited: [String] = []
-        var easy: CurlEasy?
-        var waitingForName: String?
-        /// The monitor as it was when the check started (it may be edited or removed meanwhile).
-        var prepared: PreparedMonitor?
-        /// The per-host permit of the current hop, given back when the hop ends.
-        var permit: HostPermits.Permit?
-        /// Set while the check waits in `permitQueues`.
-        var waitingForPermit: PermitWait?
-        var permitWaitStarted: Int64 = 0
-        /// Time spent waiting for per-host permits (every hop): reported as lag, not duration.
-        var permitWaitMicros: Int64 = 0
-    }
-
     let index: Int
     let statistics = LoopStatistics()
     private let configuration: Configuration
-    /// Indexed by monitor number; nil = removed (the number is reused later).
-    private var monitors: [PreparedMonitor?]
-    private var generations: [UInt32]
-    private var indexByID: [String: Int32] = [:]
-    private var freeMonitorIndices: [Int32] = []
-    /// Removed while a check of it was in flight: the number is freed when that check ends.
-    private var removalPending: [Bool]
+    private var table: MonitorTable
     private let pendingCommands = Mutex<[MonitorCommand]>([])
     private let results: ResultPipeline
 
@@ -108,15 +69,13 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     private var multi: CurlMulti!
     private var dnsChannel: DNSChannel!
     private var dnsCache: DNSCache
+    private var dnsQueries: DNSQueryQueue
     private var scheduler: CheckScheduler
     private var schedulerTimer: LoopTimer!
     private var flushTimer: LoopTimer!
     private var wakeup: LoopWakeup!
     private let stopFlag = Atomic<Bool>(false)
 
-    private var dnsQueriesInFlight = 0
-    private var deferredQueries: [String] = []
-    private var deferredQueryHead = 0
     /// "Check now" requests waiting for a free slot, oldest first (`requestedAt` on the monotonic
     /// clock: the due time of the check, so its lag is the wait for a slot). Keyed by monitor id,
     /// not number, so a monitor removed meanwhile is simply not found.
@@ -124,21 +83,25 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     private var requestedCheckHead = 0
     /// Ids in `requestedChecks`: a second request for one of them is answered by the first.
     private var requestedCheckIDs: Set<String> = []
-    /// Confirmed state per monitor number (cluster mode only).
-    private var health: [MonitorHealth]
     private var pendingStateEvents: [StateChangeEvent] = []
     /// Check ids: a random instance per loop and a counter (see `CheckID`).
     private let checkIdInstance = UInt64.random(in: 0 ... .max)
     private var checkIdSequence: UInt64 = 0
-    private var monitorBusy: [Bool]
-    private var literalAddresses: [IPAddress?]
-    private var slots: [CheckState]
-    /// Per monitor: the monotonic time from which its checks are another engine's (`.retire`);
-    /// `.max` when it stays.
-    private var retireAt: [Int64]
-    /// Per slot, made on first use: ends a check whose DNS answer (or per-host permit) has not
-    /// come within its whole-check budget (c-ares' own timeouts and tries may take longer).
+
+    // Per slot (a check in flight), indexed by the slot number curl and DNS carry.
+    /// The check's decisions.
+    private var slots: [CheckStateMachine]
+    /// The curl handle of the current hop's transfer.
+    private var easies: [CurlEasy?]
+    /// The per-host permit of the current hop, given back when the hop ends.
+    private var permits: [HostPermits.Permit?]
+    /// The `HostPermits` bucket whose queue the check waits in, while it waits for a permit.
+    private var permitWaitBuckets: [Int?]
+    /// Made on first use: ends a check whose DNS answer (or per-host permit) has not come within
+    /// its whole-check budget (c-ares' own timeouts and tries may take longer).
     private var deadlines: [LoopTimer?]
+    private var freeSlots: [Int32]
+
     /// Slots waiting for a per-host permit (`--max-per-host`), by permit bucket, oldest first. A
     /// permit this loop gives back is offered to its own bucket's queue only (never a scan of
     /// every waiting check); every `permitRetryInterval` the head of each waiting bucket is
@@ -146,7 +109,6 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     private var permitQueues: [Int: [Int32]] = [:]
     private var permitWaiters = 0
     private var permitRetryTimer: LoopTimer!
-    private var freeSlots: [Int32]
     private var spareEasies: [CurlEasy] = []
     private var outgoing: [CheckResult] = []
     private var inFlight = 0
@@ -158,7 +120,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
 
     init(index: Int, monitors: [PreparedMonitor], configuration: Configuration, results: ResultPipeline) throws {
         self.index = index
-        self.monitors = monitors
+        self.table = MonitorTable(monitors)
         self.configuration = configuration
         self.results = results
         self.loop = try EventLoop()
@@ -166,15 +128,13 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             try CurlTrustStore(bundlePath: path)
         }
         self.dnsCache = DNSCache(configuration: configuration.dnsCache)
+        self.dnsQueries = DNSQueryQueue(limit: max(configuration.dnsMaxQueriesInFlight, 1))
         self.scheduler = CheckScheduler(capacity: monitors.count)
-        self.monitorBusy = Array(repeating: false, count: monitors.count)
-        self.generations = Array(repeating: 0, count: monitors.count)
-        self.health = monitors.map { MonitorHealth(state: $0.confirmedState) }
-        self.removalPending = Array(repeating: false, count: monitors.count)
-        self.retireAt = Array(repeating: .max, count: monitors.count)
-        for (index, monitor) in monitors.enumerated() { indexByID[monitor.monitor.id] = Int32(index) }
-        self.literalAddresses = monitors.map(\.url.address)
-        self.slots = Array(repeating: CheckState(), count: configuration.maxInFlight)
+        let rules = CheckStateMachine.Rules(policy: configuration.policy, hostLimit: configuration.hostPermits?.limit)
+        self.slots = Array(repeating: CheckStateMachine(rules: rules), count: configuration.maxInFlight)
+        self.easies = Array(repeating: nil, count: configuration.maxInFlight)
+        self.permits = Array(repeating: nil, count: configuration.maxInFlight)
+        self.permitWaitBuckets = Array(repeating: nil, count: configuration.maxInFlight)
         self.deadlines = Array(repeating: nil, count: configuration.maxInFlight)
         self.freeSlots = (0..<Int32(configuration.maxInFlight)).reversed()
         self.onceRemaining = monitors.count
@@ -212,7 +172,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     func run() {
         let wallNow = Clock.wallMicros()
         let monotonicNow = Clock.monotonicMicros()
-        for (index, monitor) in monitors.enumerated() {
+        for (index, monitor) in table.monitors.enumerated() {
             guard let monitor else { continue }
             let due =
                 configuration.once
@@ -225,7 +185,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
                 )
             scheduler.schedule(monitor: Int32(index), due: due)
         }
-        if monitors.isEmpty && configuration.once { return }
+        if table.count == 0 && configuration.once { return }
         if stopFlag.load(ordering: .relaxed) { return }
         // The first admission runs inside the loop: a check that finishes at once (policy,
         // cached DNS failure) may end a --once run, and ev_break before ev_run would be lost.
@@ -260,48 +220,20 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             case .upsert(let prepared):
                 upsert(prepared, wallNow: wallNow, now: now)
             case .remove(let id):
-                remove(id: id)
+                table.remove(id: id)
             case .retire(let id, let atWallMicros):
-                if let index = indexByID[id] { retireAt[Int(index)] = now + (atWallMicros - wallNow) }
+                table.retire(id: id, at: now + (atWallMicros - wallNow))
             case .checkNow(let id):
                 requestCheck(id: id, now: now)
             }
         }
-        statistics.monitors.store(indexByID.count, ordering: .relaxed)
+        statistics.monitors.store(table.count, ordering: .relaxed)
         if !stopping { admitDueChecks() }
     }
 
     private func upsert(_ prepared: PreparedMonitor, wallNow: Int64, now: Int64) {
-        let index: Int
-        if let existing = indexByID[prepared.monitor.id] {
-            index = Int(existing)
-            let previous = monitors[index]
-            monitors[index] = prepared
-            literalAddresses[index] = prepared.url.address
-            removalPending[index] = false
-            retireAt[index] = .max
-            // Same interval: keep the schedule (and the phase). Otherwise start over on the new grid.
-            if previous?.intervalMicros == prepared.intervalMicros { return }
-            generations[index] &+= 1
-        } else if let reused = freeMonitorIndices.popLast() {
-            index = Int(reused)
-            monitors[index] = prepared
-            health[index] = MonitorHealth(state: prepared.confirmedState)
-            literalAddresses[index] = prepared.url.address
-            retireAt[index] = .max
-            generations[index] &+= 1
-            indexByID[prepared.monitor.id] = reused
-        } else {
-            index = monitors.count
-            monitors.append(prepared)
-            literalAddresses.append(prepared.url.address)
-            generations.append(0)
-            health.append(MonitorHealth(state: prepared.confirmedState))
-            monitorBusy.append(false)
-            removalPending.append(false)
-            retireAt.append(.max)
-            indexByID[prepared.monitor.id] = Int32(index)
-        }
+        let change = table.upsert(prepared)
+        guard change.needsSchedule else { return }
         // A hand-over starts on the grid from the agreed instant (even one just past: the check
         // due then is ours, late rather than lost), never more than an interval back.
         let from = max(prepared.checkFromWallMicros ?? wallNow, wallNow - prepared.intervalMicros)
@@ -311,25 +243,13 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             wallNow: from,
             monotonicNow: now + (from - wallNow)
         )
-        scheduler.schedule(monitor: Int32(index), due: due, generation: generations[index])
-    }
-
-    private func remove(id: String) {
-        guard let existing = indexByID.removeValue(forKey: id) else { return }
-        let index = Int(existing)
-        monitors[index] = nil
-        generations[index] &+= 1
-        if monitorBusy[index] {
-            removalPending[index] = true
-        } else {
-            freeMonitorIndices.append(existing)
-        }
+        scheduler.schedule(monitor: Int32(change.index), due: due, generation: change.generation)
     }
 
     private func requestCheck(id: String, now: Int64) {
-        guard !configuration.once, let index = indexByID[id] else { return }
+        guard !configuration.once, let index = table.index(of: id) else { return }
         // A check in flight answers the request; so does a request already waiting.
-        guard !monitorBusy[Int(index)], requestedCheckIDs.insert(id).inserted else { return }
+        guard !table.busy[index], requestedCheckIDs.insert(id).inserted else { return }
         requestedChecks.append((id, now))
     }
 
@@ -370,29 +290,30 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         // Requested checks first: someone is waiting for them. They are one-off checks and leave
         // the scheduler (and so the monitor's phase) alone.
         while inFlight < configuration.maxInFlight && !stopping, let request = nextRequestedCheck() {
-            guard let index = indexByID[request.id], let prepared = monitors[Int(index)] else { continue }
+            guard let index = table.index(of: request.id), let prepared = table.monitors[index] else { continue }
             // A check of the monitor that started meanwhile answers the request.
-            if monitorBusy[Int(index)] { continue }
-            startCheck(monitor: Int(index), prepared: prepared, due: request.requestedAt, now: now)
+            if table.busy[index] { continue }
+            startCheck(monitor: index, prepared: prepared, due: request.requestedAt, now: now)
             now = Clock.monotonicMicros()
         }
         while inFlight < configuration.maxInFlight && !stopping {
             guard let entry = scheduler.popDue(now: now) else { break }
             let monitorIndex = Int(entry.monitor)
             // A removed or re-timed monitor leaves stale entries behind: drop them.
-            guard entry.generation == generations[monitorIndex], let prepared = monitors[monitorIndex] else {
+            guard entry.generation == table.generations[monitorIndex], let prepared = table.monitors[monitorIndex]
+            else {
                 continue
             }
-            if entry.due >= retireAt[monitorIndex] {
+            if entry.due >= table.retireAt[monitorIndex] {
                 // Handed over: from this due time on the monitor is another engine's.
-                remove(id: prepared.monitor.id)
+                table.remove(id: prepared.monitor.id)
                 continue
             }
             if !configuration.once && !entry.isRecheck {
                 let next = CheckPhase.nextDue(after: entry.due, intervalMicros: prepared.intervalMicros, now: now)
                 scheduler.schedule(monitor: entry.monitor, due: next, generation: entry.generation)
             }
-            if monitorBusy[monitorIndex] {
+            if table.busy[monitorIndex] {
                 // The previous check of this monitor is still running (interval < its duration).
                 LoopStatistics.add(statistics.skippedBusy)
                 continue
@@ -414,72 +335,88 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
 
     // MARK: one check
 
+    /// Where every check starts (the one place a check kind other than HTTP would branch off).
     private func startCheck(monitor monitorIndex: Int, prepared: PreparedMonitor, due: Int64, now: Int64) {
         let slot = Int(freeSlots.removeLast())
         inFlight += 1
-        monitorBusy[monitorIndex] = true
+        table.checkStarted(index: monitorIndex)
         LoopStatistics.add(statistics.checksStarted)
         statistics.inFlight.store(inFlight, ordering: .relaxed)
-        slots[slot].monitor = Int32(monitorIndex)
-        slots[slot].prepared = prepared
-        slots[slot].due = due
-        slots[slot].startMonotonic = now
-        slots[slot].startWall = Clock.wallMicros()
-        slots[slot].dnsMicros = 0
-        slots[slot].redirects = 0
-        slots[slot].redirectStatus = 0
-        slots[slot].permitWaitMicros = 0
-        slots[slot].hopURL = prepared.url
-        slots[slot].hopURLText = prepared.monitor.url
-        if let literal = literalAddresses[monitorIndex] {
-            connect(slot: slot, literal: literal)
-        } else {
-            beginHop(slot: slot)
+        let action = slots[slot].start(
+            prepared,
+            monitorIndex: Int32(monitorIndex),
+            literal: table.literalAddresses[monitorIndex],
+            due: due,
+            now: now,
+            wallNow: Clock.wallMicros()
+        )
+        perform(action, slot: slot)
+    }
+
+    /// Carries out what a check's state machine asked for.
+    private func perform(_ action: CheckStateMachine.Action, slot: Int) {
+        switch action {
+        case .resolve(let name, let at, let deadline):
+            resolve(name, slot: slot, at: at, deadline: deadline)
+        case .requestPermit(let address, let at, let deadline):
+            requestPermit(for: address, slot: slot, at: at, deadline: deadline)
+        case .startTransfer(let transfer):
+            startTransfer(transfer, slot: slot)
+        case .rearmDeadline(let at):
+            armDeadline(slot: slot, at: at, now: Clock.monotonicMicros())
+        case .finish(let result):
+            finish(slot: slot, result: result)
+        case .none:
+            break
         }
     }
 
-    /// Resolves the current hop's host (or takes its literal address), then starts the request.
-    private func beginHop(slot: Int) {
-        guard let url = slots[slot].hopURL else { return }
-        if let literal = url.address {
-            connect(slot: slot, literal: literal)
-            return
-        }
-        if url.host == "localhost" || url.host.hasSuffix(".localhost") {
-            // RFC 6761: localhost is loopback, never asked of DNS.
-            connect(slot: slot, resolved: [.v4(0x7F00_0001)])
-            return
-        }
-        let now = Clock.monotonicMicros()
-        slots[slot].dnsStarted = now
-        switch dnsCache.lookup(url.host, waiter: Int32(slot), now: now) {
+    // MARK: DNS
+
+    private func resolve(_ name: String, slot: Int, at now: Int64, deadline: Int64) {
+        switch dnsCache.lookup(name, waiter: Int32(slot), now: now) {
         case .cached(let answer):
             LoopStatistics.add(statistics.dnsCacheHits)
-            use(answer, slot: slot)
+            deliver(answer, slot: slot, now: now)
         case .joined:
             LoopStatistics.add(statistics.dnsCoalesced)
-            slots[slot].waitingForName = url.host
-            armDeadline(slot: slot, now: now)
+            armDeadline(slot: slot, at: deadline, now: now)
         case .query:
             LoopStatistics.add(statistics.dnsCacheMisses)
-            slots[slot].waitingForName = url.host
             // Armed before asking: c-ares may answer from inside `resolve`.
-            armDeadline(slot: slot, now: now)
-            if dnsQueriesInFlight < configuration.dnsMaxQueriesInFlight {
-                dnsQueriesInFlight += 1
-                dnsChannel.resolve(url.host)
-            } else {
-                deferredQueries.append(url.host)
-            }
+            armDeadline(slot: slot, at: deadline, now: now)
+            if dnsQueries.submit(name) { dnsChannel.resolve(name) }
         }
     }
 
-    /// The check's budget runs from its start across DNS, per-host waits and every hop: the wait
-    /// for a DNS answer ends with `dns_timeout`, the wait for a per-host permit with `timeout`,
-    /// when the budget is spent.
-    private func armDeadline(slot: Int, now: Int64) {
-        guard let monitor = slots[slot].prepared?.monitor else { return }
-        let deadline = slots[slot].startMonotonic + Int64(monitor.timeoutMs) * 1000
+    private func dnsAnswered(name: String, answer: DNSAnswer, ttlSeconds: Int) {
+        let now = Clock.monotonicMicros()
+        // One answer in, one queued query out.
+        if let next = dnsQueries.answered() { dnsChannel.resolve(next) }
+        let waiters = dnsCache.complete(name, answer: answer, ttlSeconds: ttlSeconds, now: now)
+        statistics.dnsCacheEntries.store(dnsCache.entryCount, ordering: .relaxed)
+        for waiter in waiters {
+            let slot = Int(waiter)
+            guard slots[slot].waitingForName == name else { continue }
+            deadlines[slot]?.cancel()
+            deliver(answer, slot: slot, now: now)
+        }
+    }
+
+    private func deliver(_ answer: DNSAnswer, slot: Int, now: Int64) {
+        switch answer {
+        case .addresses(let addresses):
+            perform(slots[slot].nameResolved(addresses, now: now), slot: slot)
+        case .failure(let code, let message):
+            perform(slots[slot].resolveFailed(code, message: message, now: now), slot: slot)
+        }
+    }
+
+    // MARK: deadlines
+
+    /// The check's budget runs from its start across DNS, per-host waits and every hop (see
+    /// `CheckStateMachine`); this timer wakes the machine when a wait outlasts it.
+    private func armDeadline(slot: Int, at deadline: Int64, now: Int64) {
         let timer: LoopTimer
         if let existing = deadlines[slot] {
             timer = existing
@@ -491,143 +428,40 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     }
 
     private func deadlinePassed(slot: Int) {
-        guard let monitor = slots[slot].prepared?.monitor,
-            slots[slot].waitingForName != nil || slots[slot].waitingForPermit != nil
-        else { return }
-        let now = Clock.monotonicMicros()
-        let deadline = slots[slot].startMonotonic + Int64(monitor.timeoutMs) * 1000
-        if now < deadline {
-            // libev measures from its cached loop time, which may lag the clock a little.
-            deadlines[slot]?.schedule(after: Double(deadline - now) / 1_000_000)
-            return
+        let waitedName = slots[slot].waitingForName
+        let action = slots[slot].deadlinePassed(now: Clock.monotonicMicros())
+        if case .finish = action, let waitedName {
+            // The query goes on for any other check waiting for the name (and fills the cache).
+            dnsCache.removeWaiter(Int32(slot), of: waitedName)
         }
-        if let wait = slots[slot].waitingForPermit {
-            stopWaitingForPermit(slot: slot, now: now)
-            let limit = configuration.hostPermits?.limit ?? 0
-            finish(
-                slot: slot,
-                status: .timeout,
-                errorCode: .timeout,
-                message: "no turn to connect to \(wait.address) within the check's timeout of \(monitor.timeoutMs) ms "
-                    + "(--max-per-host \(limit): that many checks to it were in flight)"
-            )
-            return
-        }
-        guard let name = slots[slot].waitingForName else { return }
-        // The query goes on for any other check waiting for the name (and fills the cache).
-        dnsCache.removeWaiter(Int32(slot), of: name)
-        slots[slot].waitingForName = nil
-        slots[slot].dnsMicros += now - slots[slot].dnsStarted
-        finish(
-            slot: slot,
-            status: CheckErrorCode.dnsTimeout.status,
-            errorCode: .dnsTimeout,
-            message: "no DNS answer for \(name) within the check's timeout of \(monitor.timeoutMs) ms"
-        )
-    }
-
-    private func dnsAnswered(name: String, answer: DNSAnswer, ttlSeconds: Int) {
-        let now = Clock.monotonicMicros()
-        dnsQueriesInFlight -= 1
-        startDeferredQuery()
-        let waiters = dnsCache.complete(name, answer: answer, ttlSeconds: ttlSeconds, now: now)
-        statistics.dnsCacheEntries.store(dnsCache.entryCount, ordering: .relaxed)
-        for waiter in waiters {
-            let slot = Int(waiter)
-            guard slots[slot].waitingForName == name else { continue }
-            slots[slot].waitingForName = nil
-            deadlines[slot]?.cancel()
-            slots[slot].dnsMicros += now - slots[slot].dnsStarted
-            use(answer, slot: slot)
-        }
-    }
-
-    /// Sends the oldest queued query, if any (one answer in, one query out).
-    private func startDeferredQuery() {
-        guard deferredQueryHead < deferredQueries.count else { return }
-        let name = deferredQueries[deferredQueryHead]
-        deferredQueryHead += 1
-        if deferredQueryHead == deferredQueries.count {
-            deferredQueries.removeAll(keepingCapacity: true)
-            deferredQueryHead = 0
-        }
-        dnsQueriesInFlight += 1
-        dnsChannel.resolve(name)
-    }
-
-    private func use(_ answer: DNSAnswer, slot: Int) {
-        switch answer {
-        case .failure(let code, let message):
-            finish(slot: slot, status: code.status, errorCode: code, message: message)
-        case .addresses(let addresses):
-            connect(slot: slot, resolved: addresses)
-        }
-    }
-
-    private func connect(slot: Int, literal: IPAddress) {
-        if let range = configuration.policy.refusal(for: literal) {
-            finish(slot: slot, status: .error, errorCode: .policy, message: Self.policyMessage(literal, range))
-            return
-        }
-        // Not pinned with CONNECT_TO (curl would parse that list on every transfer): the request
-        // URL spells an IPv4 host in its canonical dotted form (MonitorURL.requestURL), so curl
-        // reads the address the policy judged, and the open-socket callback checks every
-        // connection against the policy anyway.
-        startTransferWhenPermitted(slot: slot, address: literal, connectTo: nil)
-    }
-
-    private func connect(slot: Int, resolved addresses: [IPAddress]) {
-        // The first address the policy allows is the one curl connects to (CONNECT_TO), so a
-        // name cannot be re-resolved to something else between check and connect.
-        guard let address = addresses.first(where: { configuration.policy.refusal(for: $0) == nil }) else {
-            let first = addresses[0]
-            let range = configuration.policy.refusal(for: first) ?? "refused"
-            let host = slots[slot].hopURL?.host ?? "host"
-            finish(
-                slot: slot,
-                status: .error,
-                errorCode: .policy,
-                message: "\(host) resolves to \(first): " + Self.policyMessage(first, range)
-            )
-            return
-        }
-        startTransferWhenPermitted(slot: slot, address: address, connectTo: address)
-    }
-
-    private static func policyMessage(_ address: IPAddress, _ range: String) -> String {
-        "connection to \(address) refused by the target policy (\(range) address); "
-            + "allow it with --allow-private-targets or --allow-target"
+        perform(action, slot: slot)
     }
 
     // MARK: per-host permits
 
     /// `--max-per-host`: the hop's transfer starts once a permit for `address` is free; until
-    /// then the check waits in `permitQueues`, its budget running (see `armDeadline`).
+    /// then the check waits in `permitQueues`, its budget running.
     ///
-    /// Permits are per hop: a redirect gives the permit back and the next hop takes one for its
-    /// own address, so a check never holds a permit for a host it is not talking to. A newly
-    /// arrived check may take a permit another loop just freed before this loop's queue retries
-    /// (the order is FIFO per loop, not across loops); a permit freed on this loop goes to the
-    /// queue first.
-    private func startTransferWhenPermitted(slot: Int, address: IPAddress, connectTo: IPAddress?) {
-        guard let permits = configuration.hostPermits else {
-            startTransfer(slot: slot, connectTo: connectTo)
+    /// A newly arrived check may take a permit another loop just freed before this loop's queue
+    /// retries (the order is FIFO per loop, not across loops); a permit freed on this loop goes
+    /// to the queue first.
+    private func requestPermit(for address: IPAddress, slot: Int, at now: Int64, deadline: Int64) {
+        guard let hostPermits = configuration.hostPermits else {
+            perform(slots[slot].permitGranted(now: now), slot: slot)
             return
         }
-        let bucket = permits.bucket(of: address)
-        if let permit = permits.acquire(bucket: bucket) {
-            slots[slot].permit = permit
-            startTransfer(slot: slot, connectTo: connectTo)
+        let bucket = hostPermits.bucket(of: address)
+        if let permit = hostPermits.acquire(bucket: bucket) {
+            permits[slot] = permit
+            perform(slots[slot].permitGranted(now: now), slot: slot)
             return
         }
-        let now = Clock.monotonicMicros()
-        slots[slot].waitingForPermit = PermitWait(address: address, bucket: bucket, connectTo: connectTo)
-        slots[slot].permitWaitStarted = now
+        permitWaitBuckets[slot] = bucket
         permitQueues[bucket, default: []].append(Int32(slot))
         permitWaiters += 1
         LoopStatistics.add(statistics.hostWaits)
         statistics.waitingForHost.store(permitWaiters, ordering: .relaxed)
-        armDeadline(slot: slot, now: now)
+        armDeadline(slot: slot, at: deadline, now: now)
         updatePermitRetryTimer()
     }
 
@@ -635,18 +469,18 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     /// queue is brought up to date before each start: a started check may finish at once and
     /// give its permit back (which comes here again).
     private func drainPermitQueue(bucket: Int) {
-        guard let permits = configuration.hostPermits else { return }
-        while let head = permitQueues[bucket]?.first, let permit = permits.acquire(bucket: bucket) {
+        guard let hostPermits = configuration.hostPermits else { return }
+        while let head = permitQueues[bucket]?.first, let permit = hostPermits.acquire(bucket: bucket) {
             let slot = Int(head)
-            guard let wait = slots[slot].waitingForPermit else {
+            guard permitWaitBuckets[slot] != nil else {
                 // Not waiting any more (cannot happen: leaving the wait leaves the queue).
-                permits.release(permit)
+                hostPermits.release(permit)
                 removeFromPermitQueue(slot: slot, bucket: bucket)
                 continue
             }
-            stopWaitingForPermit(slot: slot, now: Clock.monotonicMicros())
-            slots[slot].permit = permit
-            startTransfer(slot: slot, connectTo: wait.connectTo)
+            stopWaitingForPermit(slot: slot)
+            permits[slot] = permit
+            perform(slots[slot].permitGranted(now: Clock.monotonicMicros()), slot: slot)
         }
         updatePermitRetryTimer()
     }
@@ -665,13 +499,12 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         }
     }
 
-    /// Takes the slot out of the wait for a permit (it got one, or its budget ran out).
-    private func stopWaitingForPermit(slot: Int, now: Int64) {
-        guard let wait = slots[slot].waitingForPermit else { return }
-        slots[slot].waitingForPermit = nil
-        slots[slot].permitWaitMicros += now - slots[slot].permitWaitStarted
+    /// Takes the slot out of its permit queue (it got a permit, or its check ended).
+    private func stopWaitingForPermit(slot: Int) {
+        guard let bucket = permitWaitBuckets[slot] else { return }
+        permitWaitBuckets[slot] = nil
         deadlines[slot]?.cancel()
-        removeFromPermitQueue(slot: slot, bucket: wait.bucket)
+        removeFromPermitQueue(slot: slot, bucket: bucket)
     }
 
     private func removeFromPermitQueue(slot: Int, bucket: Int) {
@@ -683,31 +516,19 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     }
 
     /// Gives the hop's permit back; its bucket, or nil if there was none.
-    @discardableResult
     private func releasePermit(slot: Int) -> Int? {
-        guard let permit = slots[slot].permit else { return nil }
+        guard let permit = permits[slot] else { return nil }
         configuration.hostPermits?.release(permit)
-        slots[slot].permit = nil
+        permits[slot] = nil
         return permit.bucket
     }
 
     // MARK: transfers
 
-    private func startTransfer(slot: Int, connectTo address: IPAddress?) {
-        let now = Clock.monotonicMicros()
+    private func startTransfer(_ transfer: CheckStateMachine.Transfer, slot: Int) {
         guard let prepared = slots[slot].prepared else { return }
         let monitor = prepared.monitor
-        // The wait for a free slot never counts; DNS, per-host permit waits and earlier hops do.
-        let remainingMs = (Int64(monitor.timeoutMs) * 1000 - (now - slots[slot].startMonotonic)) / 1000
-        guard remainingMs > 0, let url = slots[slot].hopURL else {
-            finish(
-                slot: slot,
-                status: .timeout,
-                errorCode: .timeout,
-                message: "the time budget was spent before the request could start"
-            )
-            return
-        }
+        let url = transfer.url
         let easy =
             spareEasies.popLast()
             ?? CurlEasy(policy: configuration.policy, caBundlePath: configuration.caBundlePath, trustStore: trustStore)
@@ -721,158 +542,79 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             url: url.requestURL,
             monitor: monitor,
             headers: prepared.headers ?? (monitor.reuseConnection ? nil : closeHeaders),
-            timeoutMs: Int(remainingMs),
+            timeoutMs: transfer.timeoutMs,
             connectTimeoutMs: monitor.connectTimeoutMs,
             userAgent: configuration.userAgent
         )
-        if let address {
+        if let address = transfer.connectTo {
             // A literal host matches any host name: curl's spelling of an IPv6 literal may differ.
             easy.setConnectTo(host: url.hostIsIPLiteral ? nil : url.host, port: url.port, address: address)
         }
-        slots[slot].easy = easy
+        easies[slot] = easy
         multi.add(easy)
     }
 
     func transferFinished(_ easy: CurlEasy, failure: (CheckErrorCode, String)?) {
         let slot = Int(easy.checkSlot)
-        guard let monitor = slots[slot].prepared?.monitor else { return }
+        var outcome = CheckStateMachine.TransferOutcome()
         if let (code, message) = failure {
-            finish(slot: slot, status: code.status, errorCode: code, message: message)
-            return
+            outcome.failure = (code, message)
+        } else {
+            outcome.httpStatus = easy.responseCode
+            if slots[slot].wantsRedirectLocation(httpStatus: outcome.httpStatus) {
+                outcome.redirectLocation = easy.redirectURL
+            }
+            outcome.body = easy.body
         }
-        let httpStatus = easy.responseCode
-        if monitor.followRedirects, (300...399).contains(httpStatus), httpStatus != 304, let location = easy.redirectURL
-        {
-            followRedirect(slot: slot, to: location, maxRedirects: monitor.maxRedirects, httpStatus: httpStatus)
-            return
-        }
-        let verdict = ResponseEvaluator.evaluate(monitor, httpStatus: httpStatus, body: easy.body)
-        finish(
-            slot: slot,
-            status: verdict.status,
-            httpStatus: httpStatus,
-            errorCode: verdict.errorCode,
-            message: verdict.message
+        let timings = easy.timings
+        outcome.timings = CheckStateMachine.TransferTimings(
+            nameLookup: timings.nameLookup,
+            connect: timings.connect,
+            appConnect: timings.appConnect,
+            startTransfer: timings.startTransfer,
+            certificateNotAfter: easy.certificateNotAfter
         )
-    }
-
-    private func followRedirect(slot: Int, to location: String, maxRedirects: Int, httpStatus: Int) {
-        let from = slots[slot].hopURLText
-        if slots[slot].visited.isEmpty { slots[slot].visited.append(from) }
-        if slots[slot].visited.contains(location) {
-            let path = (slots[slot].visited + [location]).joined(separator: " -> ")
-            finish(
-                slot: slot,
-                status: .error,
-                httpStatus: httpStatus,
-                errorCode: .redirectLoop,
-                message: "redirect loop: \(path)"
-            )
+        let action = slots[slot].transferFinished(outcome, now: Clock.monotonicMicros())
+        if case .finish(let result) = action {
+            finish(slot: slot, result: result)
             return
         }
-        if Int(slots[slot].redirects) >= maxRedirects {
-            finish(
-                slot: slot,
-                status: .error,
-                httpStatus: httpStatus,
-                errorCode: .tooManyRedirects,
-                message: "more than \(maxRedirects) redirects (next: \(location))"
-            )
-            return
-        }
-        let next: MonitorURL
-        do {
-            next = try MonitorURL(location, field: "Location")
-        } catch {
-            let code: CheckErrorCode = error.reason.hasPrefix("scheme") ? .unsupportedScheme : .badRedirect
-            finish(
-                slot: slot,
-                status: .error,
-                httpStatus: httpStatus,
-                errorCode: code,
-                message: "redirect to \(location) refused: \(error.reason)"
-            )
-            return
-        }
-        // Hand the finished hop's handle and permit back before the next hop takes its own.
-        if let easy = slots[slot].easy {
-            easy.finishTransfer()
-            spareEasies.append(easy)
-            slots[slot].easy = nil
-        }
+        // A redirect: hand the finished hop's handle and permit back before the next hop takes
+        // its own.
+        recycleEasy(slot: slot)
         let releasedPermit = releasePermit(slot: slot)
-        slots[slot].redirects += 1
-        slots[slot].redirectStatus = Int32(httpStatus)
-        slots[slot].visited.append(location)
-        slots[slot].hopURL = next
-        slots[slot].hopURLText = location
-        beginHop(slot: slot)
+        perform(action, slot: slot)
         // After the next hop had its chance: a redirect to the same host keeps its turn.
         if let releasedPermit { drainPermitQueue(bucket: releasedPermit) }
     }
 
-    private func finish(
-        slot: Int,
-        status: CheckStatus,
-        httpStatus: Int = 0,
-        errorCode: CheckErrorCode?,
-        message: String?
-    ) {
-        let now = Clock.monotonicMicros()
-        stopWaitingForPermit(slot: slot, now: now)
+    private func recycleEasy(slot: Int) {
+        guard let easy = easies[slot] else { return }
+        easy.finishTransfer()
+        spareEasies.append(easy)
+        easies[slot] = nil
+    }
+
+    // MARK: results
+
+    /// Where every check's result ends up (the one place a check kind other than HTTP would
+    /// report through): the slot's resources go back, the result joins the outgoing batch and
+    /// the monitor's health, and the next due checks are admitted.
+    private func finish(slot: Int, result: CheckResult) {
+        if permitWaitBuckets[slot] != nil { stopWaitingForPermit(slot: slot) }
         let releasedPermit = releasePermit(slot: slot)
-        let state = slots[slot]
-        let monitorIndex = Int(state.monitor)
-        // Waiting for a per-host permit is waiting to start: it shows as lag, not duration.
-        let permitWait = state.permitWaitMicros
-        var connect: Int64 = 0
-        var tls: Int64 = 0
-        var ttfb: Int64 = 0
-        var certificate: Int64?
-        if let easy = state.easy {
-            let timings = easy.timings
-            connect = max(timings.connect - timings.nameLookup, 0)
-            tls = timings.appConnect > 0 ? max(timings.appConnect - timings.connect, 0) : 0
-            ttfb = timings.startTransfer
-            certificate = easy.certificateNotAfter
-            easy.finishTransfer()
-            spareEasies.append(easy)
-        }
-        outgoing.append(
-            CheckResult(
-                monitorId: state.prepared?.monitor.id ?? "",
-                checkedAtMs: (state.startWall + permitWait) / 1000,
-                status: status,
-                httpStatus: httpStatus != 0 ? Int32(httpStatus) : state.redirectStatus,
-                dnsMicros: Self.clamp(state.dnsMicros),
-                connectMicros: Self.clamp(connect),
-                tlsMicros: Self.clamp(tls),
-                ttfbMicros: Self.clamp(ttfb),
-                totalMicros: Self.clamp(now - state.startMonotonic - permitWait),
-                lagMicros: Self.clamp(state.startMonotonic - state.due + permitWait),
-                redirects: state.redirects,
-                errorCode: errorCode,
-                errorMessage: message,
-                certExpiresAt: certificate,
-                checkId: nextCheckId()
+        recycleEasy(slot: slot)
+        let monitorIndex = Int(slots[slot].monitorIndex)
+        outgoing.append(result)
+        outgoing[outgoing.count - 1].checkId = nextCheckId()
+        if configuration.stateEvents != nil, let prepared = slots[slot].prepared {
+            trackHealth(
+                of: monitorIndex, prepared: prepared, result: outgoing[outgoing.count - 1], now: Clock.monotonicMicros()
             )
-        )
-        if configuration.stateEvents != nil, let prepared = state.prepared {
-            trackHealth(of: monitorIndex, prepared: prepared, result: outgoing[outgoing.count - 1], now: now)
         }
-        slots[slot].easy = nil
-        slots[slot].hopURL = nil
-        if slots[slot].waitingForName != nil {
-            deadlines[slot]?.cancel()
-            slots[slot].waitingForName = nil
-        }
-        slots[slot].prepared = nil
-        if !slots[slot].visited.isEmpty { slots[slot].visited = [] }
-        monitorBusy[monitorIndex] = false
-        if removalPending[monitorIndex] {
-            removalPending[monitorIndex] = false
-            freeMonitorIndices.append(Int32(monitorIndex))
-        }
+        if let deadline = deadlines[slot], deadline.isScheduled { deadline.cancel() }
+        slots[slot].reset()
+        table.checkEnded(index: monitorIndex)
         inFlight -= 1
         freeSlots.append(Int32(slot))
         LoopStatistics.add(statistics.checksFinished)
@@ -918,8 +660,8 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     /// change waiting for confirmation asks for a quick extra check.
     private func trackHealth(of monitorIndex: Int, prepared: PreparedMonitor, result: CheckResult, now: Int64) {
         // The monitor may have been removed (or replaced) while the check ran.
-        guard monitors[monitorIndex]?.monitor.id == prepared.monitor.id else { return }
-        let decision = health[monitorIndex].record(
+        guard table.holds(id: prepared.monitor.id, at: monitorIndex) else { return }
+        let decision = table.health[monitorIndex].record(
             result.status,
             intervalSeconds: prepared.monitor.intervalSeconds,
             thresholds: prepared.thresholds
@@ -942,14 +684,9 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             scheduler.schedule(
                 monitor: Int32(monitorIndex),
                 due: now + Int64(delay * 1_000_000),
-                generation: generations[monitorIndex],
+                generation: table.generations[monitorIndex],
                 isRecheck: true
             )
         }
-    }
-
-    @inline(__always)
-    private static func clamp(_ value: Int64) -> Int32 {
-        Int32(clamping: value)
     }
 }
