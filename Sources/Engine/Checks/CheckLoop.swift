@@ -155,6 +155,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     private var onceRemaining: Int
     /// Shared request headers for monitors without their own: "Connection: close".
     private let closeHeaders = CurlHeaderList(["Connection: close"])
+    private let tlsSessions = TLSSessionReuse()
 
     init(index: Int, monitors: [PreparedMonitor], configuration: Configuration, results: ResultPipeline) throws {
         self.index = index
@@ -710,7 +711,9 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         }
         let easy =
             spareEasies.popLast()
-            ?? CurlEasy(policy: configuration.policy, caBundlePath: configuration.caBundlePath, trustStore: trustStore)
+            ?? CurlEasy(
+                policy: configuration.policy, caBundlePath: configuration.caBundlePath, trustStore: trustStore,
+                restingShare: tlsSessions.restingShare)
         easy.checkSlot = Int32(slot)
         easy.prepareForTransfer(
             captureBody: monitor.needsBody,
@@ -725,6 +728,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             connectTimeoutMs: monitor.connectTimeoutMs,
             userAgent: configuration.userAgent
         )
+        tlsSessions.prepare(easy, for: monitor, now: now)
         if let address {
             // A literal host matches any host name: curl's spelling of an IPv6 literal may differ.
             easy.setConnectTo(host: url.hostIsIPLiteral ? nil : url.host, port: url.port, address: address)
@@ -829,12 +833,16 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         var tls: Int64 = 0
         var ttfb: Int64 = 0
         var certificate: Int64?
+        var httpVersion: UInt8 = 0
+        var tlsResumed: Bool?
         if let easy = state.easy {
             let timings = easy.timings
             connect = max(timings.connect - timings.nameLookup, 0)
             tls = timings.appConnect > 0 ? max(timings.appConnect - timings.connect, 0) : 0
             ttfb = timings.startTransfer
             certificate = easy.certificateNotAfter
+            httpVersion = easy.answeredHTTPVersion
+            tlsResumed = easy.tlsResumed
             easy.finishTransfer()
             spareEasies.append(easy)
         }
@@ -854,7 +862,9 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
                 errorCode: errorCode,
                 errorMessage: message,
                 certExpiresAt: certificate,
-                checkId: nextCheckId()
+                checkId: nextCheckId(),
+                httpVersion: httpVersion,
+                tlsResumed: tlsResumed
             )
         )
         if configuration.stateEvents != nil, let prepared = state.prepared {
