@@ -131,7 +131,12 @@ struct CapacityStepTests {
         #expect(
             CapacityCommand.scenarios.map(\.name) == [
                 "http-1-engine", "http-2-engines", "http-1-engine-postgresql", "http-2-engines-postgresql",
+                "https-1-engine", "https-reuse-1-engine",
             ])
+        // A details file written before tlsSessionReuse existed still reads.
+        let old = #"{"name":"http-1-engine","checkProtocol":"http","engines":1,"database":false}"#
+        let decoded = try? JSONDecoder().decode(CapacityScenario.self, from: Data(old.utf8))
+        #expect(decoded == CapacityScenario(.http, engines: 1, database: false))
         let result = ScenarioResult(
             scenario: CapacityScenario(.http, engines: 1, database: false),
             steps: [

@@ -97,6 +97,31 @@ struct TransportTests {
         #expect(try run.check("gzip-decoded-h2").fields["httpVersion"] as? String == "2")
     }
 
+    @Test("the bench farm's HTTPS listener answers the engine and resumes TLS sessions")
+    func farmHTTPS() throws {
+        try withFarm(FarmProcess.Options(addresses: 2, https: true)) { farm in
+            let port = try #require(farm.httpsPort)
+            let caFile = try #require(farm.caFile)
+            let url = "https://\(farm.addresses[1]):\(port)/ok"
+            let monitors: [[String: Any]] = [
+                ["id": "farm-full", "url": url, "intervalSeconds": 0.2, "keyword": "ok"],
+                ["id": "farm-reuse", "url": url, "intervalSeconds": 0.2, "tlsSessionReuse": true],
+            ]
+            let run = try EngineRun.run(
+                monitors: monitors,
+                arguments: ["--duration", "1.5", "--allow-private-targets", "--ca-file", caFile, "--loops", "1"])
+            #expect(run.exitStatus == 0, "\(run.standardError)")
+            let full = run.checks(of: "farm-full")
+            let reuse = run.checks(of: "farm-reuse")
+            #expect(full.count >= 4 && reuse.count >= 4, "\(full.count) and \(reuse.count) checks")
+            #expect(
+                (full + reuse).allSatisfy { $0.status == "UP" && $0.certExpiresAt != nil },
+                "\(run.checks.map(\.fields))")
+            #expect(full.allSatisfy { $0.fields["tlsResumed"] as? Bool == false })
+            #expect(reuse.filter { $0.fields["tlsResumed"] as? Bool == true }.count >= reuse.count - 1)
+        }
+    }
+
     @Test("tlsSessionReuse resumes, with a full handshake again every tlsFullHandshakeSeconds; others never resume")
     func sessionReuse() throws {
         let nginx = try NginxTLSServer()

@@ -20,16 +20,18 @@ final class CapacityRunner {
 
     init(enginePath: String, databaseURL: String?, farmThreads: Int, shutdown: ShutdownSignal) throws(CapacityError) {
         do {
-            let configuration = try FarmConfiguration(addressCount: 16, httpPort: 0, dnsPort: 0, threads: farmThreads)
-            farm = try Farm.start(configuration)
-        } catch {
-            throw .run(.farm(error))
-        }
-        do {
             files = try RunFiles(keepIn: nil)
         } catch {
-            farm.stop()
             throw .run(error)
+        }
+        do {
+            var configuration = try FarmConfiguration(addressCount: 16, httpPort: 0, dnsPort: 0, threads: farmThreads)
+            configuration.tls = try FarmTLS.selfSigned(
+                in: files.directory, addresses: configuration.addresses, httpsPort: 0)
+            farm = try Farm.start(configuration)
+        } catch {
+            files.cleanUp()
+            throw .run(.farm(error))
         }
         self.enginePath = enginePath
         self.databaseURL = databaseURL
@@ -51,7 +53,8 @@ final class CapacityRunner {
         var monitorFiles: [String] = []
         for engine in 0..<engines {
             let path = files.directory + "/monitors-\(engine).jsonl"
-            try writeMonitors(to: path, engine: engine, of: engines, monitors: monitors, interval: intervalSeconds)
+            try writeMonitors(
+                to: path, scenario: scenario, engine: engine, monitors: monitors, interval: intervalSeconds)
             monitorFiles.append(path)
         }
         do { try farm.resetStats().wait() } catch { throw .report("cannot reset the farm's counters: \(error)") }
@@ -72,6 +75,9 @@ final class CapacityRunner {
                 "--max-per-host", "0",
                 "--summary-json", summaryPath(engine),
             ]
+            if scenario.checkProtocol == .https, let tls = farm.configuration.tls {
+                arguments += ["--ca-file", tls.certificatePath]
+            }
             if scenario.database, let databaseURL {
                 arguments += [
                     "--database", databaseURL, "--owner", Self.databaseOwner,
@@ -214,17 +220,27 @@ final class CapacityRunner {
     }
 
     private func writeMonitors(
-        to path: String, engine: Int, of engines: Int, monitors: Int, interval: Double
+        to path: String, scenario: CapacityScenario, engine: Int, monitors: Int, interval: Double
     ) throws(CapacityError) {
+        let engines = scenario.engines
         let addresses = farm.addresses
         let intervalText = ThroughputReport.number(interval)
+        let origin: String
+        if scenario.checkProtocol == .https {
+            guard let httpsPort = farm.httpsPort else { throw .report("the farm has no HTTPS listener") }
+            origin = "https://%@:\(httpsPort)"
+        } else {
+            origin = "http://%@:\(farm.httpPort)"
+        }
+        let reuse = scenario.tlsSessionReuse ? ",\"tlsSessionReuse\":true" : ""
         var text = ""
-        text.reserveCapacity(monitors / engines * 110)
+        text.reserveCapacity(monitors / engines * 130)
         var index = engine
         while index < monitors {
             let host = addresses[index % addresses.count]
+            let url = origin.replacingOccurrences(of: "%@", with: host) + "/ok"
             text +=
-                "{\"id\":\"c\(index)\",\"url\":\"http://\(host):\(farm.httpPort)/ok\",\"intervalSeconds\":\(intervalText),\"timeoutMs\":\(timeoutMs)}\n"
+                "{\"id\":\"c\(index)\",\"url\":\"\(url)\",\"intervalSeconds\":\(intervalText),\"timeoutMs\":\(timeoutMs)\(reuse)}\n"
             index += engines
         }
         guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {

@@ -8,13 +8,27 @@ struct CapacityScenario: Codable, Sendable, Equatable {
     var engines: Int
     /// The engines also write every check to PostgreSQL (the COPY writer).
     var database: Bool
+    /// HTTPS monitors set `tlsSessionReuse` (resumed sessions instead of a full handshake per
+    /// check). False in reports written before the option existed.
+    var tlsSessionReuse = false
 
-    init(_ checkProtocol: CheckProtocol, engines: Int, database: Bool) {
+    init(_ checkProtocol: CheckProtocol, engines: Int, database: Bool, tlsSessionReuse: Bool = false) {
         self.checkProtocol = checkProtocol
         self.engines = engines
         self.database = database
+        self.tlsSessionReuse = tlsSessionReuse
+        let reuse = tlsSessionReuse ? "-reuse" : ""
         self.name =
-            "\(checkProtocol.rawValue)-\(engines)-engine\(engines == 1 ? "" : "s")\(database ? "-postgresql" : "")"
+            "\(checkProtocol.rawValue)\(reuse)-\(engines)-engine\(engines == 1 ? "" : "s")\(database ? "-postgresql" : "")"
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        checkProtocol = try container.decode(CheckProtocol.self, forKey: .checkProtocol)
+        engines = try container.decode(Int.self, forKey: .engines)
+        database = try container.decode(Bool.self, forKey: .database)
+        tlsSessionReuse = try container.decodeIfPresent(Bool.self, forKey: .tlsSessionReuse) ?? false
     }
 }
 
