@@ -439,11 +439,11 @@ package final class CurlEasy {
 
     private func configureHTTPVersion(_ version: MonitorHTTPVersion) {
         switch version {
-        case .http1_1:
-            // Explicit: libcurl's own default (since 7.62) is HTTP/2 over TLS when offered.
-            set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1)
-        case .automatic:
-            set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
+        case .http1_1, .automatic:
+            // Over plain http both are libcurl's default (HTTP/1.1): no call per check. Over TLS
+            // "1.1" is explicit, libcurl's own default (since 7.62) being HTTP/2 when offered.
+            guard wantsCertificate else { return }
+            set(CURLOPT_HTTP_VERSION, version == .http1_1 ? CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2TLS)
         case .http2:
             requiresHTTP2 = true
             // https: h2 agreed by ALPN; http: HTTP/2 from the first byte (no Upgrade round trip).

@@ -165,7 +165,7 @@ struct CapacityCommand: ParsableCommand {
         return [
             "measured \(date) on \(ProcessInfo.processInfo.activeProcessorCount) cores, \(field(uts.sysname)) \(field(uts.release)) \(field(uts.machine)); load average at start \(load)",
             "sweep: \(quick ? "--quick, " : "")\(ThroughputReport.number(settings.stepSeconds)) s per step, monitors at a \(ThroughputReport.number(settings.intervalSeconds)) s interval, ramp ×2 from \(PlanFormat.number(settings.startChecksPerSecond, 0)) checks/s then bisection to \(PlanFormat.number(settings.precision * 100, 0))%, at most \(settings.maxStepsPerScenario) steps per scenario",
-            "engines: lookout-engine --loops 1 each, plain HTTP to the farm's /ok over 16 loopback addresses (fresh connection per check), the bench's loopback DNS server; farm: \(farmThreads) thread\(farmThreads == 1 ? "" : "s") in the bench process, sharing the machine's cores with the engines",
+            "engines: lookout-engine --loops 1 each, plain HTTP (https scenarios: HTTPS, verification on, the farm's self-signed certificate via --ca-file) to the farm's /ok over 16 loopback addresses (fresh connection per check), the bench's loopback DNS server; farm: \(farmThreads) thread\(farmThreads == 1 ? "" : "s") in the bench process, sharing the machine's cores with the engines",
         ]
     }
 
