@@ -53,7 +53,8 @@ struct CapacityStep: Codable, Sendable, Equatable {
     /// Checks made but not recorded: farm requests without a result line, or, with the
     /// database, results without a row (plus rows the writer dropped).
     var lostResults: Int
-    /// Engine CPU (all engines, user + system) per check, µs.
+    /// Engine CPU (all engines, user + system) per check, µs, over the steady window (sampled
+    /// from /proc/<pid>/stat like the farm's counter; the whole run where /proc is missing).
     var cpuMicrosPerCheck: Double
     /// Peak resident memory of all engines together, MiB.
     var peakRSSMiB: Double
