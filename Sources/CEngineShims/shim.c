@@ -9,11 +9,13 @@
 #include <time.h>
 #include <hiredis/adapters/libev.h>
 
-int64_t CEngineShims_curl_peer_certificate_not_after(CURL *easy) {
+int64_t CEngineShims_curl_peer_tls_state(CURL *easy, int *resumed) {
+    *resumed = -1;
     struct curl_tlssessioninfo *session = NULL;
     if (curl_easy_getinfo(easy, CURLINFO_TLS_SSL_PTR, &session) != CURLE_OK || session == NULL) return -1;
     if (session->backend != CURLSSLBACKEND_OPENSSL || session->internals == NULL) return -1;
     SSL *ssl = (SSL *)session->internals;
+    *resumed = SSL_session_reused(ssl) ? 1 : 0;
     X509 *leaf = SSL_get0_peer_certificate(ssl);
     if (leaf == NULL) return -1;
     const ASN1_TIME *not_after = X509_get0_notAfter(leaf);

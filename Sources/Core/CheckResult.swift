@@ -34,6 +34,12 @@ public struct CheckResult: Sendable, Equatable {
     /// The check's id (`checks.check_id`), assigned by the loop that ran it so that the row and
     /// any state-change event name the same check. nil: the writer assigns one.
     public var checkId: CheckID?
+    /// The HTTP version of the final answer as major × 10 + minor (11 = HTTP/1.1, 20 = HTTP/2);
+    /// 0 when there was no answer. Results file only (not stored in the database).
+    public var httpVersion: UInt8
+    /// HTTPS: whether the final hop resumed a TLS session (`tlsSessionReuse`) rather than doing
+    /// a full handshake; nil for plain HTTP or when no handshake completed. Results file only.
+    public var tlsResumed: Bool?
 
     /// A result; every timing in microseconds.
     public init(
@@ -41,7 +47,7 @@ public struct CheckResult: Sendable, Equatable {
         dnsMicros: Int32 = 0, connectMicros: Int32 = 0, tlsMicros: Int32 = 0, ttfbMicros: Int32 = 0,
         totalMicros: Int32 = 0, lagMicros: Int32 = 0, redirects: Int16 = 0,
         errorCode: CheckErrorCode? = nil, errorMessage: String? = nil, certExpiresAt: Int64? = nil,
-        checkId: CheckID? = nil
+        checkId: CheckID? = nil, httpVersion: UInt8 = 0, tlsResumed: Bool? = nil
     ) {
         self.monitorId = monitorId
         self.checkedAtMs = checkedAtMs
@@ -58,5 +64,7 @@ public struct CheckResult: Sendable, Equatable {
         self.errorMessage = errorMessage
         self.certExpiresAt = certExpiresAt
         self.checkId = checkId
+        self.httpVersion = httpVersion
+        self.tlsResumed = tlsResumed
     }
 }

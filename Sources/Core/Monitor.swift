@@ -43,6 +43,21 @@ public struct Monitor: Sendable, Equatable {
     /// opens a fresh connection (real connect/TLS timings) and asks the server to close it.
     public var reuseConnection: Bool
 
+    // Transport options (issue 8): TLS session reuse, HTTP version, content decoding.
+    /// Resume this monitor's TLS session on later checks (curl's share interface) instead of a
+    /// full handshake each time: no key exchange or certificate verification on a resumed check.
+    /// Default false.
+    public var tlsSessionReuse: Bool
+    /// With `tlsSessionReuse`: the longest time between full handshakes, seconds (a full
+    /// handshake reads and verifies the certificate again, so `certExpiresAt` stays current).
+    /// Default 3,600; 1...604,800.
+    public var tlsFullHandshakeSeconds: Int
+    /// The HTTP version to speak. Default `1.1` (HTTP/1.1 only).
+    public var httpVersion: MonitorHTTPVersion
+    /// Ask for compressed bodies (`Accept-Encoding` with every encoding curl decodes: gzip,
+    /// deflate, br, zstd) and decode them; `maxBodyBytes` counts decoded bytes. Default false.
+    public var acceptEncoding: Bool
+
     /// Default seconds between checks.
     public static let defaultIntervalSeconds = 60.0
     /// Default whole-check timeout, ms.
@@ -53,6 +68,8 @@ public struct Monitor: Sendable, Equatable {
     public static let defaultMaxRedirects = 5
     /// Default body cap, bytes (1 MiB).
     public static let defaultMaxBodyBytes = 1 << 20
+    /// Default longest time between full TLS handshakes with `tlsSessionReuse`, seconds.
+    public static let defaultTLSFullHandshakeSeconds = 3_600
     /// The HTTP methods a monitor may use.
     public static let allowedMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -64,7 +81,9 @@ public struct Monitor: Sendable, Equatable {
         keyword: String? = nil, keywordAbsent: String? = nil, jsonPath: String? = nil, jsonEquals: String? = nil,
         followRedirects: Bool = true, maxRedirects: Int = Monitor.defaultMaxRedirects, verifyTLS: Bool = true,
         maxBodyBytes: Int = Monitor.defaultMaxBodyBytes, lowSpeedBytesPerSecond: Int = 0, lowSpeedSeconds: Int = 10,
-        reuseConnection: Bool = false
+        reuseConnection: Bool = false,
+        tlsSessionReuse: Bool = false, tlsFullHandshakeSeconds: Int = Monitor.defaultTLSFullHandshakeSeconds,
+        httpVersion: MonitorHTTPVersion = .http1_1, acceptEncoding: Bool = false
     ) {
         self.id = id
         self.url = url
@@ -86,6 +105,10 @@ public struct Monitor: Sendable, Equatable {
         self.lowSpeedBytesPerSecond = lowSpeedBytesPerSecond
         self.lowSpeedSeconds = lowSpeedSeconds
         self.reuseConnection = reuseConnection
+        self.tlsSessionReuse = tlsSessionReuse
+        self.tlsFullHandshakeSeconds = tlsFullHandshakeSeconds
+        self.httpVersion = httpVersion
+        self.acceptEncoding = acceptEncoding
     }
 
     /// True when a check must read the body (an assertion looks at it).
@@ -95,6 +118,19 @@ public struct Monitor: Sendable, Equatable {
     public func accepts(httpStatus status: Int) -> Bool {
         expectedStatus.isEmpty ? (200...299).contains(status) : expectedStatus.contains(status)
     }
+}
+
+/// The HTTP version a monitor speaks (`httpVersion`).
+public enum MonitorHTTPVersion: String, Sendable, CaseIterable {
+    /// HTTP/1.1 only (the default; what every check did before the option existed).
+    case http1_1 = "1.1"
+    /// HTTP/2 required. Over https it is agreed by ALPN and a server that answers in HTTP/1.1
+    /// fails the check as `bad_response`; over plain http it is spoken from the first byte
+    /// ("prior knowledge", RFC 9113 §3.3: no `Upgrade: h2c` round trip), so a server without
+    /// cleartext HTTP/2 fails the check as `bad_response` too.
+    case http2 = "2"
+    /// HTTP/2 when an https server offers it by ALPN, else HTTP/1.1; plain http stays HTTP/1.1.
+    case automatic = "auto"
 }
 
 /// Why a monitor definition is refused; `field` names the offending key.
@@ -166,6 +202,9 @@ extension Monitor {
         }
         if lowSpeedBytesPerSecond < 0 { throw fail("lowSpeedBytesPerSecond", "must not be negative") }
         if lowSpeedSeconds < 1 || lowSpeedSeconds > 120 { throw fail("lowSpeedSeconds", "must be between 1 and 120") }
+        if tlsFullHandshakeSeconds < 1 || tlsFullHandshakeSeconds > 604_800 {
+            throw fail("tlsFullHandshakeSeconds", "must be between 1 and 604800 (7 days)")
+        }
     }
 
     private static func isHeaderNameByte(_ byte: UInt8) -> Bool {

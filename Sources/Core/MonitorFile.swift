@@ -42,7 +42,7 @@ public enum MonitorFile {
         "id", "url", "intervalSeconds", "timeoutMs", "connectTimeoutMs", "method", "headers", "body",
         "expectedStatus", "keyword", "keywordAbsent", "jsonPath", "jsonEquals", "followRedirects",
         "maxRedirects", "verifyTLS", "maxBodyBytes", "lowSpeedBytesPerSecond", "lowSpeedSeconds",
-        "reuseConnection",
+        "reuseConnection", "tlsSessionReuse", "tlsFullHandshakeSeconds", "httpVersion", "acceptEncoding",
     ]
 
     /// Why a file without a single monitor line is refused (an engine that checks nothing is
@@ -236,7 +236,12 @@ public enum MonitorFile {
             maxBodyBytes: try reader.integer("maxBodyBytes") ?? Monitor.defaultMaxBodyBytes,
             lowSpeedBytesPerSecond: try reader.integer("lowSpeedBytesPerSecond") ?? 0,
             lowSpeedSeconds: try reader.integer("lowSpeedSeconds") ?? 10,
-            reuseConnection: try reader.bool("reuseConnection") ?? false
+            reuseConnection: try reader.bool("reuseConnection") ?? false,
+            tlsSessionReuse: try reader.bool("tlsSessionReuse") ?? false,
+            tlsFullHandshakeSeconds: try reader.integer("tlsFullHandshakeSeconds")
+                ?? Monitor.defaultTLSFullHandshakeSeconds,
+            httpVersion: try reader.httpVersion("httpVersion") ?? .http1_1,
+            acceptEncoding: try reader.bool("acceptEncoding") ?? false
         )
         try monitor.validate()
         return monitor
@@ -312,6 +317,20 @@ struct FieldReader {
             throw fail(key, "'\(method)' must be written in capitals: \"\(upper)\"")
         }
         return method
+    }
+
+    /// `"1.1"`, `"2"` or `"auto"`, as a string (a bare `2` or `1.1` is refused with the fix: the
+    /// number 1.1 would not survive every JSON reader as written).
+    func httpVersion(_ key: String) throws(MonitorValidationError) -> MonitorHTTPVersion? {
+        let choices = MonitorHTTPVersion.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+        if let value = fields[key], value is NSNumber, !isBoolean(value) {
+            throw fail(key, "must be a string: one of \(choices)")
+        }
+        guard let text = try string(key) else { return nil }
+        guard let version = MonitorHTTPVersion(rawValue: text) else {
+            throw fail(key, "'\(text)' is not one of \(choices)")
+        }
+        return version
     }
 
     func number(_ key: String) throws(MonitorValidationError) -> Double? {

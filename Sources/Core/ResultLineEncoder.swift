@@ -4,7 +4,8 @@
 /// record here, this about 0.5 µs (docs/PLATFORM.md, "hot path budget"). The field names are a contract
 /// (README, "Results file"): `monitorId`, `checkedAt` (RFC 3339, ms, UTC), `status`, `httpStatus`,
 /// `dnsMs`, `connectMs`, `tlsMs`, `ttfbMs`, `totalMs`, `lagMs`, `redirects`, `errorCode`,
-/// `errorMessage`, `certExpiresAt` (RFC 3339 or null).
+/// `errorMessage`, `certExpiresAt` (RFC 3339 or null), `httpVersion` (`"1.1"`, `"2"` or null),
+/// `tlsResumed` (true, false or null).
 public struct ResultLineEncoder {
     /// The encoded lines so far (each ends with a newline).
     public private(set) var bytes: [UInt8] = []
@@ -58,6 +59,26 @@ public struct ResultLineEncoder {
             bytes.append(UInt8(ascii: "\""))
         } else {
             appendASCII("null")
+        }
+        appendASCII(",\"httpVersion\":")
+        switch result.httpVersion {
+        case 0: appendASCII("null")
+        case 10: appendASCII("\"1.0\"")
+        case 11: appendASCII("\"1.1\"")
+        case 20: appendASCII("\"2\"")
+        case 30: appendASCII("\"3\"")
+        default:
+            bytes.append(UInt8(ascii: "\""))
+            appendInteger(Int64(result.httpVersion / 10))
+            bytes.append(UInt8(ascii: "."))
+            appendInteger(Int64(result.httpVersion % 10))
+            bytes.append(UInt8(ascii: "\""))
+        }
+        appendASCII(",\"tlsResumed\":")
+        switch result.tlsResumed {
+        case .some(true): appendASCII("true")
+        case .some(false): appendASCII("false")
+        case .none: appendASCII("null")
         }
         appendASCII("}\n")
     }

@@ -9,6 +9,9 @@
 //   pooled by the engine and reset between checks (curl_easy_reset keeps the connection and
 //   DNS caches of the multi handle). Each easy points curl's PRIVATE, WRITEDATA, HEADERDATA and
 //   OPENSOCKETDATA at itself, unretained: the pool keeps it alive for the life of the loop.
+// - `CurlTLSSessionShare` owns one CURLSH that holds TLS sessions. An easy attached to a share
+//   keeps a strong reference to it until it is attached to another (or freed), so a share is
+//   never cleaned up while an easy uses it. Shares have no lock callbacks: one loop thread each.
 // - A curl_slist passed with `setConnectTo` is owned by the easy until `finishTransfer()`;
 //   header lists are borrowed from their owner (`CurlHeaderList`), which must outlive the transfer.
 // - Control-plane transfers (last section of this file): a `CurlTransferRunner` lives on one loop
@@ -140,7 +143,8 @@ package final class CurlMulti: LoopIOHandler {
             guard let privateData else { continue }
             let easy = Unmanaged<CurlEasy>.fromOpaque(privateData).takeUnretainedValue()
             easy.lastResult = code
-            delegate?.transferFinished(easy, failure: code == CURLE_OK ? nil : easy.classifyFailure(code))
+            delegate?.transferFinished(
+                easy, failure: code == CURLE_OK ? easy.transportFailure : easy.classifyFailure(code))
         }
     }
 }
@@ -202,6 +206,26 @@ package struct CurlTrustStoreError: Error, CustomStringConvertible {
     package var description: String { "cannot read the CA bundle \(path): \(reason)" }
 }
 
+/// A curl share handle holding TLS sessions for resumption (CURL_LOCK_DATA_SSL_SESSION). curl
+/// keeps at most 8 sessions per share (one per host, port and TLS settings), dropping the least
+/// recently used: the engine gives each monitor with `tlsSessionReuse` a share of its own, so
+/// sessions of busy loops never push each other out, and a full handshake is forced by starting
+/// the monitor over with a new, empty share.
+///
+/// Confined to one loop thread (no lock callbacks). Freed when the last easy has let go of it.
+package final class CurlTLSSessionShare {
+    fileprivate let raw: UnsafeMutableRawPointer
+
+    package init() {
+        guard let share = CEngineShims_curl_share_tls_sessions() else {
+            fatalError("curl_share_init failed: out of memory")
+        }
+        raw = share
+    }
+
+    deinit { curl_share_cleanup(raw) }
+}
+
 /// What a transfer's timings were, in microseconds from the transfer's start.
 package struct CurlTimings {
     package var nameLookup: Int64 = 0
@@ -228,12 +252,17 @@ package final class CurlEasy {
     package private(set) var bodyBytes = 0
     package private(set) var exceededBodyLimit = false
     package private(set) var certificateNotAfter: Int64?
+    /// HTTPS: whether the connection resumed a TLS session (nil: plain HTTP or no handshake).
+    package private(set) var tlsResumed: Bool?
     package private(set) var policyRefusal: PolicyRefusal?
     /// curl's verdict on the last finished transfer (set before the delegate hears of it).
     package fileprivate(set) var lastResult: CURLcode = CURLE_OK
     private var captureBody = false
     private var bodyLimit = 0
+    /// The transfer is HTTPS: it reads the CA bundle and the peer's certificate.
     private var wantsCertificate = false
+    /// `httpVersion: "2"`: an answer in another version fails the check.
+    private var requiresHTTP2 = false
     private var sawHeader = false
     private var connectTo: UnsafeMutablePointer<curl_slist>?
     private let errorBuffer: UnsafeMutablePointer<CChar>
@@ -241,17 +270,30 @@ package final class CurlEasy {
     package let policy: TargetPolicy
     private let caBundlePath: String?
     private let trustStore: CurlTrustStore?
+    /// The share the easy is attached to between session-reusing transfers (see `init`).
+    private let restingShare: CurlTLSSessionShare?
+    /// The share curl uses for this easy's TLS sessions now (curl_easy_reset keeps it).
+    private var attachedShare: CurlTLSSessionShare?
 
     /// `trustStore`, when given, is what TLS verifies against (and `caBundlePath` is not read).
-    package init(policy: TargetPolicy, caBundlePath: String?, trustStore: CurlTrustStore? = nil) {
+    /// `restingShare`, when given, is where the easy's TLS session cache lives whenever it is not
+    /// lent to a monitor's share (`useTLSSessions(from:)`); the engine's transfers turn that cache
+    /// off unless the monitor reuses sessions. Without it curl gives the easy a cache of its own,
+    /// which attaching a share would orphan (curl 7.88 overwrites the pointer).
+    package init(
+        policy: TargetPolicy, caBundlePath: String?, trustStore: CurlTrustStore? = nil,
+        restingShare: CurlTLSSessionShare? = nil
+    ) {
         guard let handle = curl_easy_init() else { fatalError("curl_easy_init failed: out of memory") }
         raw = handle
         self.policy = policy
         self.caBundlePath = caBundlePath
         self.trustStore = trustStore
+        self.restingShare = restingShare
         errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         body.reserveCapacity(4096)
+        if let restingShare { attach(restingShare) }
     }
 
     deinit {
@@ -269,6 +311,8 @@ package final class CurlEasy {
         bodyBytes = 0
         exceededBodyLimit = false
         certificateNotAfter = nil
+        tlsResumed = nil
+        requiresHTTP2 = false
         policyRefusal = nil
         lastResult = CURLE_OK
         sawHeader = false
@@ -371,14 +415,52 @@ package final class CurlEasy {
             set(CURLOPT_SSL_VERIFYHOST, 0)
         }
         if !monitor.reuseConnection {
-            // A fresh connection per check: connect and TLS timings are real. The request also
-            // says "Connection: close" so the server closes first and keeps the TIME_WAIT.
+            // A fresh connection per check: connect and TLS timings are real. An HTTP/1.1 request
+            // also says "Connection: close" so the server closes first and keeps the TIME_WAIT.
             set(CURLOPT_FRESH_CONNECT, 1)
             set(CURLOPT_FORBID_REUSE, 1)
         }
-        // Refuse early when the server announces a body over the cap; chunked bodies are
-        // counted in the write callback.
-        set(CURLOPT_MAXFILESIZE_LARGE, offset: Int64(monitor.maxBodyBytes))
+        if wantsCertificate && !monitor.tlsSessionReuse {
+            // curl keeps a TLS session cache per easy by default, and easies are pooled: without
+            // this a later check to the same host would resume whichever session its easy held.
+            set(CURLOPT_SSL_SESSIONID_CACHE, 0)
+        }
+        configureHTTPVersion(monitor.httpVersion)
+        if monitor.acceptEncoding {
+            // "" = every encoding this libcurl decodes (gzip, deflate, br, zstd). The write
+            // callback counts decoded bytes against the cap, so a compression bomb stops there.
+            set(CURLOPT_ACCEPT_ENCODING, "")
+        } else {
+            // Refuse early when the server announces a body over the cap; chunked bodies are
+            // counted in the write callback. (Not when decoding: Content-Length counts encoded bytes.)
+            set(CURLOPT_MAXFILESIZE_LARGE, offset: Int64(monitor.maxBodyBytes))
+        }
+    }
+
+    private func configureHTTPVersion(_ version: MonitorHTTPVersion) {
+        switch version {
+        case .http1_1, .automatic:
+            // Over plain http both are libcurl's default (HTTP/1.1): no call per check. Over TLS
+            // "1.1" is explicit, libcurl's own default (since 7.62) being HTTP/2 when offered.
+            guard wantsCertificate else { return }
+            set(CURLOPT_HTTP_VERSION, version == .http1_1 ? CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2TLS)
+        case .http2:
+            requiresHTTP2 = true
+            // https: h2 agreed by ALPN; http: HTTP/2 from the first byte (no Upgrade round trip).
+            let wanted = wantsCertificate ? CURL_HTTP_VERSION_2_0 : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+            set(CURLOPT_HTTP_VERSION, wanted)
+        }
+    }
+
+    /// Lends this transfer `share`'s TLS sessions: curl resumes the session it holds for the
+    /// host (if any) and stores the session this transfer gets. Until `finishTransfer()`.
+    package func useTLSSessions(from share: CurlTLSSessionShare) {
+        if attachedShare !== share { attach(share) }
+    }
+
+    private func attach(_ share: CurlTLSSessionShare?) {
+        set(CURLOPT_SHARE, pointer: share.map { UnsafeRawPointer($0.raw) })
+        attachedShare = share
     }
 
     // MARK: results
@@ -413,6 +495,30 @@ package final class CurlEasy {
             total: infoOffset(CURLINFO_TOTAL_TIME_T))
     }
 
+    /// The HTTP version of the answer as major × 10 + minor (11, 20, 30); 0 without an answer.
+    package var answeredHTTPVersion: UInt8 {
+        switch info(CURLINFO_HTTP_VERSION) {
+        case CURL_HTTP_VERSION_1_0: return 10
+        case CURL_HTTP_VERSION_1_1: return 11
+        case CURL_HTTP_VERSION_2_0: return 20
+        case CURL_HTTP_VERSION_3: return 30
+        default: return 0
+        }
+    }
+
+    /// A complete answer that still fails the check for its transport: HTTP/1.x where the
+    /// monitor requires HTTP/2. nil when the answer is acceptable.
+    fileprivate var transportFailure: (CheckErrorCode, String)? {
+        guard requiresHTTP2 else { return nil }
+        let version = answeredHTTPVersion
+        if version == 20 { return nil }
+        let answered = version == 0 ? "no HTTP version" : "HTTP/\(version / 10).\(version % 10)"
+        return (
+            .badResponse,
+            "the server answered in \(answered); httpVersion \"2\" requires HTTP/2 (\"auto\" accepts either)"
+        )
+    }
+
     /// The URL a 3xx answer points to, resolved against the request URL by curl.
     package var redirectURL: String? { infoString(CURLINFO_REDIRECT_URL) }
 
@@ -422,6 +528,8 @@ package final class CurlEasy {
     package func finishTransfer() {
         curl_slist_free_all(connectTo)
         connectTo = nil
+        // Give a monitor's share back, so that it can be freed when the monitor starts over.
+        if attachedShare !== restingShare { attach(restingShare) }
     }
 
     // MARK: callbacks (curl -> Swift)
@@ -441,8 +549,10 @@ package final class CurlEasy {
         sawHeader = true
         // The connection is still open here; after the transfer curl may have closed it.
         if wantsCertificate {
-            let notAfter = CEngineShims_curl_peer_certificate_not_after(raw)
+            var resumed: Int32 = -1
+            let notAfter = CEngineShims_curl_peer_tls_state(raw, &resumed)
             if notAfter >= 0 { certificateNotAfter = notAfter }
+            if resumed >= 0 { tlsResumed = resumed == 1 }
         }
     }
 

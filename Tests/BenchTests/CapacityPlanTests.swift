@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import LookoutBench
@@ -168,6 +169,47 @@ struct CalibrationTests {
         #expect(c.httpChecksPerSecondPerCore.value == 4000)
         #expect(c.httpCPUMicrosPerCheck.value == 250)
         #expect(c.httpCPUMicrosPerCheck.source.hasPrefix("derived"))
+    }
+
+    @Test("A saved report's measured CPU per check is what the plan sizes cores with")
+    func fromDocumentWithCPU() throws {
+        let document = CapacityReport.Document(scenarios: [
+            .init(
+                name: "http-1-engine", protocol: "http", engines: 1, database: false,
+                saturation: .init(
+                    checksPerSecond: 4000, monitors: 4000, intervalSeconds: 1, lagP99Ms: 3, farmChecksPerSecond: 4001,
+                    cpuMicrosPerCheck: 180)),
+            .init(
+                name: "https-1-engine", protocol: "https", engines: 1, database: false,
+                saturation: .init(
+                    checksPerSecond: 1000, monitors: 1000, intervalSeconds: 1, lagP99Ms: 3, farmChecksPerSecond: 1000,
+                    cpuMicrosPerCheck: 700)),
+            // Resumed sessions are cheaper, but the plan's HTTPS figures are for full handshakes.
+            .init(
+                name: "https-reuse-1-engine", protocol: "https", engines: 1, database: false, tlsSessionReuse: true,
+                saturation: .init(
+                    checksPerSecond: 3000, monitors: 3000, intervalSeconds: 1, lagP99Ms: 3, farmChecksPerSecond: 3000,
+                    cpuMicrosPerCheck: 250)),
+        ])
+        // Through JSON, as `plan --from` reads it.
+        let data = try JSONEncoder().encode(document)
+        let decoded = try JSONDecoder().decode(CapacityReport.Document.self, from: data)
+        let c = Calibration.measured(from: decoded, label: "r.json")
+        #expect(c.httpCPUMicrosPerCheck.value == 180)
+        #expect(c.httpCPUMicrosPerCheck.source.hasPrefix("measured"))
+        #expect(c.httpsCPUMicrosPerCheck.value == 700)
+        #expect(c.httpsChecksPerSecondPerCore.value == 1000)
+        // 1,000 monitors every second, half HTTPS: 500 × 180 µs + 500 × 700 µs = 0.44 cores.
+        let input = try CapacityPlan.Input(
+            monitors: 1000, intervalSeconds: 1, httpsShare: 0.5, coresPerEngine: 2, targetUtilisation: 0.7,
+            checkRetentionDays: 30, controlPlanes: 2)
+        let plan = CapacityPlan(input: input, calibration: c)
+        #expect(abs(plan.engineCoresFromCPUCost - 0.44) < 1e-9, "\(plan.engineCoresFromCPUCost)")
+        // A report written before the figure existed still reads (derived CPU).
+        let old =
+            #"{"scenarios":[{"name":"http-1-engine","protocol":"http","engines":1,"database":false,"saturation":{"checksPerSecond":4000,"monitors":4000,"intervalSeconds":1,"lagP99Ms":3,"farmChecksPerSecond":4000}}]}"#
+        let legacy = try JSONDecoder().decode(CapacityReport.Document.self, from: Data(old.utf8))
+        #expect(Calibration.measured(from: legacy, label: "old.json").httpCPUMicrosPerCheck.value == 250)
     }
 
     @Test("Row sizes from psql's output: measured with enough rows, estimated without")

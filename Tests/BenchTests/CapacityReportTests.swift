@@ -41,7 +41,9 @@ struct CapacityReportTests {
         #expect(
             Set(saturation.keys) == [
                 "checksPerSecond", "monitors", "intervalSeconds", "lagP99Ms", "farmChecksPerSecond",
+                "cpuMicrosPerCheck",
             ])
+        #expect(saturation["cpuMicrosPerCheck"] as? Double == Self.report.results[0].saturation?.cpuMicrosPerCheck)
         #expect(saturation["checksPerSecond"] as? Double == 1000)
         // A scenario with no passing step (or not run) has a null saturation, not a missing key.
         #expect(scenarios[2]["saturation"] is NSNull)

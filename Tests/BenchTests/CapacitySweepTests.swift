@@ -83,7 +83,7 @@ struct CapacityStepTests {
 
     @Test("The farm's counter is read between samples by linear interpolation")
     func interpolation() {
-        let samples: [(epochMs: Int64, requests: Int)] = [(1000, 0), (1100, 100), (1300, 100), (1400, 400)]
+        let samples: [(epochMs: Int64, value: Int)] = [(1000, 0), (1100, 100), (1300, 100), (1400, 400)]
         #expect(CapacityRunner.interpolate(samples, atMs: 900) == 0)
         #expect(CapacityRunner.interpolate(samples, atMs: 1050) == 50)
         #expect(CapacityRunner.interpolate(samples, atMs: 1200) == 100)
@@ -103,7 +103,7 @@ struct CapacityStepTests {
             Array(line.utf8).withUnsafeBytes { scanner.scan(line: $0) }
         }
         #expect(scanner.checks.count == 5000)
-        let samples: [(epochMs: Int64, requests: Int)] = stride(from: Int64(9_000), through: 16_000, by: 100).map {
+        let samples: [(epochMs: Int64, value: Int)] = stride(from: Int64(9_000), through: 16_000, by: 100).map {
             ($0, Int(min(max($0 - 10_000, 0), 5000)))
         }
         let step = CapacityRunner.measure(
@@ -124,6 +124,24 @@ struct CapacityStepTests {
         #expect(lossy.lostResults == 2)
         #expect(!lossy.passed)
         #expect(lossy.rowsPerSecond == 1000)
+        // With the engines' CPU sampled: only the steady window counts. 400 ms of start-up CPU
+        // before the first check, then 150 µs per check (150 ms per second of checks).
+        let cpu: [(epochMs: Int64, value: Int)] = stride(from: Int64(9_000), through: 16_000, by: 100).map {
+            ($0, 400_000 + Int(min(max($0 - 10_000, 0), 5000)) * 150)
+        }
+        let sampled = CapacityRunner.measure(
+            scanner: scanner, samples: samples, engineCPUSamples: cpu, finalFarmRequests: 5000, offered: 1000,
+            monitors: 1000, intervalSeconds: 1, cpuSeconds: 1.15, peakRSSKiB: 1, rowsWritten: nil, rowsLost: 0,
+            wallSeconds: 5, farmCPUSeconds: 1)
+        #expect(abs(sampled.cpuMicrosPerCheck - 150) < 0.5, "\(sampled.cpuMicrosPerCheck)")
+    }
+
+    @Test("CPU so far from a /proc/<pid>/stat line (a command name with spaces and parentheses)")
+    func procStat() {
+        let line =
+            "4242 (lookout (engine) x) S 1 4242 4242 0 -1 4194304 120 0 0 0 250 75 0 0 20 0 3 0 100 1000 200 18446744073709551615\n"
+        #expect(ChildProcess.cpuMicros(procStat: line, ticksPerSecond: 100) == 3_250_000)
+        #expect(ChildProcess.cpuMicros(procStat: "garbage", ticksPerSecond: 100) == nil)
     }
 
     @Test("Scenario names and the saturation point")
@@ -131,7 +149,12 @@ struct CapacityStepTests {
         #expect(
             CapacityCommand.scenarios.map(\.name) == [
                 "http-1-engine", "http-2-engines", "http-1-engine-postgresql", "http-2-engines-postgresql",
+                "https-1-engine", "https-reuse-1-engine",
             ])
+        // A details file written before tlsSessionReuse existed still reads.
+        let old = #"{"name":"http-1-engine","checkProtocol":"http","engines":1,"database":false}"#
+        let decoded = try? JSONDecoder().decode(CapacityScenario.self, from: Data(old.utf8))
+        #expect(decoded == CapacityScenario(.http, engines: 1, database: false))
         let result = ScenarioResult(
             scenario: CapacityScenario(.http, engines: 1, database: false),
             steps: [

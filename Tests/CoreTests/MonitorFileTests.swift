@@ -38,7 +38,8 @@ struct MonitorFileTests {
             "connectTimeoutMs":2000,"method":"POST","headers":{"Content-Type":"application/json","X-Empty":""},\
             "body":"{}","expectedStatus":[200,201],"keyword":"ok","keywordAbsent":"error",\
             "jsonPath":"$.status","jsonEquals":"up","followRedirects":false,"maxRedirects":2,"verifyTLS":false,\
-            "maxBodyBytes":4096,"lowSpeedBytesPerSecond":100,"lowSpeedSeconds":5,"reuseConnection":true}
+            "maxBodyBytes":4096,"lowSpeedBytesPerSecond":100,"lowSpeedSeconds":5,"reuseConnection":true,\
+            "tlsSessionReuse":true,"tlsFullHandshakeSeconds":600,"httpVersion":"auto","acceptEncoding":true}
             """
         let parsed = parse([line])
         #expect(parsed.errors.isEmpty)
@@ -62,7 +63,11 @@ struct MonitorFileTests {
             maxBodyBytes: 4096,
             lowSpeedBytesPerSecond: 100,
             lowSpeedSeconds: 5,
-            reuseConnection: true
+            reuseConnection: true,
+            tlsSessionReuse: true,
+            tlsFullHandshakeSeconds: 600,
+            httpVersion: .automatic,
+            acceptEncoding: true
         )
         #expect(parsed.monitors == [expected])
     }
@@ -299,6 +304,12 @@ struct MonitorFileTests {
             (#""followRedirects":0"#, "followRedirects: must be true or false"),
             (#""verifyTLS":"false""#, "verifyTLS: must be true or false"),
             (#""reuseConnection":"yes""#, "reuseConnection: must be true or false"),
+            (#""tlsSessionReuse":1"#, "tlsSessionReuse: must be true or false"),
+            (#""acceptEncoding":"gzip""#, "acceptEncoding: must be true or false"),
+            (#""tlsFullHandshakeSeconds":0"#, "tlsFullHandshakeSeconds: must be between 1 and 604800 (7 days)"),
+            (#""tlsFullHandshakeSeconds":1.5"#, "tlsFullHandshakeSeconds: must be a whole number"),
+            (#""httpVersion":2"#, #"httpVersion: must be a string: one of "1.1", "2", "auto""#),
+            (#""httpVersion":"h2""#, #"httpVersion: 'h2' is not one of "1.1", "2", "auto""#),
             (#""headers":"X-A: 1""#, "headers: must be an object of strings"),
             (#""headers":["X-A"]"#, "headers: must be an object of strings"),
             (#""headers":{"X-A":1}"#, "headers: value of 'X-A' must be a string"),

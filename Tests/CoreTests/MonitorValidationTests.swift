@@ -28,6 +28,10 @@ struct MonitorValidationTests {
         #expect(m.lowSpeedBytesPerSecond == 0)
         #expect(m.lowSpeedSeconds == 10)
         #expect(!m.reuseConnection)
+        #expect(!m.tlsSessionReuse)
+        #expect(m.tlsFullHandshakeSeconds == 3_600)
+        #expect(m.httpVersion == .http1_1)
+        #expect(!m.acceptEncoding)
         try m.validate()
     }
 
@@ -199,6 +203,8 @@ struct MonitorValidationTests {
             ("lowSpeedBytesPerSecond", monitor { $0.lowSpeedBytesPerSecond = -1 }),
             ("lowSpeedSeconds", monitor { $0.lowSpeedSeconds = 0 }),
             ("lowSpeedSeconds", monitor { $0.lowSpeedSeconds = 121 }),
+            ("tlsFullHandshakeSeconds", monitor { $0.tlsFullHandshakeSeconds = 0 }),
+            ("tlsFullHandshakeSeconds", monitor { $0.tlsFullHandshakeSeconds = 604_801 }),
         ]
     )
     func refusesOutOfRange(field: String, monitor: Monitor) {

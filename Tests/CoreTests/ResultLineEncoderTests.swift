@@ -38,7 +38,9 @@ struct ResultLineEncoderTests {
         redirects: 2,
         errorCode: .statusMismatch,
         errorMessage: "HTTP 503, expected any 2xx",
-        certExpiresAt: 1_893_456_000
+        certExpiresAt: 1_893_456_000,
+        httpVersion: 20,
+        tlsResumed: true
     )
 
     @Test("writes every field, in the documented order, as one line")
@@ -48,21 +50,24 @@ struct ResultLineEncoderTests {
                 == #"{"monitorId":"api-eu","checkedAt":"2026-11-29T14:21:46.123Z","status":"DOWN","httpStatus":503,"#
                 + #""dnsMs":1.234,"connectMs":12.034,"tlsMs":0.005,"ttfbMs":250.000,"totalMs":1000.000,"lagMs":-1.500,"#
                 + #""redirects":2,"errorCode":"status_mismatch","errorMessage":"HTTP 503, expected any 2xx","#
-                + #""certExpiresAt":"2030-01-01T00:00:00.000Z"}"# + "\n"
+                + #""certExpiresAt":"2030-01-01T00:00:00.000Z","httpVersion":"2","tlsResumed":true}"# + "\n"
         )
     }
 
-    @Test("an UP result writes null for errorCode, errorMessage and certExpiresAt")
+    @Test("an UP result writes null for errorCode, errorMessage, certExpiresAt and tlsResumed")
     func upResultWritesNulls() throws {
-        let line = encode(CheckResult(monitorId: "a", checkedAtMs: 0, status: .up, httpStatus: 200))
-        #expect(line.hasSuffix(#""errorCode":null,"errorMessage":null,"certExpiresAt":null}"# + "\n"))
+        let line = encode(CheckResult(monitorId: "a", checkedAtMs: 0, status: .up, httpStatus: 200, httpVersion: 11))
+        #expect(
+            line.hasSuffix(
+                #""errorCode":null,"errorMessage":null,"certExpiresAt":null,"httpVersion":"1.1","tlsResumed":null}"#
+                    + "\n"))
         let object = try decode(line)
         #expect(object["errorCode"] is NSNull)
         #expect(object["errorMessage"] is NSNull)
         #expect(object["certExpiresAt"] is NSNull)
         #expect(object["status"] as? String == "UP")
         #expect(object["checkedAt"] as? String == "1970-01-01T00:00:00.000Z")
-        #expect(object.count == 14)
+        #expect(object.count == 16)
     }
 
     @Test("decodes with Foundation to the same values")

@@ -21,6 +21,23 @@ struct PreparedMonitorHeaderTests {
         #expect(lines { $0.reuseConnection = true } == [])
     }
 
+    @Test("httpVersion 2 or auto sends no Connection header (HTTP/2 forbids it)", arguments: ["2", "auto"])
+    func noConnectionCloseWithHTTP2(version: String) throws {
+        let httpVersion = try #require(MonitorHTTPVersion(rawValue: version))
+        #expect(lines { $0.httpVersion = httpVersion } == [])
+        #expect(
+            lines {
+                $0.httpVersion = httpVersion
+                $0.headers = ["Accept": "*/*"]
+            } == ["Accept: */*"]
+        )
+        // The loop's shared "Connection: close" list must not stand in for an own, empty one.
+        var monitor = Monitor(id: "h2", url: "https://example.com/", httpVersion: httpVersion)
+        #expect(try PreparedMonitor(monitor).headers != nil)
+        monitor.httpVersion = .http1_1
+        #expect(try PreparedMonitor(monitor).headers == nil)
+    }
+
     @Test("a request body disables Expect: 100-continue")
     func bodyDisablesExpect() {
         #expect(lines { $0.body = "{}" } == ["Connection: close", "Expect:"])

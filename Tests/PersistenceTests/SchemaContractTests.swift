@@ -72,7 +72,11 @@ struct SchemaContractTests {
                 maxBodyBytes: 4096,
                 lowSpeedBytesPerSecond: 10,
                 lowSpeedSeconds: 3,
-                reuseConnection: true
+                reuseConnection: true,
+                tlsSessionReuse: true,
+                tlsFullHandshakeSeconds: 60,
+                httpVersion: .http2,
+                acceptEncoding: true
             ),
         ]
         for monitor in monitors {
@@ -81,6 +85,11 @@ struct SchemaContractTests {
             #expect(object != nil, "settings must be a JSON object: \(record.settingsJSON)")
             #expect(Set(object!.keys).isDisjoint(with: MonitorRecord.columnKeys))
             #expect(try record.monitor() == monitor)
+            // Every field explicit: a later change of a default must not change a stored monitor.
+            let keys = try #require(object).keys
+            for key in ["tlsSessionReuse", "tlsFullHandshakeSeconds", "httpVersion", "acceptEncoding"] {
+                #expect(keys.contains(key), "\(key) missing from \(record.settingsJSON)")
+            }
         }
         var broken = MonitorRecord(Monitor(id: "x", url: "http://example.com/"))
         broken.settingsJSON = "{\"maxRedirects\": 99}"

@@ -7,7 +7,11 @@ extension Calibration {
         var calibration = Calibration.documented
         for checkProtocol in [CapacityScenario.CheckProtocol.http, .https] {
             var best: (scenario: CapacityScenario, step: CapacityStep, perCore: Double)?
-            for result in results where result.scenario.checkProtocol == checkProtocol && !result.scenario.database {
+            // The plan's HTTPS figures assume a full handshake per check: reuse scenarios are not them.
+            for result in results
+            where result.scenario.checkProtocol == checkProtocol && !result.scenario.database
+                && !result.scenario.tlsSessionReuse
+            {
                 guard let saturation = result.saturation else { continue }
                 let perCore = saturation.checksPerSecond / Double(max(result.scenario.engines, 1))
                 if perCore > best?.perCore ?? 0 { best = (result.scenario, saturation, perCore) }
@@ -45,13 +49,15 @@ extension Calibration {
     }
 
     /// From a saved `capacity --json` report, which carries saturation points only: checks/s per
-    /// core from them, CPU per check derived as one busy core's second over those checks; the
+    /// core from them and the engine CPU per check measured at that point (a report written
+    /// before it carried that figure: derived as one busy core's second over those checks); the
     /// rest stays documented.
     static func measured(from document: CapacityReport.Document, label: String) -> Calibration {
         var calibration = Calibration.documented
         for checkProtocol in ["http", "https"] {
             var best: (scenario: CapacityReport.Document.Scenario, perCore: Double)?
-            for scenario in document.scenarios where scenario.protocol == checkProtocol && !scenario.database {
+            for scenario in document.scenarios
+            where scenario.protocol == checkProtocol && !scenario.database && scenario.tlsSessionReuse != true {
                 guard let saturation = scenario.saturation, saturation.checksPerSecond > 0 else { continue }
                 let perCore = saturation.checksPerSecond / Double(max(scenario.engines, 1))
                 if perCore > best?.perCore ?? 0 { best = (scenario, perCore) }
@@ -60,7 +66,10 @@ extension Calibration {
             let perCore = best.perCore
             let name = best.scenario.name
             let source = "measured: \(label), \(name) saturation"
-            let cpu = Figure((1e6 / perCore).rounded(), "derived: one core busy at \(name) saturation (\(label))")
+            let measuredCPU = best.scenario.saturation?.cpuMicrosPerCheck.flatMap { $0 > 0 ? $0 : nil }
+            let cpu =
+                measuredCPU.map { Figure($0, "measured: \(label), \(name) saturation, engine user + system CPU") }
+                ?? Figure((1e6 / perCore).rounded(), "derived: one core busy at \(name) saturation (\(label))")
             if checkProtocol == "http" {
                 calibration.httpChecksPerSecondPerCore = Figure(perCore, source)
                 calibration.httpCPUMicrosPerCheck = cpu

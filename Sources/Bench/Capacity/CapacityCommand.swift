@@ -13,17 +13,22 @@ struct CapacityCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "capacity",
         abstract:
-            "Find the engine's saturation point per scenario (HTTP, 1 and 2 engines, with and without PostgreSQL).",
+            "Find the engine's saturation point per scenario (HTTP, 1 and 2 engines, with and without PostgreSQL; HTTPS).",
         discussion: """
             For each scenario, offers monitors/interval checks/s to real lookout-engine processes
             (--loops 1 each) against the in-process farm, ramping ×2 until a step fails and then
             bisecting. A step passes with p99 lag ≤ 1 s, 0 lost results, 0 false failures and at
             least 95% of the offered rate. The farm counts the requests it answers, independently
             of the engines' results files. Progress goes to stderr; the JSON report is
-              {"scenarios":[{name, protocol, engines, database,
-                saturation:{checksPerSecond, monitors, intervalSeconds, lagP99Ms, farmChecksPerSecond}}]}
+              {"scenarios":[{name, protocol, engines, database, [tlsSessionReuse,]
+                saturation:{checksPerSecond, monitors, intervalSeconds, lagP99Ms, farmChecksPerSecond,
+                cpuMicrosPerCheck}}]}
             Scenarios with PostgreSQL run only with --database (they write check rows into it: use
-            a database of its own).
+            a database of its own). HTTPS scenarios check the farm's HTTPS listener (a self-signed
+            certificate made at start, given to the engines with --ca-file): https-1-engine with a
+            full handshake per check, https-reuse-1-engine with tlsSessionReuse. The farm's TLS
+            (NIOSSL) shares the machine's cores with the engine, so on a small machine it can be
+            the bottleneck: compare the farm's cores busy in the step table.
             """
     )
 
@@ -65,6 +70,8 @@ struct CapacityCommand: ParsableCommand {
         CapacityScenario(.http, engines: 2, database: false),
         CapacityScenario(.http, engines: 1, database: true),
         CapacityScenario(.http, engines: 2, database: true),
+        CapacityScenario(.https, engines: 1, database: false),
+        CapacityScenario(.https, engines: 1, database: false, tlsSessionReuse: true),
     ]
 
     func run() throws {
@@ -158,7 +165,7 @@ struct CapacityCommand: ParsableCommand {
         return [
             "measured \(date) on \(ProcessInfo.processInfo.activeProcessorCount) cores, \(field(uts.sysname)) \(field(uts.release)) \(field(uts.machine)); load average at start \(load)",
             "sweep: \(quick ? "--quick, " : "")\(ThroughputReport.number(settings.stepSeconds)) s per step, monitors at a \(ThroughputReport.number(settings.intervalSeconds)) s interval, ramp ×2 from \(PlanFormat.number(settings.startChecksPerSecond, 0)) checks/s then bisection to \(PlanFormat.number(settings.precision * 100, 0))%, at most \(settings.maxStepsPerScenario) steps per scenario",
-            "engines: lookout-engine --loops 1 each, plain HTTP to the farm's /ok over 16 loopback addresses (fresh connection per check), the bench's loopback DNS server; farm: \(farmThreads) thread\(farmThreads == 1 ? "" : "s") in the bench process, sharing the machine's cores with the engines",
+            "engines: lookout-engine --loops 1 each, plain HTTP (https scenarios: HTTPS, verification on, the farm's self-signed certificate via --ca-file) to the farm's /ok over 16 loopback addresses (fresh connection per check), the bench's loopback DNS server; farm: \(farmThreads) thread\(farmThreads == 1 ? "" : "s") in the bench process, sharing the machine's cores with the engines",
         ]
     }
 

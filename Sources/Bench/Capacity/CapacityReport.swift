@@ -10,14 +10,16 @@ struct CapacityReport: Codable, Sendable {
     // MARK: - JSON
 
     /// `{"scenarios": [{name, protocol, engines, database, saturation: {checksPerSecond,
-    /// monitors, intervalSeconds, lagP99Ms, farmChecksPerSecond}}]}`; `saturation` is null for a
-    /// scenario in which no step passed or that did not run.
+    /// monitors, intervalSeconds, lagP99Ms, farmChecksPerSecond, cpuMicrosPerCheck}}]}`;
+    /// `saturation` is null for a scenario in which no step passed or that did not run.
     struct Document: Codable, Sendable, Equatable {
         struct Scenario: Codable, Sendable, Equatable {
             var name: String
             var `protocol`: String
             var engines: Int
             var database: Bool
+            /// Present (true) only for scenarios whose HTTPS monitors resume TLS sessions.
+            var tlsSessionReuse: Bool?
             var saturation: Saturation?
 
             /// `saturation` is written as `null` when there is none (the key is always there).
@@ -27,6 +29,7 @@ struct CapacityReport: Codable, Sendable {
                 try container.encode(self.protocol, forKey: .protocol)
                 try container.encode(engines, forKey: .engines)
                 try container.encode(database, forKey: .database)
+                try container.encodeIfPresent(tlsSessionReuse, forKey: .tlsSessionReuse)
                 try container.encode(saturation, forKey: .saturation)
             }
         }
@@ -37,6 +40,10 @@ struct CapacityReport: Codable, Sendable {
             var intervalSeconds: Double
             var lagP99Ms: Double
             var farmChecksPerSecond: Double
+            /// Engine CPU (user + system, every engine of the scenario) per check at the
+            /// saturation step, µs: what `plan --from` sizes cores with. Absent in reports
+            /// written before it was added (plan then derives it from checks/s per core).
+            var cpuMicrosPerCheck: Double?
         }
 
         var scenarios: [Scenario]
@@ -50,11 +57,12 @@ struct CapacityReport: Codable, Sendable {
                     protocol: result.scenario.checkProtocol.rawValue,
                     engines: result.scenario.engines,
                     database: result.scenario.database,
+                    tlsSessionReuse: result.scenario.tlsSessionReuse ? true : nil,
                     saturation: result.saturation.map {
                         Document.Saturation(
                             checksPerSecond: $0.checksPerSecond, monitors: $0.monitors,
                             intervalSeconds: $0.intervalSeconds, lagP99Ms: $0.lagP99Ms,
-                            farmChecksPerSecond: $0.farmChecksPerSecond)
+                            farmChecksPerSecond: $0.farmChecksPerSecond, cpuMicrosPerCheck: $0.cpuMicrosPerCheck)
                     })
             })
     }

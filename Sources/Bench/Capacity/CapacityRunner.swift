@@ -20,16 +20,18 @@ final class CapacityRunner {
 
     init(enginePath: String, databaseURL: String?, farmThreads: Int, shutdown: ShutdownSignal) throws(CapacityError) {
         do {
-            let configuration = try FarmConfiguration(addressCount: 16, httpPort: 0, dnsPort: 0, threads: farmThreads)
-            farm = try Farm.start(configuration)
-        } catch {
-            throw .run(.farm(error))
-        }
-        do {
             files = try RunFiles(keepIn: nil)
         } catch {
-            farm.stop()
             throw .run(error)
+        }
+        do {
+            var configuration = try FarmConfiguration(addressCount: 16, httpPort: 0, dnsPort: 0, threads: farmThreads)
+            configuration.tls = try FarmTLS.selfSigned(
+                in: files.directory, addresses: configuration.addresses, httpsPort: 0)
+            farm = try Farm.start(configuration)
+        } catch {
+            files.cleanUp()
+            throw .run(.farm(error))
         }
         self.enginePath = enginePath
         self.databaseURL = databaseURL
@@ -51,7 +53,8 @@ final class CapacityRunner {
         var monitorFiles: [String] = []
         for engine in 0..<engines {
             let path = files.directory + "/monitors-\(engine).jsonl"
-            try writeMonitors(to: path, engine: engine, of: engines, monitors: monitors, interval: intervalSeconds)
+            try writeMonitors(
+                to: path, scenario: scenario, engine: engine, monitors: monitors, interval: intervalSeconds)
             monitorFiles.append(path)
         }
         do { try farm.resetStats().wait() } catch { throw .report("cannot reset the farm's counters: \(error)") }
@@ -72,6 +75,9 @@ final class CapacityRunner {
                 "--max-per-host", "0",
                 "--summary-json", summaryPath(engine),
             ]
+            if scenario.checkProtocol == .https, let tls = farm.configuration.tls {
+                arguments += ["--ca-file", tls.certificatePath]
+            }
             if scenario.database, let databaseURL {
                 arguments += [
                     "--database", databaseURL, "--owner", Self.databaseOwner,
@@ -90,8 +96,11 @@ final class CapacityRunner {
             }
         }
 
-        // Sample the farm's counter while the engines run: its own count of checks over time.
-        var samples: [(epochMs: Int64, requests: Int)] = []
+        // Sample the farm's counter while the engines run (its own count of checks over time), and
+        // the engines' CPU, so that both can be read over the steady window only.
+        var samples: [(epochMs: Int64, value: Int)] = []
+        var cpuSamples: [(epochMs: Int64, value: Int)] = []
+        var cpuByEngine = Array(repeating: 0, count: engines)
         let deadline = startedAt + durationSeconds + Double(timeoutMs) / 1000 + 30
         var exits: [ChildExit?] = Array(repeating: nil, count: engines)
         while exits.contains(where: { $0 == nil }) {
@@ -100,7 +109,13 @@ final class CapacityRunner {
                 throw .run(
                     .engineHung(seconds: deadline - startedAt, stderrTail: ThroughputDriver.tail(of: stderrPath(0))))
             }
-            for (index, child) in children.enumerated() where exits[index] == nil { exits[index] = child.poll() }
+            for (index, child) in children.enumerated() where exits[index] == nil {
+                // Read before polling: a reaped child has no /proc entry left (its last reading stays).
+                if let micros = child.cpuMicrosSoFar { cpuByEngine[index] = micros }
+                exits[index] = child.poll()
+            }
+            let sampledAt = Self.epochMilliseconds()
+            cpuSamples.append((sampledAt, cpuByEngine.reduce(0, +)))
             if let stats = try? farm.stats().wait() {
                 samples.append((Self.epochMilliseconds(), stats.requests))
             }
@@ -142,15 +157,20 @@ final class CapacityRunner {
         let cpuSeconds = ended.reduce(0) { $0 + $1.cpuSeconds }
         let peakRSSKiB = ended.reduce(0) { $0 + $1.peakRSSKiB }
         return Self.measure(
-            scanner: scanner, samples: samples, finalFarmRequests: finalStats.requests, offered: offered,
+            scanner: scanner, samples: samples, engineCPUSamples: cpuSamples, finalFarmRequests: finalStats.requests,
+            offered: offered,
             monitors: monitors, intervalSeconds: intervalSeconds, cpuSeconds: cpuSeconds, peakRSSKiB: peakRSSKiB,
             rowsWritten: scenario.database ? rowsWritten : nil, rowsLost: rowsLost, wallSeconds: wallSeconds,
             farmCPUSeconds: farmCPUSeconds)
     }
 
     /// Turns what a step recorded into its figures. Pure: the unit tests feed it made-up scans.
+    /// `samples`: the farm's request count over time; `engineCPUSamples`: the engines' CPU so far
+    /// (µs, all engines) over time, read over the steady window like the farm's count; without
+    /// two of them `cpuSeconds` (the engines' whole run, start-up included) stands in.
     static func measure(
-        scanner: ResultsScanner, samples: [(epochMs: Int64, requests: Int)], finalFarmRequests: Int,
+        scanner: ResultsScanner, samples: [(epochMs: Int64, value: Int)],
+        engineCPUSamples: [(epochMs: Int64, value: Int)] = [], finalFarmRequests: Int,
         offered: Double, monitors: Int, intervalSeconds: Double, cpuSeconds: Double, peakRSSKiB: Int,
         rowsWritten: Int?, rowsLost: Int, wallSeconds: Double, farmCPUSeconds: Double
     ) -> CapacityStep {
@@ -174,6 +194,14 @@ final class CapacityRunner {
         let farmInWindow =
             interpolate(samples, atMs: lastMs) - interpolate(samples, atMs: steadyStartMs)
         let farmRate = windowSeconds > 0 ? farmInWindow / windowSeconds : 0
+        let cpuInWindow =
+            interpolate(engineCPUSamples, atMs: lastMs) - interpolate(engineCPUSamples, atMs: steadyStartMs)
+        let cpuMicrosPerCheck: Double
+        if engineCPUSamples.count >= 2, steadyChecks > 0, cpuInWindow > 0 {
+            cpuMicrosPerCheck = cpuInWindow / Double(steadyChecks)
+        } else {
+            cpuMicrosPerCheck = checks.isEmpty ? 0 : cpuSeconds * 1e6 / Double(checks.count)
+        }
         let lost = max(0, finalFarmRequests - checks.count) + rowsLost
         let lagP99 = Double(lag.value(atPercentile: 99)) / 1000
         return CapacityStep(
@@ -188,7 +216,7 @@ final class CapacityRunner {
             farmRequests: finalFarmRequests,
             falseFailures: notUp,
             lostResults: lost,
-            cpuMicrosPerCheck: round1(checks.isEmpty ? 0 : cpuSeconds * 1e6 / Double(checks.count)),
+            cpuMicrosPerCheck: round1(cpuMicrosPerCheck),
             peakRSSMiB: round1(Double(peakRSSKiB) / 1024),
             rowsPerSecond: rowsWritten.map { round1(wallSeconds > 0 ? Double($0) / wallSeconds : 0) },
             farmCoresBusy: wallSeconds > 0 ? (farmCPUSeconds / wallSeconds * 100).rounded() / 100 : 0,
@@ -198,33 +226,44 @@ final class CapacityRunner {
         )
     }
 
-    /// The farm's count at `ms`, linear between the two samples around it.
-    static func interpolate(_ samples: [(epochMs: Int64, requests: Int)], atMs ms: Int64) -> Double {
+    /// A sampled counter (the farm's requests, the engines' CPU) at `ms`, linear between the two
+    /// samples around it.
+    static func interpolate(_ samples: [(epochMs: Int64, value: Int)], atMs ms: Int64) -> Double {
         guard let first = samples.first, let last = samples.last else { return 0 }
-        if ms <= first.epochMs { return Double(first.requests) }
-        if ms >= last.epochMs { return Double(last.requests) }
+        if ms <= first.epochMs { return Double(first.value) }
+        if ms >= last.epochMs { return Double(last.value) }
         var index = 1
         while samples[index].epochMs < ms { index += 1 }
         let before = samples[index - 1]
         let after = samples[index]
         let span = Double(after.epochMs - before.epochMs)
-        guard span > 0 else { return Double(after.requests) }
+        guard span > 0 else { return Double(after.value) }
         let share = Double(ms - before.epochMs) / span
-        return Double(before.requests) + share * Double(after.requests - before.requests)
+        return Double(before.value) + share * Double(after.value - before.value)
     }
 
     private func writeMonitors(
-        to path: String, engine: Int, of engines: Int, monitors: Int, interval: Double
+        to path: String, scenario: CapacityScenario, engine: Int, monitors: Int, interval: Double
     ) throws(CapacityError) {
+        let engines = scenario.engines
         let addresses = farm.addresses
         let intervalText = ThroughputReport.number(interval)
+        let origin: String
+        if scenario.checkProtocol == .https {
+            guard let httpsPort = farm.httpsPort else { throw .report("the farm has no HTTPS listener") }
+            origin = "https://%@:\(httpsPort)"
+        } else {
+            origin = "http://%@:\(farm.httpPort)"
+        }
+        let reuse = scenario.tlsSessionReuse ? ",\"tlsSessionReuse\":true" : ""
         var text = ""
-        text.reserveCapacity(monitors / engines * 110)
+        text.reserveCapacity(monitors / engines * 130)
         var index = engine
         while index < monitors {
             let host = addresses[index % addresses.count]
+            let url = origin.replacingOccurrences(of: "%@", with: host) + "/ok"
             text +=
-                "{\"id\":\"c\(index)\",\"url\":\"http://\(host):\(farm.httpPort)/ok\",\"intervalSeconds\":\(intervalText),\"timeoutMs\":\(timeoutMs)}\n"
+                "{\"id\":\"c\(index)\",\"url\":\"\(url)\",\"intervalSeconds\":\(intervalText),\"timeoutMs\":\(timeoutMs)\(reuse)}\n"
             index += engines
         }
         guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {

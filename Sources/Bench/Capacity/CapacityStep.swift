@@ -8,13 +8,27 @@ struct CapacityScenario: Codable, Sendable, Equatable {
     var engines: Int
     /// The engines also write every check to PostgreSQL (the COPY writer).
     var database: Bool
+    /// HTTPS monitors set `tlsSessionReuse` (resumed sessions instead of a full handshake per
+    /// check). False in reports written before the option existed.
+    var tlsSessionReuse = false
 
-    init(_ checkProtocol: CheckProtocol, engines: Int, database: Bool) {
+    init(_ checkProtocol: CheckProtocol, engines: Int, database: Bool, tlsSessionReuse: Bool = false) {
         self.checkProtocol = checkProtocol
         self.engines = engines
         self.database = database
+        self.tlsSessionReuse = tlsSessionReuse
+        let reuse = tlsSessionReuse ? "-reuse" : ""
         self.name =
-            "\(checkProtocol.rawValue)-\(engines)-engine\(engines == 1 ? "" : "s")\(database ? "-postgresql" : "")"
+            "\(checkProtocol.rawValue)\(reuse)-\(engines)-engine\(engines == 1 ? "" : "s")\(database ? "-postgresql" : "")"
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        checkProtocol = try container.decode(CheckProtocol.self, forKey: .checkProtocol)
+        engines = try container.decode(Int.self, forKey: .engines)
+        database = try container.decode(Bool.self, forKey: .database)
+        tlsSessionReuse = try container.decodeIfPresent(Bool.self, forKey: .tlsSessionReuse) ?? false
     }
 }
 
@@ -39,7 +53,8 @@ struct CapacityStep: Codable, Sendable, Equatable {
     /// Checks made but not recorded: farm requests without a result line, or, with the
     /// database, results without a row (plus rows the writer dropped).
     var lostResults: Int
-    /// Engine CPU (all engines, user + system) per check, µs.
+    /// Engine CPU (all engines, user + system) per check, µs, over the steady window (sampled
+    /// from /proc/<pid>/stat like the farm's counter; the whole run where /proc is missing).
     var cpuMicrosPerCheck: Double
     /// Peak resident memory of all engines together, MiB.
     var peakRSSMiB: Double

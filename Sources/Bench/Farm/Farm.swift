@@ -1,9 +1,11 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
-/// The running farm: HTTP listeners on every configured loopback address (one port) and the
-/// authoritative DNS server on 127.0.0.1, sharing one event-loop group.
+/// The running farm: HTTP listeners on every configured loopback address (one port), HTTPS ones
+/// beside them when `configuration.tls` is set, and the authoritative DNS server on 127.0.0.1,
+/// sharing one event-loop group.
 ///
 /// Used by `lookout-bench farm` (as a process for tests and the demo) and in-process by the load
 /// drivers. `stop()` must be called; it closes every listener and joins the threads.
@@ -11,6 +13,8 @@ final class Farm: Sendable {
     let configuration: FarmConfiguration
     /// The HTTP port every address listens on (the picked one when configured as 0).
     let httpPort: Int
+    /// The HTTPS port every address listens on; nil without `configuration.tls`.
+    let httpsPort: Int?
     /// The DNS server's UDP port on 127.0.0.1.
     let dnsPort: Int
     let addresses: [String]
@@ -25,6 +29,7 @@ final class Farm: Sendable {
     private init(
         configuration: FarmConfiguration,
         httpPort: Int,
+        httpsPort: Int?,
         dnsPort: Int,
         counters: FarmCounters,
         group: MultiThreadedEventLoopGroup,
@@ -32,6 +37,7 @@ final class Farm: Sendable {
     ) {
         self.configuration = configuration
         self.httpPort = httpPort
+        self.httpsPort = httpsPort
         self.dnsPort = dnsPort
         self.addresses = configuration.addresses
         self.counters = counters
@@ -44,21 +50,29 @@ final class Farm: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
         let counters = FarmCounters(group: group)
         do throws(FarmError) {
-            let http = try bindHTTP(configuration, group: group, counters: counters)
+            let http = try bindHTTP(
+                configuration, port: configuration.httpPort, tls: nil, group: group, counters: counters)
+            var https: (port: Int, channels: [any Channel])?
             let dns: any Channel
             do throws(FarmError) {
+                if let tls = configuration.tls {
+                    https = try bindHTTP(
+                        configuration, port: tls.httpsPort, tls: try tls.makeContext(), group: group, counters: counters
+                    )
+                }
                 dns = try bindDNS(configuration, group: group, counters: counters)
             } catch {
-                close(http.channels)
+                close(http.channels + (https?.channels ?? []))
                 throw error
             }
             return Farm(
                 configuration: configuration,
                 httpPort: http.port,
+                httpsPort: https?.port,
                 dnsPort: dns.localAddress?.port ?? configuration.dnsPort,
                 counters: counters,
                 group: group,
-                channels: http.channels + [dns]
+                channels: http.channels + (https?.channels ?? []) + [dns]
             )
         } catch {
             try? group.syncShutdownGracefully()
@@ -82,9 +96,14 @@ final class Farm: Sendable {
         try? group.syncShutdownGracefully()
     }
 
-    /// `{"event":"ready","httpPort":P,"dnsPort":Q,"addresses":[...]}`: the one line a parent waits for.
+    /// `{"event":"ready","httpPort":P,"dnsPort":Q,"addresses":[...]}`, with `"httpsPort":S,
+    /// "caFile":"..."` after `httpPort` when HTTPS listens: the one line a parent waits for.
     var readyLine: String {
-        "{\"event\":\"ready\",\"httpPort\":\(httpPort),\"dnsPort\":\(dnsPort),\"addresses\":"
+        var https = ""
+        if let httpsPort, let tls = configuration.tls {
+            https = ",\"httpsPort\":\(httpsPort),\"caFile\":" + JSONText.quoted(tls.certificatePath)
+        }
+        return "{\"event\":\"ready\",\"httpPort\":\(httpPort)\(https),\"dnsPort\":\(dnsPort),\"addresses\":"
             + JSONText.array(addresses.map(JSONText.quoted)) + "}"
     }
 
@@ -100,8 +119,12 @@ final class Farm: Sendable {
         for channel in channels { try? channel.close().wait() }
     }
 
+    /// Binds `port` (0: a free one, the same on every address) on every address; with `tls`, the
+    /// connections speak TLS first (HTTPS).
     private static func bindHTTP(
         _ configuration: FarmConfiguration,
+        port configuredPort: Int,
+        tls: NIOSSLContext?,
         group: MultiThreadedEventLoopGroup,
         counters: FarmCounters
     ) throws(FarmError) -> (port: Int, channels: [any Channel]) {
@@ -117,6 +140,7 @@ final class Farm: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     // Just the request decoder and the farm's handler (see FarmResponseHead for why).
                     let pipeline = channel.pipeline.syncOperations
+                    if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
                     try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
                     try pipeline.addHandler(
                         FarmHTTPHandler(counters: counters.local(on: channel.eventLoop), allCounters: counters)
@@ -128,7 +152,7 @@ final class Farm: Sendable {
         while true {
             attempt += 1
             var channels: [any Channel] = []
-            var port = configuration.httpPort
+            var port = configuredPort
             var failure: FarmError?
             for address in addresses {
                 do {
@@ -143,7 +167,7 @@ final class Farm: Sendable {
             guard let failure else { return (port, channels) }
             close(channels)
             // A picked port may be taken on a later address by someone else: pick again.
-            if configuration.httpPort != 0 || attempt >= portPickAttempts { throw failure }
+            if configuredPort != 0 || attempt >= portPickAttempts { throw failure }
         }
     }
 

@@ -18,6 +18,8 @@ struct FarmConfiguration: Sendable, Equatable {
     var dnsTTL: UInt32 = 300
     /// Event-loop threads shared by HTTP and DNS. Default 1.
     var threads: Int = 1
+    /// An HTTPS listener beside HTTP on every address (same routes). Default none.
+    var tls: FarmTLS?
 
     static let dnsAddress = "127.0.0.1"
     static let maxAddresses = 4096

@@ -35,6 +35,25 @@ struct ChildExit: Sendable, CustomStringConvertible {
 ///
 /// Whoever creates one must reap it (`wait`) or stop it (`terminate`) on every path.
 final class ChildProcess {
+    /// User + system CPU the child has used so far, µs, from `/proc/<pid>/stat` (clock-tick
+    /// resolution); nil once it has been reaped or where there is no procfs.
+    var cpuMicrosSoFar: Int? {
+        guard exit == nil, let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else {
+            return nil
+        }
+        return Self.cpuMicros(procStat: text, ticksPerSecond: Int(sysconf(Int32(_SC_CLK_TCK))))
+    }
+
+    /// utime + stime (fields 14 and 15) of a `/proc/<pid>/stat` line, µs. The command name in
+    /// field 2 may hold spaces and parentheses, so fields are counted after its last ')'.
+    static func cpuMicros(procStat text: String, ticksPerSecond: Int) -> Int? {
+        guard ticksPerSecond > 0, let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // fields[0] is field 3 (state): utime is field 14, stime field 15.
+        guard fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12]) else { return nil }
+        return (user + system) * 1_000_000 / ticksPerSecond
+    }
+
     let pid: pid_t
     let executable: String
     private let startedAt: Double

@@ -90,9 +90,25 @@ static inline curl_socket_t CEngineShims_curl_SOCKET_BAD(void) { return CURL_SOC
 static inline curl_socket_t CEngineShims_curl_SOCKET_TIMEOUT(void) { return CURL_SOCKET_TIMEOUT; }
 
 /// notAfter of the peer's leaf certificate, epoch seconds, or -1 when there is none (plain HTTP,
-/// no handshake yet, not OpenSSL). Reads the live TLS session: call while the transfer runs
-/// (from the header callback), before curl closes the connection. Defined in shim.c.
-int64_t CEngineShims_curl_peer_certificate_not_after(CURL *easy);
+/// no handshake yet, not OpenSSL); `*resumed` = 1 when the connection resumed a TLS session
+/// (SSL_session_reused), 0 after a full handshake, -1 without an OpenSSL connection. Reads the
+/// live TLS session: call while the transfer runs (from the header callback), before curl closes
+/// the connection. A resumed session carries the certificate of the full handshake that made it.
+/// Defined in shim.c.
+int64_t CEngineShims_curl_peer_tls_state(CURL *easy, int *resumed);
+
+/// A curl share handle that shares TLS sessions (CURL_LOCK_DATA_SSL_SESSION) between the easy
+/// handles attached to it, with no lock callbacks: every user must be on one thread.
+/// NULL when curl cannot make one (out of memory).
+static inline CURLSH *CEngineShims_curl_share_tls_sessions(void) {
+    CURLSH *share = curl_share_init();
+    if (share == NULL) return NULL;
+    if (curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+        curl_share_cleanup(share);
+        return NULL;
+    }
+    return share;
+}
 
 /// A CA store parsed once (OpenSSL X509_STORE, returned as an opaque pointer) from a PEM bundle,
 /// for `CEngineShims_curl_easy_use_trust_store`. Also initialises OpenSSL's TLS library (its

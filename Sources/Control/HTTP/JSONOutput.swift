@@ -202,6 +202,8 @@ extension MonitorResource: JSONOutputWritable {
     /// The same members as `encode(to:)`, in sorted key order.
     func write(to output: inout JSONOutput) {
         output.beginObject()
+        output.key("acceptEncoding")
+        output.bool(monitor.acceptEncoding)
         output.key("body")
         output.string(monitor.body)
         output.key("connectTimeoutMs")
@@ -227,6 +229,8 @@ extension MonitorResource: JSONOutputWritable {
             output.string(monitor.headers[name] ?? "")
         }
         output.endObject()
+        output.key("httpVersion")
+        output.string(monitor.httpVersion.rawValue)
         output.key("id")
         output.integer(id)
         output.key("intervalSeconds")
@@ -267,6 +271,10 @@ extension MonitorResource: JSONOutputWritable {
         output.string(status)
         output.key("timeoutMs")
         output.integer(monitor.timeoutMs)
+        output.key("tlsFullHandshakeSeconds")
+        output.integer(monitor.tlsFullHandshakeSeconds)
+        output.key("tlsSessionReuse")
+        output.bool(monitor.tlsSessionReuse)
         output.key("updatedAt")
         output.date(updatedAt)
         output.key("url")

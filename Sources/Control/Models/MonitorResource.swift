@@ -24,6 +24,7 @@ struct MonitorResource: Sendable, Equatable, ResponseEncodable {
         case id, externalId, name, url, method, headers, body, intervalSeconds, timeoutMs, connectTimeoutMs
         case expectedStatus, keyword, keywordAbsent, jsonPath, jsonEquals, followRedirects, maxRedirects
         case verifyTLS, maxBodyBytes, lowSpeedBytesPerSecond, lowSpeedSeconds, reuseConnection
+        case tlsSessionReuse, tlsFullHandshakeSeconds, httpVersion, acceptEncoding
         case failureThreshold, recoveryThreshold, paused, notificationChannelIds, status, flapping, lastCheck
         case createdAt, updatedAt
     }
@@ -52,6 +53,10 @@ struct MonitorResource: Sendable, Equatable, ResponseEncodable {
         try container.encode(monitor.lowSpeedBytesPerSecond, forKey: .lowSpeedBytesPerSecond)
         try container.encode(monitor.lowSpeedSeconds, forKey: .lowSpeedSeconds)
         try container.encode(monitor.reuseConnection, forKey: .reuseConnection)
+        try container.encode(monitor.tlsSessionReuse, forKey: .tlsSessionReuse)
+        try container.encode(monitor.tlsFullHandshakeSeconds, forKey: .tlsFullHandshakeSeconds)
+        try container.encode(monitor.httpVersion.rawValue, forKey: .httpVersion)
+        try container.encode(monitor.acceptEncoding, forKey: .acceptEncoding)
         try container.encode(failureThreshold, forKey: .failureThreshold)
         try container.encode(recoveryThreshold, forKey: .recoveryThreshold)
         try container.encode(paused, forKey: .paused)

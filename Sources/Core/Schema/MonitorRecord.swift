@@ -55,6 +55,8 @@ public struct MonitorRecord: Sendable, Equatable {
             key(name)
             appendJSONString(value, to: &out)
         }
+        key("acceptEncoding")
+        out += monitor.acceptEncoding ? "true" : "false"
         text("body", monitor.body)
         key("expectedStatus")
         out += "[" + monitor.expectedStatus.map(String.init).joined(separator: ",") + "]"
@@ -69,6 +71,8 @@ public struct MonitorRecord: Sendable, Equatable {
             appendJSONString(monitor.headers[name]!, to: &out)
         }
         out += "}"
+        key("httpVersion")
+        appendJSONString(monitor.httpVersion.rawValue, to: &out)
         text("jsonEquals", monitor.jsonEquals)
         text("jsonPath", monitor.jsonPath)
         text("keyword", monitor.keyword)
@@ -83,6 +87,10 @@ public struct MonitorRecord: Sendable, Equatable {
         out += String(monitor.maxRedirects)
         key("reuseConnection")
         out += monitor.reuseConnection ? "true" : "false"
+        key("tlsFullHandshakeSeconds")
+        out += String(monitor.tlsFullHandshakeSeconds)
+        key("tlsSessionReuse")
+        out += monitor.tlsSessionReuse ? "true" : "false"
         key("verifyTLS")
         out += monitor.verifyTLS ? "true" : "false"
         out += "}"

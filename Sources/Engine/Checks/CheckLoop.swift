@@ -117,6 +117,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     private var onceRemaining: Int
     /// Shared request headers for monitors without their own: "Connection: close".
     private let closeHeaders = CurlHeaderList(["Connection: close"])
+    private let tlsSessions = TLSSessionReuse()
 
     init(index: Int, monitors: [PreparedMonitor], configuration: Configuration, results: ResultPipeline) throws {
         self.index = index
@@ -531,7 +532,9 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         let url = transfer.url
         let easy =
             spareEasies.popLast()
-            ?? CurlEasy(policy: configuration.policy, caBundlePath: configuration.caBundlePath, trustStore: trustStore)
+            ?? CurlEasy(
+                policy: configuration.policy, caBundlePath: configuration.caBundlePath, trustStore: trustStore,
+                restingShare: tlsSessions.restingShare)
         easy.checkSlot = Int32(slot)
         easy.prepareForTransfer(
             captureBody: monitor.needsBody,
@@ -546,6 +549,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             connectTimeoutMs: monitor.connectTimeoutMs,
             userAgent: configuration.userAgent
         )
+        tlsSessions.prepare(easy, for: monitor, now: Clock.monotonicMicros())
         if let address = transfer.connectTo {
             // A literal host matches any host name: curl's spelling of an IPv6 literal may differ.
             easy.setConnectTo(host: url.hostIsIPLiteral ? nil : url.host, port: url.port, address: address)
@@ -572,7 +576,9 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             connect: timings.connect,
             appConnect: timings.appConnect,
             startTransfer: timings.startTransfer,
-            certificateNotAfter: easy.certificateNotAfter
+            certificateNotAfter: easy.certificateNotAfter,
+            httpVersion: easy.answeredHTTPVersion,
+            tlsResumed: easy.tlsResumed
         )
         let action = slots[slot].transferFinished(outcome, now: Clock.monotonicMicros())
         if case .finish(let result) = action {

@@ -46,16 +46,22 @@ struct CheckStateMachine: Sendable {
         var startTransfer: Int64 = 0
         /// notAfter of the server's leaf certificate (epoch seconds), when there was one.
         var certificateNotAfter: Int64?
+        /// The HTTP version that answered (11, 20; 0 when none did).
+        var httpVersion: UInt8 = 0
+        /// Whether the TLS session was resumed; nil without TLS.
+        var tlsResumed: Bool?
 
         init(
             nameLookup: Int64 = 0, connect: Int64 = 0, appConnect: Int64 = 0, startTransfer: Int64 = 0,
-            certificateNotAfter: Int64? = nil
+            certificateNotAfter: Int64? = nil, httpVersion: UInt8 = 0, tlsResumed: Bool? = nil
         ) {
             self.nameLookup = nameLookup
             self.connect = connect
             self.appConnect = appConnect
             self.startTransfer = startTransfer
             self.certificateNotAfter = certificateNotAfter
+            self.httpVersion = httpVersion
+            self.tlsResumed = tlsResumed
         }
     }
 
@@ -371,7 +377,9 @@ struct CheckStateMachine: Sendable {
             redirects: redirects,
             errorCode: errorCode,
             errorMessage: message,
-            certExpiresAt: timings.certificateNotAfter
+            certExpiresAt: timings.certificateNotAfter,
+            httpVersion: timings.httpVersion,
+            tlsResumed: timings.tlsResumed
         )
         phase = .idle
         hopURL = nil

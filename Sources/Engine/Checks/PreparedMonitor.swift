@@ -9,7 +9,8 @@ struct PreparedMonitor: @unchecked Sendable {
     let url: MonitorURL
     let intervalMicros: Int64
     let phaseOffsetMicros: Int64
-    /// nil = use the loop's shared default list.
+    /// nil = use the loop's shared default list ("Connection: close"); an empty list for an
+    /// HTTP/2-capable monitor without headers of its own.
     let headers: CurlHeaderList?
     /// How many consecutive failures / successes confirm a change of state (cluster mode:
     /// `monitors.confirmation_threshold` / `recovery_threshold`). Default 2 / 1.
@@ -28,7 +29,7 @@ struct PreparedMonitor: @unchecked Sendable {
         self.url = try MonitorURL(monitor.url)
         self.intervalMicros = Int64((monitor.intervalSeconds * 1_000_000).rounded())
         self.phaseOffsetMicros = CheckPhase.offset(id: monitor.id, intervalMicros: intervalMicros)
-        if monitor.headers.isEmpty && monitor.body == nil {
+        if monitor.headers.isEmpty && monitor.body == nil && monitor.httpVersion == .http1_1 {
             headers = nil
         } else {
             headers = CurlHeaderList(PreparedMonitor.headerLines(for: monitor))
@@ -38,7 +39,10 @@ struct PreparedMonitor: @unchecked Sendable {
     /// The request headers every check of this monitor sends.
     static func headerLines(for monitor: Monitor) -> [String] {
         var lines: [String] = []
-        if !monitor.reuseConnection { lines.append("Connection: close") }
+        // HTTP/2 forbids connection-specific headers (RFC 9113 §8.2.2), and with "2" or "auto"
+        // the version is only known once the server has chosen: such monitors send none, and
+        // curl itself closes the connection after the check (FORBID_REUSE).
+        if !monitor.reuseConnection && monitor.httpVersion == .http1_1 { lines.append("Connection: close") }
         // No "Expect: 100-continue" round trip for request bodies.
         if monitor.body != nil { lines.append("Expect:") }
         for (name, value) in monitor.headers.sorted(by: { $0.key < $1.key }) {

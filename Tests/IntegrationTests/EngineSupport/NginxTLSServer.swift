@@ -6,8 +6,13 @@ import Glibc
 
 /// Debian's nginx on loopback with three HTTPS servers made for TLS tests: a certificate signed by
 /// a test CA (`validPort`), an expired one signed by the same CA (`expiredPort`) and a self-signed
-/// one (`selfSignedPort`). Certificates are generated fresh per server by
-/// `Fixtures/make_test_certs.py`. nginx runs in the foreground as a child and is stopped by PID.
+/// one (`selfSignedPort`); and three for transport tests: HTTPS with HTTP/2 by ALPN
+/// (`http2Port`, valid certificate), cleartext HTTP/2 (`cleartextHTTP2Port`, prior knowledge
+/// only) and plain HTTP/1.1 (`plainPort`). Every server answers `/` with its protocol
+/// (`secure ok HTTP/2.0`), serves `/files/` (see `writeFiles`) and compresses what it serves when
+/// asked (gzip). TLS sessions resume (session cache and tickets). Certificates are generated
+/// fresh per server by `Fixtures/make_test_certs.py`. nginx runs in the foreground as a child and
+/// is stopped by PID.
 final class NginxTLSServer {
     struct StartError: Error, CustomStringConvertible {
         var description: String
@@ -17,7 +22,16 @@ final class NginxTLSServer {
     let validPort: Int
     let expiredPort: Int
     let selfSignedPort: Int
+    let http2Port: Int
+    let cleartextHTTP2Port: Int
+    let plainPort: Int
     private let process = Process()
+
+    /// Size of `/files/zeros`: 8 MiB of zero bytes (a few KiB gzipped: a compression bomb for
+    /// any cap below it).
+    static let zerosBytes = 8 << 20
+    /// `/files/text`: 64 KiB of text ending in this word.
+    static let textEndWord = "END-OF-TEXT"
 
     /// The test CA to pass to the engine with `--ca-file`.
     var caFile: String { directory.appendingPathComponent("ca.pem").path }
@@ -39,17 +53,34 @@ final class NginxTLSServer {
             throw StartError(
                 description: "make_test_certs.py failed (is python3-cryptography installed? run scripts/setup)")
         }
-        let ports = try (0..<3).map { _ in try freeLoopbackPort() }
+        try Self.writeFiles(into: directory.appendingPathComponent("files"))
+        let ports = try (0..<6).map { _ in try freeLoopbackPort() }
         validPort = ports[0]
         expiredPort = ports[1]
         selfSignedPort = ports[2]
-        func server(_ port: Int, _ name: String) -> String {
+        http2Port = ports[3]
+        cleartextHTTP2Port = ports[4]
+        plainPort = ports[5]
+        let locations = """
+                location = / { return 200 "secure ok $server_protocol\\n"; }
+                location /files/ { alias \(directory.path)/files/; }
+            """
+        func server(_ port: Int, _ name: String, http2: Bool = false) -> String {
             """
               server {
-                listen 127.0.0.1:\(port) ssl;
+                listen 127.0.0.1:\(port) ssl\(http2 ? " http2" : "");
                 ssl_certificate \(directory.path)/\(name).pem;
                 ssl_certificate_key \(directory.path)/\(name).key;
-                location / { return 200 "secure ok\\n"; }
+                ssl_session_cache shared:lookout:1m;
+            \(locations)
+              }
+            """
+        }
+        func cleartext(_ port: Int, http2: Bool) -> String {
+            """
+              server {
+                listen 127.0.0.1:\(port)\(http2 ? " http2" : "");
+            \(locations)
               }
             """
         }
@@ -67,9 +98,16 @@ final class NginxTLSServer {
               fastcgi_temp_path \(directory.path)/fastcgi;
               uwsgi_temp_path \(directory.path)/uwsgi;
               scgi_temp_path \(directory.path)/scgi;
+              default_type text/plain;
+              gzip on;
+              gzip_min_length 1;
+              gzip_types text/plain application/octet-stream;
             \(server(validPort, "valid"))
             \(server(expiredPort, "expired"))
             \(server(selfSignedPort, "selfsigned"))
+            \(server(http2Port, "valid", http2: true))
+            \(cleartext(cleartextHTTP2Port, http2: true))
+            \(cleartext(plainPort, http2: false))
             }
             """
         let configPath = directory.appendingPathComponent("nginx.conf")
@@ -91,6 +129,16 @@ final class NginxTLSServer {
             }
             usleep(20_000)
         }
+    }
+
+    /// `zeros` (`zerosBytes` zero bytes) and `text` (64 KiB of text ending in `textEndWord`).
+    private static func writeFiles(into folder: URL) throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try Data(count: zerosBytes).write(to: folder.appendingPathComponent("zeros"))
+        let line = "lookout transport test line, compressible and repeated\n"
+        var text = String(repeating: line, count: (64 << 10) / line.utf8.count)
+        text += textEndWord + "\n"
+        try Data(text.utf8).write(to: folder.appendingPathComponent("text"))
     }
 
     func stop() {

@@ -20,12 +20,18 @@ final class FarmProcess {
         var dnsTTL = 300
         /// Farm event-loop threads. Default 1.
         var threads = 1
+        /// Also listen for HTTPS (a self-signed certificate made by the farm). Default false.
+        var https = false
 
-        init(addresses: Int = 4, baseAddress: String = "127.0.1.1", dnsTTL: Int = 300, threads: Int = 1) {
+        init(
+            addresses: Int = 4, baseAddress: String = "127.0.1.1", dnsTTL: Int = 300, threads: Int = 1,
+            https: Bool = false
+        ) {
             self.addresses = addresses
             self.baseAddress = baseAddress
             self.dnsTTL = dnsTTL
             self.threads = threads
+            self.https = https
         }
     }
 
@@ -44,6 +50,9 @@ final class FarmProcess {
     }
 
     let httpPort: Int
+    /// With `Options.https`: the HTTPS port and the certificate to trust (`--ca-file`).
+    let httpsPort: Int?
+    let caFile: String?
     let dnsPort: Int
     let addresses: [String]
     let pid: Int32
@@ -58,6 +67,8 @@ final class FarmProcess {
         self.stderrPath = stderrPath
         self.pid = process.processIdentifier
         self.httpPort = ready.httpPort
+        self.httpsPort = ready.httpsPort
+        self.caFile = ready.caFile
         self.dnsPort = ready.dnsPort
         self.addresses = ready.addresses
     }
@@ -69,6 +80,8 @@ final class FarmProcess {
     private struct ReadyLine: Decodable {
         var event: String
         var httpPort: Int
+        var httpsPort: Int?
+        var caFile: String?
         var dnsPort: Int
         var addresses: [String]
     }
@@ -78,11 +91,12 @@ final class FarmProcess {
         let binary = try BinaryLocator.url(of: "lookout-bench")
         let process = Process()
         process.executableURL = binary
-        process.arguments = [
-            "farm", "--http-port", "0", "--dns-port", "0", "--addresses", String(options.addresses),
-            "--base-address", options.baseAddress, "--dns-ttl", String(options.dnsTTL), "--threads",
-            String(options.threads), "--exit-on-stdin-eof",
-        ]
+        process.arguments =
+            [
+                "farm", "--http-port", "0", "--dns-port", "0", "--addresses", String(options.addresses),
+                "--base-address", options.baseAddress, "--dns-ttl", String(options.dnsTTL), "--threads",
+                String(options.threads), "--exit-on-stdin-eof",
+            ] + (options.https ? ["--https-port", "0"] : [])
         let input = Pipe()
         let output = Pipe()
         // stderr goes to a file: nothing has to drain it, and it is there for error messages.

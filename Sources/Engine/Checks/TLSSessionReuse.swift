@@ -1,0 +1,28 @@
+import LookoutCore
+import LookoutFFI
+
+/// TLS session resumption for the monitors of one loop that set `tlsSessionReuse`: each such
+/// monitor has a curl share of its own holding its sessions (curl keeps only 8 per share, so
+/// one share per loop would evict under any real fleet), started over with an empty one when
+/// its full handshake is due (`TLSHandshakeSchedule`). Every other transfer rests on
+/// `restingShare` with the session cache off (a full handshake every check, as before).
+///
+/// Confined to the loop thread, like the easies it configures.
+final class TLSSessionReuse {
+    /// The share every pooled easy of the loop rests on between session-reusing transfers.
+    let restingShare = CurlTLSSessionShare()
+    private var schedule = TLSHandshakeSchedule<CurlTLSSessionShare>()
+
+    /// Lends `easy` the monitor's sessions for the transfer about to start (a no-op for
+    /// monitors without `tlsSessionReuse`).
+    func prepare(_ easy: CurlEasy, for monitor: Monitor, now: Int64) {
+        guard monitor.tlsSessionReuse else { return }
+        let (share, _) = schedule.store(
+            for: monitor.id,
+            fullHandshakeEverySeconds: monitor.tlsFullHandshakeSeconds,
+            now: now,
+            makeStore: CurlTLSSessionShare.init
+        )
+        easy.useTLSSessions(from: share)
+    }
+}
