@@ -37,7 +37,11 @@ struct EngineRuntime {
 
         // Cluster mode starts with no monitors: they arrive from the database once the
         // coordinator knows which shards this engine owns.
-        let prepared = configuration.cluster == nil ? try loadMonitors() : []
+        // A large file starts checking with its first lines while the rest is read (see
+        // `MonitorsFileLoad`); results are held until the whole file has proved valid.
+        let load = configuration.cluster == nil ? try beginLoadingMonitors() : MonitorsFileLoad(first: [])
+        let prepared = load.first
+        var monitorCount = prepared.count
         let caBundle = try CABundle(extraFile: configuration.extraCAFile)
         defer { caBundle.remove() }
 
@@ -73,13 +77,14 @@ struct EngineRuntime {
         let results = try ResultPipeline(
             path: configuration.resultsPath, format: configuration.resultFormat,
             batchSink: Self.batchSink(writer, coordinator))
-        results.start()
+        if load.rest == nil { results.start() }
 
         // Monitors go to loops by a stable hash of their id, so a monitor keeps its loop (and
         // its DNS cache entries) across restarts.
         let loopCount =
             configuration.cluster != nil
-            ? max(1, configuration.loops) : max(1, min(configuration.loops, max(prepared.count, 1)))
+            ? max(1, configuration.loops)
+            : max(1, min(configuration.loops, load.rest != nil ? Int.max : max(prepared.count, 1)))
         var perLoop = Array(repeating: [PreparedMonitor](), count: loopCount)
         for monitor in prepared {
             perLoop[Int(CheckPhase.stableHash(monitor.monitor.id) % UInt64(loopCount))].append(monitor)
@@ -123,9 +128,10 @@ struct EngineRuntime {
         }
 
         let finishedLoops = Atomic<Int>(0)
-        // `--duration` counts from here: how long monitors are checked, whatever loading the
-        // monitors and making the loops (CA store included) took.
-        let checkingStarted = Clock.monotonicMicros()
+        // `--duration` counts from here (or, for a file read in two steps, from when its last
+        // monitor is in): how long monitors are checked, whatever loading the monitors and
+        // making the loops (CA store included) took.
+        var checkingStarted = Clock.monotonicMicros()
         for loop in loops {
             let thread = Thread {
                 loop.run()
@@ -134,6 +140,17 @@ struct EngineRuntime {
             thread.name = "lookout-loop-\(loop.index)"
             thread.stackSize = 1 << 20
             thread.start()
+        }
+        if let rest = load.rest {
+            do {
+                monitorCount += try finishLoadingMonitors(rest, into: loops)
+            } catch {
+                // Refused as a whole: nothing was written, the checks made meanwhile go unreported.
+                for loop in loops { loop.requestStop() }
+                throw error
+            }
+            results.start()
+            checkingStarted = Clock.monotonicMicros()
         }
         if let cluster = configuration.cluster, let coordinator {
             let sync = ClusterMonitorSync(
@@ -152,7 +169,7 @@ struct EngineRuntime {
         }
         let metricsNote = metricsServer.map { "; metrics on http://\(configuration.metricsAddress):\($0.port)/metrics" }
         logger.info(
-            "\(prepared.count) monitors on \(loops.count) loop(s), up to \(inFlightPerLoop * loops.count) in flight, curl \(CurlGlobal.version)\(metricsNote ?? "")"
+            "\(monitorCount) monitors on \(loops.count) loop(s), up to \(inFlightPerLoop * loops.count) in flight, curl \(CurlGlobal.version)\(metricsNote ?? "")"
         )
 
         // Main thread: wait for a signal, the deadline, or (with --once) all loops to finish.
@@ -217,7 +234,7 @@ struct EngineRuntime {
         let summary = results.summary
         let usage = ProcessUsage.current()
         var report = SummaryReport(
-            summary: summary, monitors: prepared.count, loops: loops.count, elapsedSeconds: elapsedSeconds,
+            summary: summary, monitors: monitorCount, loops: loops.count, elapsedSeconds: elapsedSeconds,
             cpuMicros: (usage.userMicros - usageAtStart.userMicros) + (usage.systemMicros - usageAtStart.systemMicros),
             maxResidentKiB: usage.maxResidentKiB, database: databaseFigures)
         for loop in loops {
@@ -264,7 +281,21 @@ struct EngineRuntime {
         }
     }
 
-    private func loadMonitors() throws(EngineError) -> [PreparedMonitor] {
+    /// The monitors a run starts with and, for a large file, what is still to be read.
+    struct MonitorsFileLoad {
+        /// Checked from the start.
+        var first: [PreparedMonitor]
+        /// The whole file, when `first` holds only the monitors of its first lines.
+        var rest: (data: Data, firstCount: Int)?
+    }
+
+    /// Files from this size start checking before they are read to the end.
+    static let streamingThresholdBytes = 4 << 20
+
+    /// Reads the monitors file, or (a large file, without `--once` or `--database`) only its
+    /// first lines: a million monitors take seconds to read, and checks need not wait for them.
+    /// A bad line among the first ones refuses the file at once, as for a small file.
+    private func beginLoadingMonitors() throws(EngineError) -> MonitorsFileLoad {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: configuration.monitorsPath))
@@ -273,7 +304,39 @@ struct EngineRuntime {
                 FileManager.default.fileExists(atPath: configuration.monitorsPath) ? "not readable" : "no such file"
             throw EngineError.monitorsFile(path: configuration.monitorsPath, reason: reason)
         }
-        let parsed = MonitorFile.parse(data)
+        if data.count >= Self.streamingThresholdBytes && !configuration.once && database == nil {
+            // About 1/32 of the file, cut after a newline: what one core parses in a blink.
+            var end = data.count / 32
+            while end < data.count && data[data.startIndex + end - 1] != UInt8(ascii: "\n") { end += 1 }
+            let head = MonitorFile.parse(data.prefix(end), parallelism: 1)
+            if !head.monitors.isEmpty && (head.errors.isEmpty || configuration.skipInvalid) {
+                return MonitorsFileLoad(first: try Self.prepare(head.monitors), rest: (data, head.monitors.count))
+            }
+        }
+        return MonitorsFileLoad(first: try Self.prepare(validMonitors(of: MonitorFile.parse(data))))
+    }
+
+    /// Reads the whole file (the loops already check its first monitors), refuses it as a whole
+    /// if a line is bad, and hands the loops the monitors they do not have yet; returns how many.
+    private func finishLoadingMonitors(
+        _ rest: (data: Data, firstCount: Int), into loops: [CheckLoop]
+    )
+        throws(EngineError) -> Int
+    {
+        let all = try validMonitors(of: MonitorFile.parse(rest.data))
+        // The first lines parse the same way inside the whole file: their monitors come first.
+        let added = try Self.prepare(Array(all.dropFirst(rest.firstCount)))
+        var perLoop = Array(repeating: [MonitorCommand](), count: loops.count)
+        for monitor in added {
+            perLoop[Int(CheckPhase.stableHash(monitor.monitor.id) % UInt64(loops.count))].append(.upsert(monitor))
+        }
+        for (loop, commands) in zip(loops, perLoop) { loop.apply(commands) }
+        return added.count
+    }
+
+    /// The valid monitors of a parsed file; throws for an empty file, and for a bad line unless
+    /// `--skip-invalid` (then the bad lines are reported and skipped).
+    private func validMonitors(of parsed: MonitorFile.Parsed) throws(EngineError) -> [Monitor] {
         if parsed.monitors.isEmpty && parsed.errors.isEmpty {
             throw EngineError.monitorsFile(path: configuration.monitorsPath, reason: MonitorFile.emptyFileReason)
         }
@@ -287,7 +350,7 @@ struct EngineRuntime {
                     path: configuration.monitorsPath, reason: "none of its monitor lines is valid (see above)")
             }
         }
-        return try Self.prepare(parsed.monitors)
+        return parsed.monitors
     }
 
     /// `PreparedMonitor`s of `monitors`, in order, made on every core (start-up work that grows

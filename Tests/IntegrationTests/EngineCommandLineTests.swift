@@ -156,6 +156,51 @@ struct EngineCommandLineTests {
     }
 }
 
+/// A file large enough that the engine starts checking its first lines while it reads the rest.
+@Suite("Engine start-up with a large monitors file", .serialized)
+struct LargeMonitorsFileTests {
+    /// `count` monitor lines (over 4 MiB in all) of a closed loopback port, checked once a day:
+    /// they load but cost nothing while the test runs.
+    static func idleLines(_ count: Int) -> [String] {
+        (0..<count).map {
+            #"{"id":"idle-\#($0)","url":"http://127.0.0.1:9/a/long/path/to/make/the/file/large/\#($0)","intervalSeconds":86400}"#
+        }
+    }
+
+    @Test("the monitors of the last lines are checked too, and the start-up line counts every monitor")
+    func lastLinesAreChecked() throws {
+        var lines = Self.idleLines(50_000)
+        for index in 0..<5 {
+            lines.append(#"{"id":"late-\#(index)","url":"http://127.0.0.1:9/","intervalSeconds":0.5}"#)
+        }
+        let text = lines.joined(separator: "\n") + "\n"
+        try #require(text.utf8.count > 4 << 20, "the file must be large enough to be read in two steps")
+        let run = try EngineProcess.run(
+            ["--monitors", "monitors.jsonl", "--duration", "2", "--allow-private-targets", "--results", "-"],
+            monitorsText: text, limit: 120)
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(run.standardError.contains("50005 monitors on"), "\(run.standardError)")
+        for index in 0..<5 {
+            #expect(run.standardOutput.contains(#""monitorId":"late-\#(index)""#), "late-\(index) was checked")
+        }
+    }
+
+    @Test("a bad line near the end refuses the whole file, and no result of a check made meanwhile is written")
+    func badLastLineRefusesTheFile() throws {
+        var lines = Self.idleLines(50_000)
+        // Checked every 0.1 s from the start: results exist by the time the bad line is read.
+        lines.insert(#"{"id":"busy","url":"http://127.0.0.1:9/","intervalSeconds":0.1}"#, at: 0)
+        lines.append(#"{"id":"broken","url":"ftp://example.com/"}"#)
+        let run = try EngineProcess.run(
+            ["--monitors", "monitors.jsonl", "--duration", "5", "--allow-private-targets", "--results", "-"],
+            monitorsText: lines.joined(separator: "\n") + "\n", limit: 120)
+        #expect(run.status == 2, "\(run.standardError)")
+        #expect(run.standardError.contains("line 50002: url: scheme 'ftp' is not supported"), "\(run.standardError)")
+        #expect(
+            run.standardOutput.isEmpty, "nothing is reported from a refused file: \(run.standardOutput.prefix(300))")
+    }
+}
+
 /// Polls `condition` every 20 ms until it holds (true) or `limit` seconds pass (false).
 func eventually(limit: Double = 30, _ condition: () -> Bool) -> Bool {
     let deadline = Date().addingTimeInterval(limit)
