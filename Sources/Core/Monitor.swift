@@ -3,7 +3,10 @@
 public struct Monitor: Sendable, Equatable {
     /// Caller-chosen identifier, unique within a file or account: 1...200 printable characters.
     public var id: String
-    /// Absolute `http` or `https` URL. Required.
+    /// What the monitor checks (`type`). Default `http`.
+    public var kind: MonitorKind
+    /// Absolute `http` or `https` URL. Required for HTTP monitors; for the other kinds it is
+    /// their canonical form (`canonicalURL`), derived from the fields below.
     public var url: String
     /// Seconds between checks. Default 60; at least 0.1, at most 86,400.
     public var intervalSeconds: Double
@@ -42,6 +45,29 @@ public struct Monitor: Sendable, Equatable {
     /// Allow a kept-alive connection to be reused by the next check. Default false: every check
     /// opens a fresh connection (real connect/TLS timings) and asks the server to close it.
     public var reuseConnection: Bool
+    /// `tcp`, `tls`: the host name or IP address to connect to. Required for those kinds.
+    public var host: String?
+    /// `tcp`, `tls`: the port. Required for those kinds.
+    public var port: Int?
+    /// `tcp`: text written once connected (sent as given: end it with `\n` for a line protocol).
+    /// Default none: the check is the connect alone.
+    public var send: String?
+    /// `tcp`: the reply (first 64 KiB) must contain this text, else DOWN `expect_missing`.
+    /// Default none. Without `send`, what the server says first (a banner) is read.
+    public var expect: String?
+    /// `dns`: the name queried (monitors-file key `name`). Required for that kind.
+    public var dnsName: String?
+    /// `dns`: the record type asked for. Default `A`.
+    public var recordType: DNSRecordType
+    /// `dns`: the server asked, an IP address with an optional port (`1.1.1.1`, `[::1]:5353`).
+    /// Default: the engine's resolver (`--dns-server`, else the machine's).
+    public var dnsServer: String?
+    /// `dns`: values that must all be among the answers (compared without case and without a
+    /// final dot; an MX answer reads `10 mail.example.com`). Default none: any answer is UP.
+    public var expectedValues: [String]
+    /// `tls`: DOWN (`cert_expiring`) when the certificate expires within this many days. Default
+    /// 14; 0 turns the check off.
+    public var certMinDaysLeft: Int
 
     /// Default seconds between checks.
     public static let defaultIntervalSeconds = 60.0
@@ -64,9 +90,13 @@ public struct Monitor: Sendable, Equatable {
         keyword: String? = nil, keywordAbsent: String? = nil, jsonPath: String? = nil, jsonEquals: String? = nil,
         followRedirects: Bool = true, maxRedirects: Int = Monitor.defaultMaxRedirects, verifyTLS: Bool = true,
         maxBodyBytes: Int = Monitor.defaultMaxBodyBytes, lowSpeedBytesPerSecond: Int = 0, lowSpeedSeconds: Int = 10,
-        reuseConnection: Bool = false
+        reuseConnection: Bool = false, kind: MonitorKind = .http, host: String? = nil, port: Int? = nil,
+        send: String? = nil, expect: String? = nil, dnsName: String? = nil, recordType: DNSRecordType = .A,
+        dnsServer: String? = nil, expectedValues: [String] = [],
+        certMinDaysLeft: Int = Monitor.defaultCertMinDaysLeft
     ) {
         self.id = id
+        self.kind = kind
         self.url = url
         self.intervalSeconds = intervalSeconds
         self.timeoutMs = timeoutMs
@@ -86,6 +116,31 @@ public struct Monitor: Sendable, Equatable {
         self.lowSpeedBytesPerSecond = lowSpeedBytesPerSecond
         self.lowSpeedSeconds = lowSpeedSeconds
         self.reuseConnection = reuseConnection
+        self.host = host
+        self.port = port
+        self.send = send
+        self.expect = expect
+        self.dnsName = dnsName
+        self.recordType = recordType
+        self.dnsServer = dnsServer
+        self.expectedValues = expectedValues
+        self.certMinDaysLeft = certMinDaysLeft
+        if kind != .http && url.isEmpty { self.url = canonicalURL }
+    }
+
+    /// A monitor of another kind than HTTP; its `url` is its canonical form.
+    public static func probe(
+        id: String, kind: MonitorKind, intervalSeconds: Double = Monitor.defaultIntervalSeconds,
+        timeoutMs: Int = Monitor.defaultTimeoutMs, connectTimeoutMs: Int? = nil, host: String? = nil,
+        port: Int? = nil, send: String? = nil, expect: String? = nil, dnsName: String? = nil,
+        recordType: DNSRecordType = .A, dnsServer: String? = nil, expectedValues: [String] = [],
+        certMinDaysLeft: Int = Monitor.defaultCertMinDaysLeft, verifyTLS: Bool = true
+    ) -> Monitor {
+        Monitor(
+            id: id, url: "", intervalSeconds: intervalSeconds, timeoutMs: timeoutMs,
+            connectTimeoutMs: connectTimeoutMs, verifyTLS: verifyTLS, kind: kind, host: host, port: port, send: send,
+            expect: expect, dnsName: dnsName, recordType: recordType, dnsServer: dnsServer,
+            expectedValues: expectedValues, certMinDaysLeft: certMinDaysLeft)
     }
 
     /// True when a check must read the body (an assertion looks at it).
@@ -122,7 +177,11 @@ extension Monitor {
         if id.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
             throw fail("id", "must not contain control characters")
         }
-        try MonitorURL.validate(url, field: "url")
+        if kind == .http {
+            try MonitorURL.validate(url, field: "url")
+        } else {
+            try validateKindFields()
+        }
         if !intervalSeconds.isFinite || intervalSeconds < 0.1 || intervalSeconds > 86_400 {
             throw fail("intervalSeconds", "must be between 0.1 and 86400 seconds")
         }

@@ -4,7 +4,8 @@
 /// record here, this about 0.5 µs (docs/PLATFORM.md, "hot path budget"). The field names are a contract
 /// (README, "Results file"): `monitorId`, `checkedAt` (RFC 3339, ms, UTC), `status`, `httpStatus`,
 /// `dnsMs`, `connectMs`, `tlsMs`, `ttfbMs`, `totalMs`, `lagMs`, `redirects`, `errorCode`,
-/// `errorMessage`, `certExpiresAt` (RFC 3339 or null).
+/// `errorMessage`, `certExpiresAt` (RFC 3339 or null); then, only for the checks that have
+/// them, `tlsIssuer`, `tlsProtocol`, `tlsCipher` (`tls` checks) and `dnsAnswers` (`dns` checks).
 public struct ResultLineEncoder {
     /// The encoded lines so far (each ends with a newline).
     public private(set) var bytes: [UInt8] = []
@@ -59,7 +60,26 @@ public struct ResultLineEncoder {
         } else {
             appendASCII("null")
         }
+        if let details = result.details { append(details) }
         appendASCII("}\n")
+    }
+
+    private mutating func append(_ details: CheckDetails) {
+        for (name, value) in [
+            ("tlsIssuer", details.tlsIssuer), ("tlsProtocol", details.tlsProtocol), ("tlsCipher", details.tlsCipher),
+        ] {
+            guard let value else { continue }
+            appendASCII(",\"\(name)\":")
+            appendJSONString(value)
+        }
+        if let answers = details.dnsAnswers {
+            appendASCII(",\"dnsAnswers\":[")
+            for (index, answer) in answers.enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                appendJSONString(answer)
+            }
+            bytes.append(UInt8(ascii: "]"))
+        }
     }
 
     @inline(__always)

@@ -55,6 +55,13 @@ public struct MonitorRecord: Sendable, Equatable {
             key(name)
             appendJSONString(value, to: &out)
         }
+        if monitor.kind != .http {
+            for (name, value) in probeSettings(of: monitor) {
+                key(name)
+                out += value
+            }
+            return out + "}"
+        }
         text("body", monitor.body)
         key("expectedStatus")
         out += "[" + monitor.expectedStatus.map(String.init).joined(separator: ",") + "]"
@@ -87,6 +94,38 @@ public struct MonitorRecord: Sendable, Equatable {
         out += monitor.verifyTLS ? "true" : "false"
         out += "}"
         return out
+    }
+
+    /// The settings of a `tcp`, `dns` or `tls` monitor as (key, JSON value) pairs: its own fields
+    /// only (the HTTP ones do not apply and would be refused when read back), alphabetical,
+    /// `type` included, optional text omitted when nil.
+    private static func probeSettings(of monitor: Monitor) -> [(String, String)] {
+        var pairs: [(String, String)] = []
+        func text(_ name: String, _ value: String?) {
+            if let value { pairs.append((name, JSONString.quoted(value))) }
+        }
+        switch monitor.kind {
+        case .http:
+            return []
+        case .tcp:
+            text("expect", monitor.expect)
+            text("host", monitor.host)
+            pairs.append(("port", String(monitor.port ?? 0)))
+            text("send", monitor.send)
+        case .dns:
+            pairs.append(
+                ("expectedValues", "[" + monitor.expectedValues.map(JSONString.quoted).joined(separator: ",") + "]"))
+            text("name", monitor.dnsName)
+            text("recordType", monitor.recordType.rawValue)
+            text("server", monitor.dnsServer)
+        case .tls:
+            pairs.append(("certMinDaysLeft", String(monitor.certMinDaysLeft)))
+            text("host", monitor.host)
+            pairs.append(("port", String(monitor.port ?? 0)))
+        }
+        text("type", monitor.kind.rawValue)
+        if monitor.kind == .tls { pairs.append(("verifyTLS", monitor.verifyTLS ? "true" : "false")) }
+        return pairs
     }
 
     private static func appendJSONString(_ value: String, to out: inout String) {
@@ -129,7 +168,8 @@ public struct MonitorRecord: Sendable, Equatable {
         }
         fields["id"] = externalId
         fields["url"] = url
-        fields["method"] = method
+        // The method column means nothing to a monitor of another kind (it holds GET).
+        if (fields["type"] as? String ?? "http") == "http" { fields["method"] = method }
         fields["intervalSeconds"] = intervalSeconds
         fields["timeoutMs"] = timeoutMs
         fields["connectTimeoutMs"] = connectTimeoutMs

@@ -107,6 +107,8 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     private let trustStore: CurlTrustStore?
     private var multi: CurlMulti!
     private var dnsChannel: DNSChannel!
+    /// The `tcp`, `dns` and `tls` checks in flight (Probes/).
+    private var probes: ProbeRunner!
     private var dnsCache: DNSCache
     private var scheduler: CheckScheduler
     private var schedulerTimer: LoopTimer!
@@ -189,6 +191,13 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         ) { [unowned self] name, answer, ttl in
             self.dnsAnswered(name: name, answer: answer, ttlSeconds: ttl)
         }
+        probes = ProbeRunner(
+            loop: loop,
+            configuration: .init(
+                caBundlePath: configuration.caBundlePath, dnsTimeoutMs: configuration.dnsTimeoutMs,
+                dnsTries: configuration.dnsTries),
+            defaultChannel: dnsChannel
+        ) { [unowned self] slot, outcome in self.probeFinished(slot: slot, outcome) }
         schedulerTimer = LoopTimer(loop: loop) { [unowned self] in self.admitDueChecks() }
         flushTimer = LoopTimer(loop: loop) { [unowned self] in self.flushResults() }
         permitRetryTimer = LoopTimer(loop: loop) { [unowned self] in self.retryWaitingPermits() }
@@ -431,7 +440,10 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         slots[slot].permitWaitMicros = 0
         slots[slot].hopURL = prepared.url
         slots[slot].hopURLText = prepared.monitor.url
-        if let literal = literalAddresses[monitorIndex] {
+        if prepared.monitor.kind == .dns && prepared.monitor.dnsServer == nil {
+            // The engine's own resolver: chosen by the operator, not a target to judge.
+            startProbe(slot: slot, address: nil, url: prepared.url)
+        } else if let literal = literalAddresses[monitorIndex] {
             connect(slot: slot, literal: literal)
         } else {
             beginHop(slot: slot)
@@ -708,6 +720,10 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             )
             return
         }
+        if monitor.kind != .http {
+            startProbe(slot: slot, address: address ?? url.address, url: url)
+            return
+        }
         let easy =
             spareEasies.popLast()
             ?? CurlEasy(policy: configuration.policy, caBundlePath: configuration.caBundlePath, trustStore: trustStore)
@@ -816,7 +832,8 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         status: CheckStatus,
         httpStatus: Int = 0,
         errorCode: CheckErrorCode?,
-        message: String?
+        message: String?,
+        probe: ProbeOutcome? = nil
     ) {
         let now = Clock.monotonicMicros()
         stopWaitingForPermit(slot: slot, now: now)
@@ -837,6 +854,11 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             certificate = easy.certificateNotAfter
             easy.finishTransfer()
             spareEasies.append(easy)
+        } else if let probe {
+            connect = probe.connectMicros
+            tls = probe.tlsMicros
+            ttfb = probe.ttfbMicros
+            certificate = probe.certExpiresAt
         }
         outgoing.append(
             CheckResult(
@@ -844,7 +866,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
                 checkedAtMs: (state.startWall + permitWait) / 1000,
                 status: status,
                 httpStatus: httpStatus != 0 ? Int32(httpStatus) : state.redirectStatus,
-                dnsMicros: Self.clamp(state.dnsMicros),
+                dnsMicros: Self.clamp(state.dnsMicros + (probe?.dnsMicros ?? 0)),
                 connectMicros: Self.clamp(connect),
                 tlsMicros: Self.clamp(tls),
                 ttfbMicros: Self.clamp(ttfb),
@@ -854,7 +876,8 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
                 errorCode: errorCode,
                 errorMessage: message,
                 certExpiresAt: certificate,
-                checkId: nextCheckId()
+                checkId: nextCheckId(),
+                details: probe?.details
             )
         )
         if configuration.stateEvents != nil, let prepared = state.prepared {
@@ -896,6 +919,21 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             return
         }
         admitDueChecks()
+    }
+
+    /// Hands a `tcp`, `dns` or `tls` check to its probe, with the rest of the check's budget.
+    private func startProbe(slot: Int, address: IPAddress?, url: MonitorURL) {
+        guard let monitor = slots[slot].prepared?.monitor else { return }
+        let request = ProbeRequest(
+            monitor: monitor, address: address, host: url.host, port: url.port,
+            startMonotonic: slots[slot].startMonotonic,
+            deadline: slots[slot].startMonotonic + Int64(monitor.timeoutMs) * 1000)
+        probes.start(slot: slot, request: request)
+    }
+
+    private func probeFinished(slot: Int, _ outcome: ProbeOutcome) {
+        finish(
+            slot: slot, status: outcome.status, errorCode: outcome.errorCode, message: outcome.message, probe: outcome)
     }
 
     private func flushResults() {
