@@ -6,7 +6,8 @@ import Glibc
 
 /// Debian's nginx on loopback with three HTTPS servers made for TLS tests: a certificate signed by
 /// a test CA (`validPort`), an expired one signed by the same CA (`expiredPort`) and a self-signed
-/// one (`selfSignedPort`). Certificates are generated fresh per server by
+/// one (`selfSignedPort`), one expiring in 3 days (`soonExpiringPort`) and one for another name
+/// (`wrongNamePort`). Certificates are generated fresh per server by
 /// `Fixtures/make_test_certs.py`. nginx runs in the foreground as a child and is stopped by PID.
 final class NginxTLSServer {
     struct StartError: Error, CustomStringConvertible {
@@ -17,6 +18,8 @@ final class NginxTLSServer {
     let validPort: Int
     let expiredPort: Int
     let selfSignedPort: Int
+    let soonExpiringPort: Int
+    let wrongNamePort: Int
     private let process = Process()
 
     /// The test CA to pass to the engine with `--ca-file`.
@@ -39,10 +42,12 @@ final class NginxTLSServer {
             throw StartError(
                 description: "make_test_certs.py failed (is python3-cryptography installed? run scripts/setup)")
         }
-        let ports = try (0..<3).map { _ in try freeLoopbackPort() }
+        let ports = try (0..<5).map { _ in try freeLoopbackPort() }
         validPort = ports[0]
         expiredPort = ports[1]
         selfSignedPort = ports[2]
+        soonExpiringPort = ports[3]
+        wrongNamePort = ports[4]
         func server(_ port: Int, _ name: String) -> String {
             """
               server {
@@ -70,6 +75,8 @@ final class NginxTLSServer {
             \(server(validPort, "valid"))
             \(server(expiredPort, "expired"))
             \(server(selfSignedPort, "selfsigned"))
+            \(server(soonExpiringPort, "soon"))
+            \(server(wrongNamePort, "wrongname"))
             }
             """
         let configPath = directory.appendingPathComponent("nginx.conf")
