@@ -72,9 +72,10 @@ extension Monitor {
         }
     }
 
-    /// `host` with brackets when it is an IPv6 literal.
+    /// `host` (or `host:port`) with brackets when it is a bare IPv6 literal.
     public static func bracketed(_ host: String) -> String {
-        host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+        // Two colons or more: an IPv6 address (`host:port` has one).
+        host.utf8.filter { $0 == UInt8(ascii: ":") }.count > 1 && !host.hasPrefix("[") ? "[\(host)]" : host
     }
 
     /// The target of a `tcp` or `tls` monitor, or the explicit server of a `dns` monitor, as a
