@@ -69,6 +69,10 @@ final class ProbeRunner {
     private var serverChannels: [String: DNSChannel] = [:]
     private var tlsContext: Result<TLSContext, TLSContextError>?
     private var running: [Int: Probe] = [:]
+    /// Probes that reported, kept until the next loop iteration: a probe reports from inside its
+    /// own socket or timer callback, and must not be freed while that call is on the stack.
+    private var finished: [Probe] = []
+    private var releaseTimer: LoopTimer!
     private let completion: Completion
 
     init(loop: EventLoop, configuration: Configuration, defaultChannel: DNSChannel, completion: @escaping Completion) {
@@ -76,6 +80,7 @@ final class ProbeRunner {
         self.configuration = configuration
         self.defaultChannel = defaultChannel
         self.completion = completion
+        releaseTimer = LoopTimer(loop: loop) { [unowned self] in self.finished.removeAll(keepingCapacity: true) }
     }
 
     deinit {
@@ -85,7 +90,7 @@ final class ProbeRunner {
     /// Starts the probe of `request.monitor.kind` for `slot`; its outcome comes back through the
     /// completion, possibly before this returns (a refused connect).
     func start(slot: Int, request: ProbeRequest) {
-        let report: (ProbeOutcome) -> Void = { [unowned self] outcome in self.finished(slot: slot, outcome) }
+        let report: (ProbeOutcome) -> Void = { [unowned self] outcome in self.reported(slot: slot, outcome) }
         let probe: Probe
         switch request.monitor.kind {
         case .http:
@@ -113,8 +118,11 @@ final class ProbeRunner {
         probe.begin()
     }
 
-    private func finished(slot: Int, _ outcome: ProbeOutcome) {
-        running[slot] = nil
+    private func reported(slot: Int, _ outcome: ProbeOutcome) {
+        if let probe = running.removeValue(forKey: slot) {
+            finished.append(probe)
+            if !releaseTimer.isScheduled { releaseTimer.schedule(after: 0) }
+        }
         completion(slot, outcome)
     }
 
