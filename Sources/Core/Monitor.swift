@@ -45,29 +45,66 @@ public struct Monitor: Sendable, Equatable {
     /// Allow a kept-alive connection to be reused by the next check. Default false: every check
     /// opens a fresh connection (real connect/TLS timings) and asks the server to close it.
     public var reuseConnection: Bool
+    /// The fields of the `tcp`, `dns` and `tls` kinds, out of line: the engine copies a monitor
+    /// for every check, and an HTTP monitor then carries one nil reference instead of nine fields
+    /// (measured: about 1.8k more instructions per HTTP check with them inline).
+    private var probeFields: ProbeFieldsBox?
     /// `tcp`, `tls`: the host name or IP address to connect to. Required for those kinds.
-    public var host: String?
+    public var host: String? {
+        get { (probeFields?.value ?? ProbeFields()).host }
+        set { updateProbeFields { $0.host = newValue } }
+    }
     /// `tcp`, `tls`: the port. Required for those kinds.
-    public var port: Int?
-    /// `tcp`: text written once connected (sent as given: end it with `\n` for a line protocol).
+    public var port: Int? {
+        get { (probeFields?.value ?? ProbeFields()).port }
+        set { updateProbeFields { $0.port = newValue } }
+    }
+    /// `tcp`: text written once connected (sent as given: end it with `\\n` for a line protocol).
     /// Default none: the check is the connect alone.
-    public var send: String?
+    public var send: String? {
+        get { (probeFields?.value ?? ProbeFields()).send }
+        set { updateProbeFields { $0.send = newValue } }
+    }
     /// `tcp`: the reply (first 64 KiB) must contain this text, else DOWN `expect_missing`.
     /// Default none. Without `send`, what the server says first (a banner) is read.
-    public var expect: String?
+    public var expect: String? {
+        get { (probeFields?.value ?? ProbeFields()).expect }
+        set { updateProbeFields { $0.expect = newValue } }
+    }
     /// `dns`: the name queried (monitors-file key `name`). Required for that kind.
-    public var dnsName: String?
+    public var dnsName: String? {
+        get { (probeFields?.value ?? ProbeFields()).dnsName }
+        set { updateProbeFields { $0.dnsName = newValue } }
+    }
     /// `dns`: the record type asked for. Default `A`.
-    public var recordType: DNSRecordType
+    public var recordType: DNSRecordType {
+        get { (probeFields?.value ?? ProbeFields()).recordType }
+        set { updateProbeFields { $0.recordType = newValue } }
+    }
     /// `dns`: the server asked, an IP address with an optional port (`1.1.1.1`, `[::1]:5353`).
     /// Default: the engine's resolver (`--dns-server`, else the machine's).
-    public var dnsServer: String?
+    public var dnsServer: String? {
+        get { (probeFields?.value ?? ProbeFields()).dnsServer }
+        set { updateProbeFields { $0.dnsServer = newValue } }
+    }
     /// `dns`: values that must all be among the answers (compared without case and without a
     /// final dot; an MX answer reads `10 mail.example.com`). Default none: any answer is UP.
-    public var expectedValues: [String]
+    public var expectedValues: [String] {
+        get { (probeFields?.value ?? ProbeFields()).expectedValues }
+        set { updateProbeFields { $0.expectedValues = newValue } }
+    }
     /// `tls`: DOWN (`cert_expiring`) when the certificate expires within this many days. Default
     /// 14; 0 turns the check off.
-    public var certMinDaysLeft: Int
+    public var certMinDaysLeft: Int {
+        get { (probeFields?.value ?? ProbeFields()).certMinDaysLeft }
+        set { updateProbeFields { $0.certMinDaysLeft = newValue } }
+    }
+
+    private mutating func updateProbeFields(_ change: (inout ProbeFields) -> Void) {
+        var fields = probeFields?.value ?? ProbeFields()
+        change(&fields)
+        probeFields = fields == ProbeFields() ? nil : ProbeFieldsBox(fields)
+    }
 
     /// Default seconds between checks.
     public static let defaultIntervalSeconds = 60.0
@@ -116,15 +153,10 @@ public struct Monitor: Sendable, Equatable {
         self.lowSpeedBytesPerSecond = lowSpeedBytesPerSecond
         self.lowSpeedSeconds = lowSpeedSeconds
         self.reuseConnection = reuseConnection
-        self.host = host
-        self.port = port
-        self.send = send
-        self.expect = expect
-        self.dnsName = dnsName
-        self.recordType = recordType
-        self.dnsServer = dnsServer
-        self.expectedValues = expectedValues
-        self.certMinDaysLeft = certMinDaysLeft
+        let fields = ProbeFields(
+            host: host, port: port, send: send, expect: expect, dnsName: dnsName, recordType: recordType,
+            dnsServer: dnsServer, expectedValues: expectedValues, certMinDaysLeft: certMinDaysLeft)
+        self.probeFields = fields == ProbeFields() ? nil : ProbeFieldsBox(fields)
         if kind != .http && url.isEmpty { self.url = canonicalURL }
     }
 
@@ -150,6 +182,26 @@ public struct Monitor: Sendable, Equatable {
     public func accepts(httpStatus status: Int) -> Bool {
         expectedStatus.isEmpty ? (200...299).contains(status) : expectedStatus.contains(status)
     }
+}
+
+/// The fields of the `tcp`, `dns` and `tls` kinds (documented on `Monitor`), with their defaults.
+struct ProbeFields: Sendable, Equatable {
+    var host: String? = nil
+    var port: Int? = nil
+    var send: String? = nil
+    var expect: String? = nil
+    var dnsName: String? = nil
+    var recordType: DNSRecordType = .A
+    var dnsServer: String? = nil
+    var expectedValues: [String] = []
+    var certMinDaysLeft: Int = Monitor.defaultCertMinDaysLeft
+}
+
+/// `ProbeFields` behind one reference; immutable (a change makes a new box).
+final class ProbeFieldsBox: Sendable, Equatable {
+    let value: ProbeFields
+    init(_ value: ProbeFields) { self.value = value }
+    static func == (lhs: ProbeFieldsBox, rhs: ProbeFieldsBox) -> Bool { lhs.value == rhs.value }
 }
 
 /// Why a monitor definition is refused; `field` names the offending key.
