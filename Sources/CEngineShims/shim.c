@@ -76,7 +76,7 @@ int CEngineShims_redis_libev_attach(struct ev_loop *loop, redisAsyncContext *con
 
 // MARK: the `tls` check kind
 
-void *CEngineShims_tls_context_new(const char *ca_file, char *error, size_t error_size) {
+void *CEngineShims_tls_context_new(void *store, const char *ca_file, char *error, size_t error_size) {
     if (error_size > 0) error[0] = 0;
     SSL_CTX *context = SSL_CTX_new(TLS_client_method());
     if (context == NULL) {
@@ -87,6 +87,11 @@ void *CEngineShims_tls_context_new(const char *ca_file, char *error, size_t erro
     SSL_CTX_set_verify(context, SSL_VERIFY_NONE, NULL);
     // One certificate per check and no session reuse: every check re-reads the certificate.
     SSL_CTX_set_session_cache_mode(context, SSL_SESS_CACHE_OFF);
+    if (store != NULL) {
+        // set1: the context takes a reference; the store's flags were set when it was loaded.
+        SSL_CTX_set1_cert_store(context, (X509_STORE *)store);
+        return context;
+    }
     ERR_clear_error();
     int loaded = ca_file != NULL ? SSL_CTX_load_verify_locations(context, ca_file, NULL)
                                  : SSL_CTX_set_default_verify_paths(context);

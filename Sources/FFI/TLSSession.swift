@@ -16,11 +16,12 @@ package struct TLSContextError: Error, CustomStringConvertible {
 package final class TLSContext {
     fileprivate let raw: UnsafeMutableRawPointer
 
-    /// Trusts the PEM bundle at `caBundlePath`, or OpenSSL's default paths when nil.
-    package init(caBundlePath: String?) throws(TLSContextError) {
+    /// Trusts `trustStore` (the loop's store, already parsed: no check pays for reading the
+    /// bundle), else the PEM bundle at `caBundlePath`, else OpenSSL's default paths.
+    package init(trustStore: CurlTrustStore?, caBundlePath: String?) throws(TLSContextError) {
         var error = [CChar](repeating: 0, count: 256)
         let context = error.withUnsafeMutableBufferPointer {
-            CEngineShims_tls_context_new(caBundlePath, $0.baseAddress, $0.count)
+            CEngineShims_tls_context_new(trustStore?.raw, caBundlePath, $0.baseAddress, $0.count)
         }
         guard let context else {
             let reason = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

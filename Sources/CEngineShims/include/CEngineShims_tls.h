@@ -34,10 +34,12 @@ enum {
     CEngineShims_tls_verify_ip_mismatch = 64        // X509_V_ERR_IP_ADDRESS_MISMATCH
 };
 
-/// A client context trusting the PEM bundle at `ca_file` (NULL: OpenSSL's default paths).
+/// A client context trusting `store` (an X509_STORE already loaded, e.g. the one curl's handles
+/// share: the context takes its own reference), else the PEM bundle at `ca_file` (NULL: OpenSSL's
+/// default paths).
 /// Peers are never refused during the handshake: the caller reads the verification result, so a
 /// bad certificate is still described (expiry, issuer) rather than only refused.
-void *CEngineShims_tls_context_new(const char *ca_file, char *error, size_t error_size);
+void *CEngineShims_tls_context_new(void *store, const char *ca_file, char *error, size_t error_size);
 void CEngineShims_tls_context_free(void *context);
 
 /// A session over the connected socket `fd`: SNI `server_name` (NULL for an IP literal), the

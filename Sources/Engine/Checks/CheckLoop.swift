@@ -194,8 +194,8 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         probes = ProbeRunner(
             loop: loop,
             configuration: .init(
-                caBundlePath: configuration.caBundlePath, dnsTimeoutMs: configuration.dnsTimeoutMs,
-                dnsTries: configuration.dnsTries),
+                trustStore: trustStore, caBundlePath: configuration.caBundlePath,
+                dnsTimeoutMs: configuration.dnsTimeoutMs, dnsTries: configuration.dnsTries),
             defaultChannel: dnsChannel
         ) { [unowned self] slot, outcome in self.probeFinished(slot: slot, outcome) }
         schedulerTimer = LoopTimer(loop: loop) { [unowned self] in self.admitDueChecks() }

@@ -58,6 +58,8 @@ final class ProbeRunner {
     typealias Completion = (_ slot: Int, _ outcome: ProbeOutcome) -> Void
 
     struct Configuration {
+        /// The loop's parsed CA store (shared with its curl handles), nil without a CA bundle.
+        var trustStore: CurlTrustStore?
         var caBundlePath: String?
         var dnsTimeoutMs: Int
         var dnsTries: Int
@@ -130,7 +132,8 @@ final class ProbeRunner {
         if let tlsContext { return tlsContext }
         let made: Result<TLSContext, TLSContextError>
         do throws(TLSContextError) {
-            made = .success(try TLSContext(caBundlePath: configuration.caBundlePath))
+            made = .success(
+                try TLSContext(trustStore: configuration.trustStore, caBundlePath: configuration.caBundlePath))
         } catch {
             made = .failure(error)
         }
