@@ -40,6 +40,9 @@ public struct CheckResult: Sendable, Equatable {
     /// HTTPS: whether the final hop resumed a TLS session (`tlsSessionReuse`) rather than doing
     /// a full handshake; nil for plain HTTP or when no handshake completed. Results file only.
     public var tlsResumed: Bool?
+    /// What a `tls` or `dns` check learnt besides timings (nil for HTTP and TCP checks): kept out
+    /// of line so an HTTP result stays as small as it was.
+    public var details: CheckDetails?
 
     /// A result; every timing in microseconds.
     public init(
@@ -47,7 +50,7 @@ public struct CheckResult: Sendable, Equatable {
         dnsMicros: Int32 = 0, connectMicros: Int32 = 0, tlsMicros: Int32 = 0, ttfbMicros: Int32 = 0,
         totalMicros: Int32 = 0, lagMicros: Int32 = 0, redirects: Int16 = 0,
         errorCode: CheckErrorCode? = nil, errorMessage: String? = nil, certExpiresAt: Int64? = nil,
-        checkId: CheckID? = nil, httpVersion: UInt8 = 0, tlsResumed: Bool? = nil
+        checkId: CheckID? = nil, details: CheckDetails? = nil, httpVersion: UInt8 = 0, tlsResumed: Bool? = nil
     ) {
         self.monitorId = monitorId
         self.checkedAtMs = checkedAtMs
@@ -66,5 +69,37 @@ public struct CheckResult: Sendable, Equatable {
         self.checkId = checkId
         self.httpVersion = httpVersion
         self.tlsResumed = tlsResumed
+        self.details = details
+    }
+}
+
+/// The findings of a `tls` or `dns` check. Immutable; shared, never copied, between the
+/// results file, the database row and live updates.
+public final class CheckDetails: Sendable, Equatable {
+    /// `tls`: the issuer of the leaf certificate, one line (`CN=Lookout Test CA,O=Lookout`).
+    public let tlsIssuer: String?
+    /// `tls`: the negotiated protocol (`TLSv1.3`).
+    public let tlsProtocol: String?
+    /// `tls`: the negotiated cipher suite (`TLS_AES_256_GCM_SHA384`).
+    public let tlsCipher: String?
+    /// `dns`: the answers, in the order the server gave them, as `dig +short` writes them
+    /// (without the final dot of names): `192.0.2.1`, `10 mail.example.com`, `"v=spf1 -all"` is
+    /// `v=spf1 -all`. Empty when there were none.
+    public let dnsAnswers: [String]?
+
+    /// Findings; fields that do not apply are nil.
+    public init(
+        tlsIssuer: String? = nil, tlsProtocol: String? = nil, tlsCipher: String? = nil, dnsAnswers: [String]? = nil
+    ) {
+        self.tlsIssuer = tlsIssuer
+        self.tlsProtocol = tlsProtocol
+        self.tlsCipher = tlsCipher
+        self.dnsAnswers = dnsAnswers
+    }
+
+    /// Equal findings.
+    public static func == (lhs: CheckDetails, rhs: CheckDetails) -> Bool {
+        lhs.tlsIssuer == rhs.tlsIssuer && lhs.tlsProtocol == rhs.tlsProtocol && lhs.tlsCipher == rhs.tlsCipher
+            && lhs.dnsAnswers == rhs.dnsAnswers
     }
 }

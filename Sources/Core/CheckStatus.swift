@@ -67,13 +67,20 @@ public enum CheckErrorCode: String, Sendable, CaseIterable {
     case keywordPresent = "keyword_present"
     case jsonMismatch = "json_mismatch"
     case jsonInvalid = "json_invalid"
+    /// `tcp`: the reply did not contain `expect` (status DOWN).
+    case expectMissing = "expect_missing"
+    /// `dns`: an `expectedValues` entry was not among the answers (status DOWN).
+    case dnsMismatch = "dns_mismatch"
+    /// `tls`: the certificate expires within `certMinDaysLeft` days (status DOWN).
+    case certExpiring = "cert_expiring"
     // Anything curl reports that has no better name; the message carries curl's text.
     case internalError = "internal"
 
     /// The status a check with this error code gets.
     public var status: CheckStatus {
         switch self {
-        case .statusMismatch, .keywordMissing, .keywordPresent, .jsonMismatch, .jsonInvalid:
+        case .statusMismatch, .keywordMissing, .keywordPresent, .jsonMismatch, .jsonInvalid, .expectMissing,
+            .dnsMismatch, .certExpiring:
             return .down
         case .timeout, .connectTimeout, .lowSpeed:
             return .timeout

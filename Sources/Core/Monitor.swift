@@ -3,7 +3,10 @@
 public struct Monitor: Sendable, Equatable {
     /// Caller-chosen identifier, unique within a file or account: 1...200 printable characters.
     public var id: String
-    /// Absolute `http` or `https` URL. Required.
+    /// What the monitor checks (`type`). Default `http`.
+    public var kind: MonitorKind
+    /// Absolute `http` or `https` URL. Required for HTTP monitors; for the other kinds it is
+    /// their canonical form (`canonicalURL`), derived from the fields below.
     public var url: String
     /// Seconds between checks. Default 60; at least 0.1, at most 86,400.
     public var intervalSeconds: Double
@@ -42,6 +45,66 @@ public struct Monitor: Sendable, Equatable {
     /// Allow a kept-alive connection to be reused by the next check. Default false: every check
     /// opens a fresh connection (real connect/TLS timings) and asks the server to close it.
     public var reuseConnection: Bool
+    /// The fields of the `tcp`, `dns` and `tls` kinds, out of line: the engine copies a monitor
+    /// for every check, and an HTTP monitor then carries one nil reference instead of nine fields
+    /// (measured: about 1.8k more instructions per HTTP check with them inline).
+    private var probeFields: ProbeFieldsBox?
+    /// `tcp`, `tls`: the host name or IP address to connect to. Required for those kinds.
+    public var host: String? {
+        get { (probeFields?.value ?? ProbeFields()).host }
+        set { updateProbeFields { $0.host = newValue } }
+    }
+    /// `tcp`, `tls`: the port. Required for those kinds.
+    public var port: Int? {
+        get { (probeFields?.value ?? ProbeFields()).port }
+        set { updateProbeFields { $0.port = newValue } }
+    }
+    /// `tcp`: text written once connected (sent as given: end it with `\\n` for a line protocol).
+    /// Default none: the check is the connect alone.
+    public var send: String? {
+        get { (probeFields?.value ?? ProbeFields()).send }
+        set { updateProbeFields { $0.send = newValue } }
+    }
+    /// `tcp`: the reply (first 64 KiB) must contain this text, else DOWN `expect_missing`.
+    /// Default none. Without `send`, what the server says first (a banner) is read.
+    public var expect: String? {
+        get { (probeFields?.value ?? ProbeFields()).expect }
+        set { updateProbeFields { $0.expect = newValue } }
+    }
+    /// `dns`: the name queried (monitors-file key `name`). Required for that kind.
+    public var dnsName: String? {
+        get { (probeFields?.value ?? ProbeFields()).dnsName }
+        set { updateProbeFields { $0.dnsName = newValue } }
+    }
+    /// `dns`: the record type asked for. Default `A`.
+    public var recordType: DNSRecordType {
+        get { (probeFields?.value ?? ProbeFields()).recordType }
+        set { updateProbeFields { $0.recordType = newValue } }
+    }
+    /// `dns`: the server asked, an IP address with an optional port (`1.1.1.1`, `[::1]:5353`).
+    /// Default: the engine's resolver (`--dns-server`, else the machine's).
+    public var dnsServer: String? {
+        get { (probeFields?.value ?? ProbeFields()).dnsServer }
+        set { updateProbeFields { $0.dnsServer = newValue } }
+    }
+    /// `dns`: values that must all be among the answers (compared without case and without a
+    /// final dot; an MX answer reads `10 mail.example.com`). Default none: any answer is UP.
+    public var expectedValues: [String] {
+        get { (probeFields?.value ?? ProbeFields()).expectedValues }
+        set { updateProbeFields { $0.expectedValues = newValue } }
+    }
+    /// `tls`: DOWN (`cert_expiring`) when the certificate expires within this many days. Default
+    /// 14; 0 turns the check off.
+    public var certMinDaysLeft: Int {
+        get { (probeFields?.value ?? ProbeFields()).certMinDaysLeft }
+        set { updateProbeFields { $0.certMinDaysLeft = newValue } }
+    }
+
+    private mutating func updateProbeFields(_ change: (inout ProbeFields) -> Void) {
+        var fields = probeFields?.value ?? ProbeFields()
+        change(&fields)
+        probeFields = fields == ProbeFields() ? nil : ProbeFieldsBox(fields)
+    }
 
     // Transport options (issue 8): TLS session reuse, HTTP version, content decoding.
     /// Resume this monitor's TLS session on later checks (curl's share interface) instead of a
@@ -83,9 +146,14 @@ public struct Monitor: Sendable, Equatable {
         maxBodyBytes: Int = Monitor.defaultMaxBodyBytes, lowSpeedBytesPerSecond: Int = 0, lowSpeedSeconds: Int = 10,
         reuseConnection: Bool = false,
         tlsSessionReuse: Bool = false, tlsFullHandshakeSeconds: Int = Monitor.defaultTLSFullHandshakeSeconds,
-        httpVersion: MonitorHTTPVersion = .http1_1, acceptEncoding: Bool = false
+        httpVersion: MonitorHTTPVersion = .http1_1, acceptEncoding: Bool = false,
+        kind: MonitorKind = .http, host: String? = nil, port: Int? = nil,
+        send: String? = nil, expect: String? = nil, dnsName: String? = nil, recordType: DNSRecordType = .A,
+        dnsServer: String? = nil, expectedValues: [String] = [],
+        certMinDaysLeft: Int = Monitor.defaultCertMinDaysLeft
     ) {
         self.id = id
+        self.kind = kind
         self.url = url
         self.intervalSeconds = intervalSeconds
         self.timeoutMs = timeoutMs
@@ -109,6 +177,26 @@ public struct Monitor: Sendable, Equatable {
         self.tlsFullHandshakeSeconds = tlsFullHandshakeSeconds
         self.httpVersion = httpVersion
         self.acceptEncoding = acceptEncoding
+        let fields = ProbeFields(
+            host: host, port: port, send: send, expect: expect, dnsName: dnsName, recordType: recordType,
+            dnsServer: dnsServer, expectedValues: expectedValues, certMinDaysLeft: certMinDaysLeft)
+        self.probeFields = fields == ProbeFields() ? nil : ProbeFieldsBox(fields)
+        if kind != .http && url.isEmpty { self.url = canonicalURL }
+    }
+
+    /// A monitor of another kind than HTTP; its `url` is its canonical form.
+    public static func probe(
+        id: String, kind: MonitorKind, intervalSeconds: Double = Monitor.defaultIntervalSeconds,
+        timeoutMs: Int = Monitor.defaultTimeoutMs, connectTimeoutMs: Int? = nil, host: String? = nil,
+        port: Int? = nil, send: String? = nil, expect: String? = nil, dnsName: String? = nil,
+        recordType: DNSRecordType = .A, dnsServer: String? = nil, expectedValues: [String] = [],
+        certMinDaysLeft: Int = Monitor.defaultCertMinDaysLeft, verifyTLS: Bool = true
+    ) -> Monitor {
+        Monitor(
+            id: id, url: "", intervalSeconds: intervalSeconds, timeoutMs: timeoutMs,
+            connectTimeoutMs: connectTimeoutMs, verifyTLS: verifyTLS, kind: kind, host: host, port: port, send: send,
+            expect: expect, dnsName: dnsName, recordType: recordType, dnsServer: dnsServer,
+            expectedValues: expectedValues, certMinDaysLeft: certMinDaysLeft)
     }
 
     /// True when a check must read the body (an assertion looks at it).
@@ -131,6 +219,26 @@ public enum MonitorHTTPVersion: String, Sendable, CaseIterable {
     case http2 = "2"
     /// HTTP/2 when an https server offers it by ALPN, else HTTP/1.1; plain http stays HTTP/1.1.
     case automatic = "auto"
+}
+
+/// The fields of the `tcp`, `dns` and `tls` kinds (documented on `Monitor`), with their defaults.
+struct ProbeFields: Sendable, Equatable {
+    var host: String? = nil
+    var port: Int? = nil
+    var send: String? = nil
+    var expect: String? = nil
+    var dnsName: String? = nil
+    var recordType: DNSRecordType = .A
+    var dnsServer: String? = nil
+    var expectedValues: [String] = []
+    var certMinDaysLeft: Int = Monitor.defaultCertMinDaysLeft
+}
+
+/// `ProbeFields` behind one reference; immutable (a change makes a new box).
+final class ProbeFieldsBox: Sendable, Equatable {
+    let value: ProbeFields
+    init(_ value: ProbeFields) { self.value = value }
+    static func == (lhs: ProbeFieldsBox, rhs: ProbeFieldsBox) -> Bool { lhs.value == rhs.value }
 }
 
 /// Why a monitor definition is refused; `field` names the offending key.
@@ -158,7 +266,11 @@ extension Monitor {
         if id.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
             throw fail("id", "must not contain control characters")
         }
-        try MonitorURL.validate(url, field: "url")
+        if kind == .http {
+            try MonitorURL.validate(url, field: "url")
+        } else {
+            try validateKindFields()
+        }
         if !intervalSeconds.isFinite || intervalSeconds < 0.1 || intervalSeconds > 86_400 {
             throw fail("intervalSeconds", "must be between 0.1 and 86400 seconds")
         }

@@ -42,8 +42,12 @@ public enum MonitorFile {
         "id", "url", "intervalSeconds", "timeoutMs", "connectTimeoutMs", "method", "headers", "body",
         "expectedStatus", "keyword", "keywordAbsent", "jsonPath", "jsonEquals", "followRedirects",
         "maxRedirects", "verifyTLS", "maxBodyBytes", "lowSpeedBytesPerSecond", "lowSpeedSeconds",
-        "reuseConnection", "tlsSessionReuse", "tlsFullHandshakeSeconds", "httpVersion", "acceptEncoding",
+        "reuseConnection", "tlsSessionReuse", "tlsFullHandshakeSeconds", "httpVersion", "acceptEncoding", "type",
+        "host", "port", "send", "expect", "name", "recordType", "server", "expectedValues", "certMinDaysLeft",
     ]
+
+    /// Keys every kind of monitor may carry.
+    static let commonKeys: Set<String> = ["id", "type", "intervalSeconds", "timeoutMs", "connectTimeoutMs"]
 
     /// Why a file without a single monitor line is refused (an engine that checks nothing is
     /// not what anyone meant to start).
@@ -213,6 +217,16 @@ public enum MonitorFile {
             throw MonitorValidationError(field: key, reason: "unknown field" + suggestion)
         }
         let reader = FieldReader(fields: fields)
+        let kind = try reader.kind("type") ?? .http
+        // `url` on another kind is judged in `probeMonitor` (its canonical form is accepted).
+        let allowed = commonKeys.union(Monitor.kindKeys(kind)).union(["url"])
+        for key in fields.keys.sorted() where !allowed.contains(key) {
+            let owners = MonitorKind.allCases.filter { Monitor.kindKeys($0).contains(key) }.map(\.rawValue)
+            throw MonitorValidationError(
+                field: key,
+                reason: "applies to \(owners.joined(separator: " and ")) monitors, not to type \(kind.rawValue)")
+        }
+        if kind != .http { return try probeMonitor(kind, from: reader) }
         let id = try reader.string("id", required: true)!
         let url = try reader.string("url", required: true)!
         let timeout = try reader.integer("timeoutMs") ?? Monitor.defaultTimeoutMs
@@ -244,6 +258,39 @@ public enum MonitorFile {
             acceptEncoding: try reader.bool("acceptEncoding") ?? false
         )
         try monitor.validate()
+        return monitor
+    }
+
+    /// A `tcp`, `dns` or `tls` monitor. A field of another kind is refused by name (an HTTP
+    /// `keyword` on a TCP monitor would otherwise be silently ignored); `url` is accepted only as
+    /// the monitor's own canonical form, which is how the database and the API hand it back.
+    private static func probeMonitor(
+        _ kind: MonitorKind, from reader: FieldReader
+    ) throws(MonitorValidationError) -> Monitor {
+        let id = try reader.string("id", required: true)!
+        let monitor = Monitor.probe(
+            id: id,
+            kind: kind,
+            intervalSeconds: try reader.number("intervalSeconds") ?? Monitor.defaultIntervalSeconds,
+            timeoutMs: try reader.integer("timeoutMs") ?? Monitor.defaultTimeoutMs,
+            connectTimeoutMs: try reader.integer("connectTimeoutMs"),
+            host: try reader.string("host"),
+            port: try reader.integer("port"),
+            send: try reader.string("send"),
+            expect: try reader.string("expect"),
+            dnsName: try reader.string("name"),
+            recordType: try reader.recordType("recordType") ?? .A,
+            dnsServer: try reader.string("server"),
+            expectedValues: try reader.stringList("expectedValues") ?? [],
+            certMinDaysLeft: try reader.integer("certMinDaysLeft") ?? Monitor.defaultCertMinDaysLeft,
+            verifyTLS: try reader.bool("verifyTLS") ?? true
+        )
+        try monitor.validate()
+        if let url = try reader.string("url"), url != monitor.url {
+            throw MonitorValidationError(
+                field: "url",
+                reason: "a \(kind.rawValue) monitor has no url of its own (it is \(monitor.url)): remove it")
+        }
         return monitor
     }
 }
@@ -331,6 +378,41 @@ struct FieldReader {
             throw fail(key, "'\(text)' is not one of \(choices)")
         }
         return version
+    }
+
+    /// The monitor type, written in lower case as the README spells it.
+    func kind(_ key: String) throws(MonitorValidationError) -> MonitorKind? {
+        guard let text = try string(key) else { return nil }
+        if let kind = MonitorKind(rawValue: text) { return kind }
+        let names = MonitorKind.allCases.map(\.rawValue).joined(separator: ", ")
+        if let kind = MonitorKind(rawValue: text.lowercased()) {
+            throw fail(key, "'\(text)' must be written in lower case: \"\(kind.rawValue)\"")
+        }
+        throw fail(key, "'\(text)' is not a monitor type: use one of \(names)")
+    }
+
+    /// A DNS record type, written in capitals as zone files and `dig` write it.
+    func recordType(_ key: String) throws(MonitorValidationError) -> DNSRecordType? {
+        guard let text = try string(key) else { return nil }
+        if let type = DNSRecordType(rawValue: text) { return type }
+        let names = DNSRecordType.allCases.map(\.rawValue).joined(separator: ", ")
+        if let type = DNSRecordType(rawValue: text.uppercased()) {
+            throw fail(key, "'\(text)' must be written in capitals: \"\(type.rawValue)\"")
+        }
+        throw fail(key, "'\(text)' is not supported: use one of \(names)")
+    }
+
+    /// A string or a list of strings: `"1.2.3.4"` or `["1.2.3.4", "5.6.7.8"]`.
+    func stringList(_ key: String) throws(MonitorValidationError) -> [String]? {
+        guard let value = fields[key], !(value is NSNull) else { return nil }
+        if let single = value as? String { return [single] }
+        guard let items = value as? [Any] else { throw fail(key, "must be a string or a list of strings") }
+        var result: [String] = []
+        for item in items {
+            guard let text = item as? String else { throw fail(key, "must be a string or a list of strings") }
+            result.append(text)
+        }
+        return result
     }
 
     func number(_ key: String) throws(MonitorValidationError) -> Double? {

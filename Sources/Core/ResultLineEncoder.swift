@@ -5,7 +5,8 @@
 /// (README, "Results file"): `monitorId`, `checkedAt` (RFC 3339, ms, UTC), `status`, `httpStatus`,
 /// `dnsMs`, `connectMs`, `tlsMs`, `ttfbMs`, `totalMs`, `lagMs`, `redirects`, `errorCode`,
 /// `errorMessage`, `certExpiresAt` (RFC 3339 or null), `httpVersion` (`"1.1"`, `"2"` or null),
-/// `tlsResumed` (true, false or null).
+/// `tlsResumed` (true, false or null); then, only for the checks that have
+/// them, `tlsIssuer`, `tlsProtocol`, `tlsCipher` (`tls` checks) and `dnsAnswers` (`dns` checks).
 public struct ResultLineEncoder {
     /// The encoded lines so far (each ends with a newline).
     public private(set) var bytes: [UInt8] = []
@@ -80,7 +81,26 @@ public struct ResultLineEncoder {
         case .some(false): appendASCII("false")
         case .none: appendASCII("null")
         }
+        if let details = result.details { append(details) }
         appendASCII("}\n")
+    }
+
+    private mutating func append(_ details: CheckDetails) {
+        for (name, value) in [
+            ("tlsIssuer", details.tlsIssuer), ("tlsProtocol", details.tlsProtocol), ("tlsCipher", details.tlsCipher),
+        ] {
+            guard let value else { continue }
+            appendASCII(",\"\(name)\":")
+            appendJSONString(value)
+        }
+        if let answers = details.dnsAnswers {
+            appendASCII(",\"dnsAnswers\":[")
+            for (index, answer) in answers.enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                appendJSONString(answer)
+            }
+            bytes.append(UInt8(ascii: "]"))
+        }
     }
 
     @inline(__always)

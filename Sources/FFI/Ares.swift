@@ -21,6 +21,13 @@ package enum DNSAnswer: Sendable, Equatable {
     case failure(code: CheckErrorCode, message: String)
 }
 
+/// The raw response to one query of a given record type (`DNSChannel.query`).
+package enum DNSQueryResult: Sendable {
+    /// The whole response message, answers to be read by `DNSAnswerParser`.
+    case response([UInt8])
+    case failure(code: CheckErrorCode, message: String)
+}
+
 package struct DNSChannelError: Error, CustomStringConvertible {
     package var description: String
 }
@@ -90,6 +97,38 @@ package final class DNSChannel: LoopIOHandler {
         let box = Unmanaged.passRetained(PendingLookup(channel: self, name: name)).toOpaque()
         ares_getaddrinfo(channel, name, nil, &hints, aresAddrinfoCallback, box)
         rearmTimer()
+    }
+
+    /// Asks for the `type` records (wire number) of `name`: one query, no search domains, no
+    /// cache (the `dns` check kind). The completion runs later on the loop thread, exactly once,
+    /// unless the channel is destroyed first.
+    package func query(
+        _ name: String, type: UInt16, typeName: String, completion: @escaping (DNSQueryResult) -> Void
+    ) {
+        guard let channel else { return }
+        let box = Unmanaged.passRetained(
+            PendingQuery(channel: self, name: name, typeName: typeName, completion: completion)
+        ).toOpaque()
+        let internetClass: Int32 = 1  // C_IN
+        ares_query(channel, name, internetClass, Int32(type), aresQueryCallback, box)
+        rearmTimer()
+    }
+
+    fileprivate func answered(
+        _ query: PendingQuery, status: Int32, response: UnsafeMutablePointer<UInt8>?, length: Int32
+    ) {
+        if destroying { return }
+        guard status == ARES_SUCCESS, let response, length > 0 else {
+            var failure = Self.failure(status: status, name: query.name, server: serverDescription)
+            if status == ARES_ENODATA {
+                failure = .failure(code: .dnsNoAddress, message: "\(query.name) has no \(query.typeName) record")
+            }
+            if case .failure(let code, let message) = failure {
+                query.completion(.failure(code: code, message: message))
+            }
+            return
+        }
+        query.completion(.response(Array(UnsafeBufferPointer(start: response, count: Int(length)))))
     }
 
     fileprivate func finished(name: String, status: Int32, result: UnsafeMutablePointer<ares_addrinfo>?) {
@@ -209,6 +248,27 @@ private let aresAddrinfoCallback: ares_addrinfo_callback = { argument, status, _
         return
     }
     lookup.channel.finished(name: lookup.name, status: status, result: result)
+}
+
+/// The argument of one `ares_query` call.
+private final class PendingQuery {
+    unowned let channel: DNSChannel
+    let name: String
+    let typeName: String
+    let completion: (DNSQueryResult) -> Void
+    init(channel: DNSChannel, name: String, typeName: String, completion: @escaping (DNSQueryResult) -> Void) {
+        self.channel = channel
+        self.name = name
+        self.typeName = typeName
+        self.completion = completion
+    }
+}
+
+private let aresQueryCallback: ares_callback = { argument, status, _, response, length in
+    guard let argument else { return }
+    let query = Unmanaged<PendingQuery>.fromOpaque(argument).takeRetainedValue()
+    if status == ARES_EDESTRUCTION { return }
+    query.channel.answered(query, status: status, response: response, length: length)
 }
 
 private let aresSocketStateCallback: ares_sock_state_cb = { data, fd, readable, writable in

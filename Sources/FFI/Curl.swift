@@ -184,7 +184,9 @@ package final class CurlHeaderList: @unchecked Sendable {
 /// Confined to one loop thread once handed to its easies (an OpenSSL store is not meant to be
 /// shared between threads without need). Owns one reference, dropped in deinit.
 package final class CurlTrustStore {
-    fileprivate let raw: UnsafeMutableRawPointer
+    /// The X509_STORE; also handed to the loop's `TLSContext` (same thread), which takes its
+    /// own reference.
+    package let raw: UnsafeMutableRawPointer
 
     /// Parses `path` (PEM certificates); throws with OpenSSL's reason.
     package init(bundlePath: String) throws(CurlTrustStoreError) {

@@ -70,6 +70,29 @@ struct JSONOutputTests {
         }
     }
 
+    @Test(
+        "a tcp, dns and tls monitor and a check with findings: same bytes as APIJSON's encoder",
+        arguments: [
+            Monitor.probe(id: "t", kind: .tcp, host: "db.example.com", port: 5432, send: "PING\n", expect: "PONG"),
+            Monitor.probe(
+                id: "d", kind: .dns, dnsName: "example.com", recordType: .MX, dnsServer: "[::1]:53",
+                expectedValues: ["10 mx.example.com"]),
+            Monitor.probe(id: "c", kind: .tls, host: "example.com", port: 443, certMinDaysLeft: 21),
+        ]
+    )
+    func probeMonitorsMatchEncoder(monitor: Monitor) throws {
+        var resource = Self.sample(lastCheck: true)
+        resource.monitor = monitor
+        resource.lastCheck?.tlsIssuer = "CN=CA"
+        resource.lastCheck?.tlsProtocol = "TLSv1.3"
+        resource.lastCheck?.tlsCipher = "TLS_AES_128_GCM_SHA256"
+        resource.lastCheck?.dnsAnswers = ["10 mx.example.com", "20 \"b\""]
+        var output = JSONOutput()
+        resource.write(to: &output)
+        let encoded = try APIJSON.encoder.encode(resource)
+        #expect(String(decoding: output.bytes, as: UTF8.self) == String(decoding: encoded, as: UTF8.self))
+    }
+
     @Test("a page: {data, nextCursor} with commas in the right places, null cursor included")
     func page() throws {
         var output = JSONOutput()

@@ -29,7 +29,10 @@ struct CheckStatusTests {
 
     @Test(
         "expectation failures are DOWN",
-        arguments: [CheckErrorCode.statusMismatch, .keywordMissing, .keywordPresent, .jsonMismatch, .jsonInvalid]
+        arguments: [
+            CheckErrorCode.statusMismatch, .keywordMissing, .keywordPresent, .jsonMismatch, .jsonInvalid,
+            .expectMissing, .dnsMismatch, .certExpiring,
+        ]
     )
     func expectationFailuresAreDown(code: CheckErrorCode) {
         #expect(code.status == .down)
@@ -43,7 +46,8 @@ struct CheckStatusTests {
     @Test("every other code is ERROR, including dns_timeout")
     func everythingElseIsError() {
         let down: Set<CheckErrorCode> = [
-            .statusMismatch, .keywordMissing, .keywordPresent, .jsonMismatch, .jsonInvalid,
+            .statusMismatch, .keywordMissing, .keywordPresent, .jsonMismatch, .jsonInvalid, .expectMissing,
+            .dnsMismatch, .certExpiring,
         ]
         let timeout: Set<CheckErrorCode> = [.timeout, .connectTimeout, .lowSpeed]
         for code in CheckErrorCode.allCases where !down.contains(code) && !timeout.contains(code) {
@@ -61,7 +65,8 @@ struct CheckStatusTests {
                 "connect_failed", "reset", "empty_response", "bad_response", "truncated", "tls_verify", "tls_expired",
                 "tls_handshake", "timeout", "low_speed", "too_large", "redirect_loop", "too_many_redirects",
                 "unsupported_scheme", "bad_redirect", "policy", "status_mismatch", "keyword_missing",
-                "keyword_present", "json_mismatch", "json_invalid", "internal",
+                "keyword_present", "json_mismatch", "json_invalid", "expect_missing", "dns_mismatch",
+                "cert_expiring", "internal",
             ]
         )
     }

@@ -73,6 +73,9 @@ private struct Driver {
 
     mutating func deadline() { record(machine.deadlinePassed(now: now)) }
 
+    /// The probe of a `tcp`, `dns` or `tls` check ended.
+    mutating func finishProbe(_ outcome: ProbeOutcome) { record(machine.probeFinished(outcome, now: now)) }
+
     mutating func answer(
         _ httpStatus: Int, location: String? = nil, body: String = "",
         timings: CheckStateMachine.TransferTimings = .init()
@@ -240,8 +243,43 @@ struct CheckStateMachineTests {
         case .jsonInvalid:
             try driver.start(Monitor(id: "m", url: "\(literal)/", jsonPath: "$.status", jsonEquals: "ok"))
             driver.answer(200, body: "<html>")
+        case .expectMissing, .dnsMismatch, .certExpiring:
+            // Decided by the probe of a tcp, dns or tls check; the machine keeps its verdict.
+            try driver.start(Monitor.probe(id: "m", kind: .tcp, host: "93.184.216.34", port: 25))
+            driver.advance(ms: 3)
+            driver.finishProbe(.failed(code, "the probe's verdict: \(code.rawValue)"))
         }
         return try #require(driver.result, "\(code) ended in \(driver.last)")
+    }
+
+    @Test("a tcp check connects to the address the policy judged, and its probe's timings become the result's")
+    func probeChecksGoThroughThePolicyAndKeepTheirTimings() throws {
+        var driver = Driver()
+        try driver.start(Monitor.probe(id: "m", kind: .tcp, host: "93.184.216.34", port: 25))
+        let transfer = try #require(driver.transfer)
+        #expect(transfer.url.address == .v4(0x5DB8_D822) && transfer.url.port == 25)
+        driver.advance(ms: 7)
+        var outcome = ProbeOutcome.up()
+        outcome.connectMicros = 4_000
+        driver.finishProbe(outcome)
+        let result = try #require(driver.result)
+        #expect(result.status == .up && result.connectMicros == 4_000 && result.totalMicros == 7_000)
+
+        var refused = Driver()
+        try refused.start(Monitor.probe(id: "m", kind: .tls, host: "10.1.2.3", port: 443))
+        #expect(refused.result?.errorCode == .policy && refused.transfers.isEmpty)
+    }
+
+    @Test("a dns check through the engine's own resolver starts at once: its resolver is no target")
+    func dnsCheckThroughTheEngineResolver() throws {
+        var driver = Driver()
+        try driver.start(Monitor.probe(id: "m", kind: .dns, dnsName: "example.com", recordType: .MX))
+        #expect(driver.transfer != nil && driver.resolvedNames.isEmpty)
+        var outcome = ProbeOutcome.up(details: CheckDetails(dnsAnswers: ["10 mail.example.com"]))
+        outcome.dnsMicros = 2_500
+        driver.finishProbe(outcome)
+        #expect(driver.result?.dnsMicros == 2_500)
+        #expect(driver.result?.details?.dnsAnswers == ["10 mail.example.com"])
     }
 
     @Test("a DNS failure is reported with the time spent on DNS")

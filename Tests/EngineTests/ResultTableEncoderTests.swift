@@ -38,6 +38,21 @@ struct ResultTableEncoderTests {
         #expect(lines[0].range(of: #"^\d\d:\d\d:03\.456"#, options: .regularExpression) != nil)
     }
 
+    @Test("an UP dns or tls check says what it found")
+    func findings() {
+        let lines = Self.text([
+            CheckResult(
+                monitorId: "mx", checkedAtMs: Self.at, status: .up, totalMicros: 3_000,
+                details: CheckDetails(dnsAnswers: ["10 mail.example.com", "20 b.example.com"])),
+            CheckResult(
+                monitorId: "cert", checkedAtMs: Self.at, status: .up, totalMicros: 9_000,
+                certExpiresAt: 1_800_000_000,
+                details: CheckDetails(tlsIssuer: "CN=R11,O=Let's Encrypt,C=US", tlsProtocol: "TLSv1.3", tlsCipher: "X")),
+        ]).split(separator: "\n")
+        #expect(lines[0].hasSuffix("UP        -       3.0 ms  10 mail.example.com, 20 b.example.com"), "\(lines[0])")
+        #expect(lines[1].hasSuffix("9.0 ms  TLSv1.3, expires 2027-01-15, CN=R11,O=Let's Encrypt,C=US"), "\(lines[1])")
+    }
+
     @Test("colour marks the status only, and only when asked")
     func colour() {
         let result = CheckResult(monitorId: "m", checkedAtMs: Self.at, status: .timeout, totalMicros: 1_000)

@@ -61,6 +61,50 @@ struct EndToEndTests {
         }
     }
 
+    @Test("tcp, dns and tls checks: rows with their timings, DNS answers and canonical monitor urls")
+    func checkKindsWriteTheirColumns() throws {
+        let farm = try Farm()
+        defer { farm.stop() }
+        try withTestSchema(migrated: false) { (schema: TestSchema) throws in
+            try withTemporaryDirectory { (directory: String) throws in
+                let monitors = [
+                    #"{"id":"port","type":"tcp","host":"\#(farm.address)","port":\#(farm.httpPort)}"#,
+                    #"{"id":"mx","type":"dns","name":"fixed.bench.test","recordType":"MX","server":"127.0.0.1:\#(farm.dnsPort)"}"#,
+                    // The farm speaks plain HTTP: the handshake fails, the row says why.
+                    #"{"id":"cert","type":"tls","host":"\#(farm.address)","port":\#(farm.httpPort)}"#,
+                ]
+                try (monitors.joined(separator: "\n") + "\n").write(
+                    toFile: directory + "/monitors.jsonl", atomically: true, encoding: .utf8)
+                let run = try Run.run(
+                    "lookout-engine",
+                    [
+                        "--monitors", "monitors.jsonl", "--database", schema.url, "--once", "--allow-private-targets",
+                        "--spill-dir", "spill",
+                    ],
+                    in: directory
+                )
+                #expect(run.status != 0, "the tls check fails: \(run.standardError)")
+                func value(_ column: String, of id: String) throws -> String? {
+                    try schema.scalar(
+                        "SELECT c.\(column)::text FROM checks c JOIN monitors m ON m.id = c.monitor_id WHERE m.external_id = '\(id)'"
+                    )
+                }
+                #expect(try value("status", of: "port") == "UP")
+                #expect(try Double(value("connect_ms", of: "port") ?? "0")! > 0)
+                #expect(try value("dns_answers", of: "mx") == #"["10 mail.bench.test", "20 backup.bench.test"]"#)
+                #expect(try Double(value("dns_ms", of: "mx") ?? "0")! > 0)
+                #expect(try value("error_code", of: "cert") == "tls_handshake")
+                #expect(try value("tls_issuer", of: "cert") == nil)
+                #expect(
+                    try schema.scalar("SELECT url FROM monitors WHERE external_id = 'mx'")
+                        == "dns://127.0.0.1:\(farm.dnsPort)/fixed.bench.test?type=MX")
+                #expect(
+                    try schema.scalar("SELECT url FROM monitors WHERE external_id = 'port'")
+                        == "tcp://\(farm.address):\(farm.httpPort)")
+            }
+        }
+    }
+
     @Test("PostgreSQL away for seconds mid-run: rows spill, drain, and every check is stored once")
     func databaseAwayMidRun() throws {
         let base = try TestDatabase.url()

@@ -146,7 +146,7 @@ struct SchemaContractTests {
                 "00000000-0000-8001-8000-000000000002", "99", "2025-11-29T14:21:46.123Z", "ERROR", "0", "1.500",
                 "0.000",
                 "0.000", "0.000", "2.000", "0.250", "1", "connect_refused", "refused\\tby 127.0.0.1",
-                "2027-01-15T08:00:00.000Z", "engine-a",
+                "2027-01-15T08:00:00.000Z", "engine-a", "\\N", "\\N", "\\N", "\\N",
             ]
         )
         #expect(line.hasSuffix("\n"))
@@ -163,5 +163,21 @@ struct SchemaContractTests {
             to: &nulls
         )
         #expect(String(decoding: nulls, as: UTF8.self).hasSuffix("\t\\N\t\\N\t\\N\t\\N\n"))
+        var findings: [UInt8] = []
+        CheckRowEncoder(engineId: nil).append(
+            CheckRow(
+                checkId: CheckID(instance: 1, sequence: 4),
+                monitorId: 1,
+                result: CheckResult(
+                    monitorId: "x", checkedAtMs: 0, status: .up,
+                    details: CheckDetails(
+                        tlsIssuer: "CN=Test CA", tlsProtocol: "TLSv1.3", tlsCipher: "TLS_AES_128_GCM_SHA256",
+                        dnsAnswers: ["10 mail.example.com", "say \"hi\""]))
+            ),
+            to: &findings
+        )
+        #expect(
+            String(decoding: findings, as: UTF8.self).hasSuffix(
+                "\tCN=Test CA\tTLSv1.3\tTLS_AES_128_GCM_SHA256\t[\"10 mail.example.com\",\"say \\\\\"hi\\\\\"\"]\n"))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LookoutCore
 import LookoutTestSupport
 import Testing
 
@@ -36,6 +37,25 @@ struct SpillDirectoryTests {
             #expect(seen == (0..<9).map { "id-\($0)" })
             #expect(segmentFiles(path + "/spill").isEmpty)
             #expect(spill.truncatedRows == 0)
+        }
+    }
+
+    @Test("a line spilled before migration 3 (16 columns) gets its four new columns as NULL")
+    func linesFromBeforeMigration3() throws {
+        try withTemporaryDirectory { (path: String) throws in
+            let spill = try SpillDirectory(path: path + "/spill", instance: "aaaa", segmentRows: 100)
+            let old = (["old", "1", "2026-01-02T00:00:00.000Z", "UP"] + Array(repeating: "0", count: 12))
+                .joined(separator: "\t")
+            let new = (["new", "1", "2026-01-02T00:00:00.000Z", "UP"] + Array(repeating: "0", count: 16))
+                .joined(separator: "\t")
+            try spill.append(Array((old + "\n" + new + "\n").utf8), rows: 2)
+            let chunk = try #require(try spill.loadChunk(maxRows: 10))
+            let read = String(decoding: chunk.bytes, as: UTF8.self).split(separator: "\n").map {
+                $0.split(separator: "\t", omittingEmptySubsequences: false)
+            }
+            #expect(read.map(\.count) == [LookoutSchema.checkColumns.count, LookoutSchema.checkColumns.count])
+            #expect(read[0].suffix(4).allSatisfy { $0 == "\\N" })
+            #expect(read[1].suffix(4).allSatisfy { $0 == "0" })
         }
     }
 

@@ -13,6 +13,12 @@ import NIOCore
 /// - any other name in the zone → A: one of the farm's HTTP addresses, picked by
 ///   `FNV-1a-64(lower-cased name without trailing dot) % addresses.count`, so distinct names spread
 ///   evenly and the same name always gets the same address (tests compute it the same way)
+/// - fixed records for `dns` monitor tests (`fixedRecords`): `fixed.bench.test` has A 192.0.2.10,
+///   AAAA 2001:db8::10, MX `10 mail.bench.test` and `20 backup.bench.test`, TXT `v=spf1 -all` and
+///   `hello world` (two strings), NS `ns1.bench.test` and `ns2.bench.test`; `alias.bench.test` is a
+///   CNAME of `target.bench.test` (an A question also gets target's A 192.0.2.20); NODATA for
+///   the other types
+/// - the apex `bench.test` → its SOA
 /// - names outside the zone → REFUSED;  non-QUERY opcodes → NOTIMP
 ///
 /// Negative answers carry the zone's SOA (TTL and minimum 30 s) so resolvers can cache them.
@@ -23,7 +29,10 @@ struct DNSResponder: Sendable {
     enum RecordType: UInt16 {
         case a = 1
         case ns = 2
+        case cname = 5
         case soa = 6
+        case mx = 15
+        case txt = 16
         case aaaa = 28
         case any = 255
     }
@@ -153,6 +162,28 @@ struct DNSResponder: Sendable {
             return .answer
         }
 
+        if let records = Self.fixedRecords[name] {
+            // A CNAME answers every question about its name (RFC 1034 §3.6.2).
+            let wanted = records.filter {
+                $0.type.rawValue == questionType || questionType == RecordType.any.rawValue || $0.type == .cname
+            }
+            guard !wanted.isEmpty else { return negative(.noError) }
+            header(.noError, authoritative: true, answers: UInt16(wanted.count), authority: 0)
+            for record in wanted {
+                if let owner = record.owner {
+                    output.writeBytes(Self.wireName(owner))
+                    output.writeInteger(record.type.rawValue)
+                    output.writeInteger(UInt16(1))
+                    output.writeInteger(ttl)
+                    output.writeInteger(UInt16(record.data.count))
+                } else {
+                    writeRecordHeader(type: record.type, length: UInt16(record.data.count), into: &output)
+                }
+                output.writeBytes(record.data)
+            }
+            return .answer
+        }
+
         let firstLabel = name[..<(name.firstIndex(of: UInt8(ascii: ".")) ?? name.endIndex)]
         let wantsA = questionType == RecordType.a.rawValue || questionType == RecordType.any.rawValue
         let wantsAAAA = questionType == RecordType.aaaa.rawValue || questionType == RecordType.any.rawValue
@@ -184,6 +215,44 @@ struct DNSResponder: Sendable {
         writeRecordHeader(type: .a, length: 4, into: &output)
         output.writeInteger(address)
         return .answer
+    }
+
+    /// One fixed record: its type, its data on the wire, and its owner when it is not the
+    /// question's name (the A record after a CNAME).
+    struct FixedRecord: Sendable {
+        var type: RecordType
+        var data: [UInt8]
+        var owner: String? = nil
+    }
+
+    /// The fixed records, by lower-cased name (see the type's documentation).
+    static let fixedRecords: [[UInt8]: [FixedRecord]] = {
+        func mx(_ preference: UInt16, _ host: String) -> [UInt8] {
+            [UInt8(preference >> 8), UInt8(preference & 0xFF)] + wireName(host)
+        }
+        func txt(_ strings: [String]) -> [UInt8] {
+            strings.flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) }
+        }
+        let fixed: [FixedRecord] = [
+            FixedRecord(type: .a, data: [192, 0, 2, 10]),
+            FixedRecord(type: .aaaa, data: [0x20, 0x01, 0x0D, 0xB8] + [UInt8](repeating: 0, count: 11) + [0x10]),
+            FixedRecord(type: .mx, data: mx(10, "mail.bench.test")),
+            FixedRecord(type: .mx, data: mx(20, "backup.bench.test")),
+            FixedRecord(type: .txt, data: txt(["v=spf1 -all"])),
+            FixedRecord(type: .txt, data: txt(["hello ", "world"])),
+            FixedRecord(type: .ns, data: wireName("ns1.bench.test")),
+            FixedRecord(type: .ns, data: wireName("ns2.bench.test")),
+        ]
+        let alias: [FixedRecord] = [
+            FixedRecord(type: .cname, data: wireName("target.bench.test")),
+            FixedRecord(type: .a, data: [192, 0, 2, 20], owner: "target.bench.test"),
+        ]
+        return [Array("fixed.bench.test".utf8): fixed, Array("alias.bench.test".utf8): alias]
+    }()
+
+    /// `a.b` as DNS labels, uncompressed: `1 a 1 b 0`.
+    static func wireName(_ name: String) -> [UInt8] {
+        name.split(separator: ".").flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) } + [0]
     }
 
     /// Owner name = the question name (pointer to offset 12), class IN, the configured TTL.

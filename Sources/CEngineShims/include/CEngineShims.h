@@ -11,6 +11,7 @@
 #include "CEngineShims_curl.h"
 #include "CEngineShims_ares.h"
 #include "CEngineShims_posix.h"
+#include "CEngineShims_tls.h"
 #include "CEngineShims_pq.h"
 #include "CEngineShims_redis.h"
 

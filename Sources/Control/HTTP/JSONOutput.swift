@@ -202,18 +202,43 @@ extension MonitorResource: JSONOutputWritable {
     /// The same members as `encode(to:)`, in sorted key order.
     func write(to output: inout JSONOutput) {
         output.beginObject()
+        let kind = monitor.kind
+        // Fields another kind does not have are null, as in `encode(to:)`.
+        let http = kind == .http
         output.key("acceptEncoding")
-        output.bool(monitor.acceptEncoding)
+        if http { output.bool(monitor.acceptEncoding) } else { output.null() }
         output.key("body")
-        output.string(monitor.body)
+        if http {
+            output.string(monitor.body)
+        } else {
+            output.null()
+        }
+        output.key("certMinDaysLeft")
+        if kind == .tls { output.integer(monitor.certMinDaysLeft) } else { output.null() }
         output.key("connectTimeoutMs")
         output.integer(monitor.connectTimeoutMs)
         output.key("createdAt")
         output.date(createdAt)
+        output.key("dnsName")
+        output.string(monitor.dnsName)
+        output.key("expect")
+        output.string(monitor.expect)
         output.key("expectedStatus")
-        output.beginArray()
-        for status in monitor.expectedStatus { output.integer(status) }
-        output.endArray()
+        if http {
+            output.beginArray()
+            for status in monitor.expectedStatus { output.integer(status) }
+            output.endArray()
+        } else {
+            output.null()
+        }
+        output.key("expectedValues")
+        if kind == .dns {
+            output.beginArray()
+            for value in monitor.expectedValues { output.string(value) }
+            output.endArray()
+        } else {
+            output.null()
+        }
         output.key("externalId")
         output.string(externalId)
         output.key("failureThreshold")
@@ -221,40 +246,86 @@ extension MonitorResource: JSONOutputWritable {
         output.key("flapping")
         output.bool(flapping)
         output.key("followRedirects")
-        output.bool(monitor.followRedirects)
-        output.key("headers")
-        output.beginObject()
-        for name in monitor.headers.keys.sorted() {
-            output.key(name)
-            output.string(monitor.headers[name] ?? "")
+        if http {
+            output.bool(monitor.followRedirects)
+        } else {
+            output.null()
         }
-        output.endObject()
+        output.key("headers")
+        if http {
+            output.beginObject()
+            for name in monitor.headers.keys.sorted() {
+                output.key(name)
+                output.string(monitor.headers[name] ?? "")
+            }
+            output.endObject()
+        } else {
+            output.null()
+        }
+        output.key("host")
+        output.string(monitor.host)
         output.key("httpVersion")
-        output.string(monitor.httpVersion.rawValue)
+        if http { output.string(monitor.httpVersion.rawValue) } else { output.null() }
         output.key("id")
         output.integer(id)
         output.key("intervalSeconds")
         output.number(monitor.intervalSeconds)
         output.key("jsonEquals")
-        output.string(monitor.jsonEquals)
+        if http {
+            output.string(monitor.jsonEquals)
+        } else {
+            output.null()
+        }
         output.key("jsonPath")
-        output.string(monitor.jsonPath)
+        if http {
+            output.string(monitor.jsonPath)
+        } else {
+            output.null()
+        }
         output.key("keyword")
-        output.string(monitor.keyword)
+        if http {
+            output.string(monitor.keyword)
+        } else {
+            output.null()
+        }
         output.key("keywordAbsent")
-        output.string(monitor.keywordAbsent)
+        if http {
+            output.string(monitor.keywordAbsent)
+        } else {
+            output.null()
+        }
         output.key("lastCheck")
         if let lastCheck { lastCheck.write(to: &output) } else { output.null() }
         output.key("lowSpeedBytesPerSecond")
-        output.integer(monitor.lowSpeedBytesPerSecond)
+        if http {
+            output.integer(monitor.lowSpeedBytesPerSecond)
+        } else {
+            output.null()
+        }
         output.key("lowSpeedSeconds")
-        output.integer(monitor.lowSpeedSeconds)
+        if http {
+            output.integer(monitor.lowSpeedSeconds)
+        } else {
+            output.null()
+        }
         output.key("maxBodyBytes")
-        output.integer(monitor.maxBodyBytes)
+        if http {
+            output.integer(monitor.maxBodyBytes)
+        } else {
+            output.null()
+        }
         output.key("maxRedirects")
-        output.integer(monitor.maxRedirects)
+        if http {
+            output.integer(monitor.maxRedirects)
+        } else {
+            output.null()
+        }
         output.key("method")
-        output.string(monitor.method)
+        if http {
+            output.string(monitor.method)
+        } else {
+            output.null()
+        }
         output.key("name")
         output.string(name)
         output.key("notificationChannelIds")
@@ -263,24 +334,42 @@ extension MonitorResource: JSONOutputWritable {
         output.endArray()
         output.key("paused")
         output.bool(paused)
+        output.key("port")
+        if let port = monitor.port { output.integer(port) } else { output.null() }
+        output.key("recordType")
+        output.string(kind == .dns ? monitor.recordType.rawValue : nil)
         output.key("recoveryThreshold")
         output.integer(recoveryThreshold)
         output.key("reuseConnection")
-        output.bool(monitor.reuseConnection)
+        if http {
+            output.bool(monitor.reuseConnection)
+        } else {
+            output.null()
+        }
+        output.key("send")
+        output.string(monitor.send)
+        output.key("server")
+        output.string(monitor.dnsServer)
         output.key("status")
         output.string(status)
         output.key("timeoutMs")
         output.integer(monitor.timeoutMs)
         output.key("tlsFullHandshakeSeconds")
-        output.integer(monitor.tlsFullHandshakeSeconds)
+        if http { output.integer(monitor.tlsFullHandshakeSeconds) } else { output.null() }
         output.key("tlsSessionReuse")
-        output.bool(monitor.tlsSessionReuse)
+        if http { output.bool(monitor.tlsSessionReuse) } else { output.null() }
+        output.key("type")
+        output.string(kind.rawValue)
         output.key("updatedAt")
         output.date(updatedAt)
         output.key("url")
         output.string(monitor.url)
         output.key("verifyTLS")
-        output.bool(monitor.verifyTLS)
+        if http || kind == .tls {
+            output.bool(monitor.verifyTLS)
+        } else {
+            output.null()
+        }
         output.endObject()
     }
 }
@@ -297,6 +386,14 @@ extension CheckRecord: JSONOutputWritable {
         output.date(checkedAt)
         output.key("connectMs")
         output.number(connectMs)
+        output.key("dnsAnswers")
+        if let dnsAnswers {
+            output.beginArray()
+            for answer in dnsAnswers { output.string(answer) }
+            output.endArray()
+        } else {
+            output.null()
+        }
         output.key("dnsMs")
         output.number(dnsMs)
         output.key("engineId")
@@ -315,8 +412,14 @@ extension CheckRecord: JSONOutputWritable {
         output.integer(redirects)
         output.key("status")
         output.string(status)
+        output.key("tlsCipher")
+        output.string(tlsCipher)
+        output.key("tlsIssuer")
+        output.string(tlsIssuer)
         output.key("tlsMs")
         output.number(tlsMs)
+        output.key("tlsProtocol")
+        output.string(tlsProtocol)
         output.key("totalMs")
         output.number(totalMs)
         output.key("ttfbMs")

@@ -27,8 +27,10 @@ struct MonitorBodyReader: Sendable {
     ]
     /// Fields the server writes; a body that sets them is refused rather than silently ignored.
     static let readOnlyFields: Set<String> = ["id", "status", "flapping", "lastCheck", "createdAt", "updatedAt"]
-    /// Every field a monitor body may carry.
-    static let writableFields: Set<String> = MonitorFile.knownKeys.subtracting(["id"]).union(controlFields)
+    /// Every field a monitor body may carry. A `dns` monitor's queried name is `dnsName` here
+    /// (the monitors file's `name`): in the API `name` is the monitor's display name.
+    static let writableFields: Set<String> = MonitorFile.knownKeys.subtracting(["id", "name"]).union(controlFields)
+        .union(["dnsName"])
 
     /// A new monitor (`POST`) or a full replacement (`PUT`): omitted fields take their defaults.
     /// `existing` is the replaced monitor's external id and name, kept when the body omits them.
@@ -91,14 +93,25 @@ struct MonitorBodyReader: Sendable {
     }
 
     private func validated(_ fields: [String: Any], path: String) throws(APIError) -> Monitor {
+        var fields = fields
+        if let dnsName = fields.removeValue(forKey: "dnsName") { fields["name"] = dnsName }
         let monitor: Monitor
         do {
             monitor = try MonitorFile.monitor(from: fields)
         } catch {
-            let field = error.field == "id" ? "externalId" : error.field
+            let field = error.field == "id" ? "externalId" : error.field == "name" ? "dnsName" : error.field
             throw APIError.validation("\(path)\(field): \(error.reason)", field: path + field)
         }
-        try PublicTarget.check(monitor.url, field: path + "url", allowPrivate: allowPrivateTargets)
+        switch monitor.kind {
+        case .http:
+            try PublicTarget.check(monitor.url, field: path + "url", allowPrivate: allowPrivateTargets)
+        case .tcp, .tls, .dns:
+            // The host (or the DNS server) as a URL, judged like an HTTP monitor's host.
+            if let target = try? monitor.connectTarget() {
+                let field = path + (monitor.kind == .dns ? "server" : "host")
+                try PublicTarget.check(target.requestURL, field: field, allowPrivate: allowPrivateTargets)
+            }
+        }
         return monitor
     }
 
@@ -130,8 +143,13 @@ struct MonitorBodyReader: Sendable {
         var fields =
             (try? JSONSerialization.jsonObject(with: Data(record.settingsJSON.utf8)) as? [String: Any]) ?? [:]
         fields["id"] = monitor.id
-        fields["url"] = monitor.url
-        fields["method"] = monitor.method
+        if monitor.kind == .http {
+            fields["url"] = monitor.url
+            fields["method"] = monitor.method
+        } else if let dnsName = fields.removeValue(forKey: "name") {
+            // The url of another kind is derived from its fields (a PATCH of `host` changes it).
+            fields["dnsName"] = dnsName
+        }
         fields["intervalSeconds"] = monitor.intervalSeconds
         fields["timeoutMs"] = monitor.timeoutMs
         fields["connectTimeoutMs"] = monitor.connectTimeoutMs

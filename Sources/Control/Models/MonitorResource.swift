@@ -25,6 +25,7 @@ struct MonitorResource: Sendable, Equatable, ResponseEncodable {
         case expectedStatus, keyword, keywordAbsent, jsonPath, jsonEquals, followRedirects, maxRedirects
         case verifyTLS, maxBodyBytes, lowSpeedBytesPerSecond, lowSpeedSeconds, reuseConnection
         case tlsSessionReuse, tlsFullHandshakeSeconds, httpVersion, acceptEncoding
+        case type, host, port, send, expect, dnsName, recordType, server, expectedValues, certMinDaysLeft
         case failureThreshold, recoveryThreshold, paused, notificationChannelIds, status, flapping, lastCheck
         case createdAt, updatedAt
     }
@@ -34,29 +35,42 @@ struct MonitorResource: Sendable, Equatable, ResponseEncodable {
         try container.encode(id, forKey: .id)
         try container.encode(externalId, forKey: .externalId)
         try container.encode(name, forKey: .name)
+        // Fields another kind does not have are null (so a GET body can be PUT back unchanged).
+        let http = monitor.kind == .http
         try container.encode(monitor.url, forKey: .url)
-        try container.encode(monitor.method, forKey: .method)
-        try container.encode(monitor.headers, forKey: .headers)
-        try container.encode(monitor.body, forKey: .body)
+        try container.encode(http ? monitor.method : nil, forKey: .method)
+        try container.encode(http ? monitor.headers : nil, forKey: .headers)
+        try container.encode(http ? monitor.body : nil, forKey: .body)
         try container.encode(monitor.intervalSeconds, forKey: .intervalSeconds)
         try container.encode(monitor.timeoutMs, forKey: .timeoutMs)
         try container.encode(monitor.connectTimeoutMs, forKey: .connectTimeoutMs)
-        try container.encode(monitor.expectedStatus, forKey: .expectedStatus)
-        try container.encode(monitor.keyword, forKey: .keyword)
-        try container.encode(monitor.keywordAbsent, forKey: .keywordAbsent)
-        try container.encode(monitor.jsonPath, forKey: .jsonPath)
-        try container.encode(monitor.jsonEquals, forKey: .jsonEquals)
-        try container.encode(monitor.followRedirects, forKey: .followRedirects)
-        try container.encode(monitor.maxRedirects, forKey: .maxRedirects)
-        try container.encode(monitor.verifyTLS, forKey: .verifyTLS)
-        try container.encode(monitor.maxBodyBytes, forKey: .maxBodyBytes)
-        try container.encode(monitor.lowSpeedBytesPerSecond, forKey: .lowSpeedBytesPerSecond)
-        try container.encode(monitor.lowSpeedSeconds, forKey: .lowSpeedSeconds)
-        try container.encode(monitor.reuseConnection, forKey: .reuseConnection)
-        try container.encode(monitor.tlsSessionReuse, forKey: .tlsSessionReuse)
-        try container.encode(monitor.tlsFullHandshakeSeconds, forKey: .tlsFullHandshakeSeconds)
-        try container.encode(monitor.httpVersion.rawValue, forKey: .httpVersion)
-        try container.encode(monitor.acceptEncoding, forKey: .acceptEncoding)
+        try container.encode(http ? monitor.expectedStatus : nil, forKey: .expectedStatus)
+        try container.encode(http ? monitor.keyword : nil, forKey: .keyword)
+        try container.encode(http ? monitor.keywordAbsent : nil, forKey: .keywordAbsent)
+        try container.encode(http ? monitor.jsonPath : nil, forKey: .jsonPath)
+        try container.encode(http ? monitor.jsonEquals : nil, forKey: .jsonEquals)
+        try container.encode(http ? monitor.followRedirects : nil, forKey: .followRedirects)
+        try container.encode(http ? monitor.maxRedirects : nil, forKey: .maxRedirects)
+        try container.encode(http || monitor.kind == .tls ? monitor.verifyTLS : nil, forKey: .verifyTLS)
+        try container.encode(http ? monitor.maxBodyBytes : nil, forKey: .maxBodyBytes)
+        try container.encode(http ? monitor.lowSpeedBytesPerSecond : nil, forKey: .lowSpeedBytesPerSecond)
+        try container.encode(http ? monitor.lowSpeedSeconds : nil, forKey: .lowSpeedSeconds)
+        try container.encode(http ? monitor.reuseConnection : nil, forKey: .reuseConnection)
+        try container.encode(http ? monitor.tlsSessionReuse : nil, forKey: .tlsSessionReuse)
+        try container.encode(http ? monitor.tlsFullHandshakeSeconds : nil, forKey: .tlsFullHandshakeSeconds)
+        try container.encode(http ? monitor.httpVersion.rawValue : nil, forKey: .httpVersion)
+        try container.encode(http ? monitor.acceptEncoding : nil, forKey: .acceptEncoding)
+        let kind = monitor.kind
+        try container.encode(kind.rawValue, forKey: .type)
+        try container.encode(monitor.host, forKey: .host)
+        try container.encode(monitor.port, forKey: .port)
+        try container.encode(monitor.send, forKey: .send)
+        try container.encode(monitor.expect, forKey: .expect)
+        try container.encode(monitor.dnsName, forKey: .dnsName)
+        try container.encode(kind == .dns ? monitor.recordType.rawValue : nil, forKey: .recordType)
+        try container.encode(monitor.dnsServer, forKey: .server)
+        try container.encode(kind == .dns ? monitor.expectedValues : nil, forKey: .expectedValues)
+        try container.encode(kind == .tls ? monitor.certMinDaysLeft : nil, forKey: .certMinDaysLeft)
         try container.encode(failureThreshold, forKey: .failureThreshold)
         try container.encode(recoveryThreshold, forKey: .recoveryThreshold)
         try container.encode(paused, forKey: .paused)
@@ -87,10 +101,17 @@ struct CheckRecord: Sendable, Equatable, Codable, ResponseEncodable {
     var errorMessage: String?
     var certExpiresAt: Date?
     var engineId: String?
+    /// `tls` checks: the leaf's issuer, the protocol and cipher (`checks.tls_*`).
+    var tlsIssuer: String? = nil
+    var tlsProtocol: String? = nil
+    var tlsCipher: String? = nil
+    /// `dns` checks: the answers (`checks.dns_answers`).
+    var dnsAnswers: [String]? = nil
 
     enum CodingKeys: String, CodingKey {
         case checkId, monitorId, checkedAt, status, httpStatus, dnsMs, connectMs, tlsMs, ttfbMs, totalMs, lagMs
-        case redirects, errorCode, errorMessage, certExpiresAt, engineId
+        case redirects, errorCode, errorMessage, certExpiresAt, engineId, tlsIssuer, tlsProtocol, tlsCipher
+        case dnsAnswers
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -111,6 +132,10 @@ struct CheckRecord: Sendable, Equatable, Codable, ResponseEncodable {
         try container.encode(errorMessage, forKey: .errorMessage)
         try container.encode(certExpiresAt, forKey: .certExpiresAt)
         try container.encode(engineId, forKey: .engineId)
+        try container.encode(tlsIssuer, forKey: .tlsIssuer)
+        try container.encode(tlsProtocol, forKey: .tlsProtocol)
+        try container.encode(tlsCipher, forKey: .tlsCipher)
+        try container.encode(dnsAnswers, forKey: .dnsAnswers)
     }
 }
 

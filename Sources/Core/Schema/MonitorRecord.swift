@@ -55,6 +55,13 @@ public struct MonitorRecord: Sendable, Equatable {
             key(name)
             appendJSONString(value, to: &out)
         }
+        if monitor.kind != .http {
+            for (name, value) in probeSettings(of: monitor) {
+                key(name)
+                out += value
+            }
+            return out + "}"
+        }
         key("acceptEncoding")
         out += monitor.acceptEncoding ? "true" : "false"
         text("body", monitor.body)
@@ -97,6 +104,38 @@ public struct MonitorRecord: Sendable, Equatable {
         return out
     }
 
+    /// The settings of a `tcp`, `dns` or `tls` monitor as (key, JSON value) pairs: its own fields
+    /// only (the HTTP ones do not apply and would be refused when read back), alphabetical,
+    /// `type` included, optional text omitted when nil.
+    private static func probeSettings(of monitor: Monitor) -> [(String, String)] {
+        var pairs: [(String, String)] = []
+        func text(_ name: String, _ value: String?) {
+            if let value { pairs.append((name, JSONString.quoted(value))) }
+        }
+        switch monitor.kind {
+        case .http:
+            return []
+        case .tcp:
+            text("expect", monitor.expect)
+            text("host", monitor.host)
+            pairs.append(("port", String(monitor.port ?? 0)))
+            text("send", monitor.send)
+        case .dns:
+            pairs.append(
+                ("expectedValues", "[" + monitor.expectedValues.map(JSONString.quoted).joined(separator: ",") + "]"))
+            text("name", monitor.dnsName)
+            text("recordType", monitor.recordType.rawValue)
+            text("server", monitor.dnsServer)
+        case .tls:
+            pairs.append(("certMinDaysLeft", String(monitor.certMinDaysLeft)))
+            text("host", monitor.host)
+            pairs.append(("port", String(monitor.port ?? 0)))
+        }
+        text("type", monitor.kind.rawValue)
+        if monitor.kind == .tls { pairs.append(("verifyTLS", monitor.verifyTLS ? "true" : "false")) }
+        return pairs
+    }
+
     private static func appendJSONString(_ value: String, to out: inout String) {
         out += JSONString.quoted(value)
     }
@@ -137,7 +176,8 @@ public struct MonitorRecord: Sendable, Equatable {
         }
         fields["id"] = externalId
         fields["url"] = url
-        fields["method"] = method
+        // The method column means nothing to a monitor of another kind (it holds GET).
+        if (fields["type"] as? String ?? "http") == "http" { fields["method"] = method }
         fields["intervalSeconds"] = intervalSeconds
         fields["timeoutMs"] = timeoutMs
         fields["connectTimeoutMs"] = connectTimeoutMs

@@ -68,6 +68,8 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     private let trustStore: CurlTrustStore?
     private var multi: CurlMulti!
     private var dnsChannel: DNSChannel!
+    /// The `tcp`, `dns` and `tls` checks in flight (Probes/).
+    private var probes: ProbeRunner!
     private var dnsCache: DNSCache
     private var dnsQueries: DNSQueryQueue
     private var scheduler: CheckScheduler
@@ -150,6 +152,13 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         ) { [unowned self] name, answer, ttl in
             self.dnsAnswered(name: name, answer: answer, ttlSeconds: ttl)
         }
+        probes = ProbeRunner(
+            loop: loop,
+            configuration: .init(
+                trustStore: trustStore, caBundlePath: configuration.caBundlePath,
+                dnsTimeoutMs: configuration.dnsTimeoutMs, dnsTries: configuration.dnsTries),
+            defaultChannel: dnsChannel
+        ) { [unowned self] slot, outcome in self.probeFinished(slot: slot, outcome) }
         schedulerTimer = LoopTimer(loop: loop) { [unowned self] in self.admitDueChecks() }
         flushTimer = LoopTimer(loop: loop) { [unowned self] in self.flushResults() }
         permitRetryTimer = LoopTimer(loop: loop) { [unowned self] in self.retryWaitingPermits() }
@@ -530,6 +539,10 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         guard let prepared = slots[slot].prepared else { return }
         let monitor = prepared.monitor
         let url = transfer.url
+        if monitor.kind != .http {
+            startProbe(slot: slot, address: transfer.connectTo ?? url.address, url: url)
+            return
+        }
         let easy =
             spareEasies.popLast()
             ?? CurlEasy(
@@ -644,6 +657,19 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             return
         }
         admitDueChecks()
+    }
+
+    /// Hands a `tcp`, `dns` or `tls` check to its probe, with the rest of the check's budget.
+    private func startProbe(slot: Int, address: IPAddress?, url: MonitorURL) {
+        guard let monitor = slots[slot].prepared?.monitor else { return }
+        let request = ProbeRequest(
+            monitor: monitor, address: address, host: url.host, port: url.port,
+            startMonotonic: slots[slot].startMonotonic, deadline: slots[slot].deadline)
+        probes.start(slot: slot, request: request)
+    }
+
+    private func probeFinished(slot: Int, _ outcome: ProbeOutcome) {
+        perform(slots[slot].probeFinished(outcome, now: Clock.monotonicMicros()), slot: slot)
     }
 
     private func flushResults() {

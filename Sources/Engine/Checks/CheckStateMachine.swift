@@ -115,9 +115,11 @@ struct CheckStateMachine: Sendable {
     /// The caller's number for the monitor (opaque here).
     private(set) var monitorIndex: Int32 = -1
     private var due: Int64 = 0
-    private var startMonotonic: Int64 = 0
+    /// When the check started (monotonic µs).
+    private(set) var startMonotonic: Int64 = 0
     private var startWall: Int64 = 0
-    private var deadline: Int64 = 0
+    /// When the check's whole budget (`timeoutMs`) runs out (monotonic µs).
+    private(set) var deadline: Int64 = 0
     private var dnsMicros: Int64 = 0
     /// Time spent waiting for per-host permits (every hop): reported as lag, not duration.
     private var permitWaitMicros: Int64 = 0
@@ -164,6 +166,10 @@ struct CheckStateMachine: Sendable {
         redirectStatus = 0
         hopURL = prepared.url
         hopURLText = prepared.monitor.url
+        if prepared.monitor.kind == .dns && prepared.monitor.dnsServer == nil {
+            // Asked of the engine's own resolver, which the operator chose: no target to judge.
+            return startTransfer(connectTo: nil, now: now)
+        }
         if let literal { return connect(literal: literal, now: now) }
         return beginHop(now: now)
     }
@@ -252,6 +258,20 @@ struct CheckStateMachine: Sendable {
         return finish(
             now: now, status: verdict.status, httpStatus: httpStatus, errorCode: verdict.errorCode,
             message: verdict.message, timings: outcome.timings)
+    }
+
+    /// A `tcp`, `dns` or `tls` check's probe ended (it started where an HTTP check starts its
+    /// transfer, with the address the policy allowed, and keeps to the same deadline).
+    mutating func probeFinished(_ outcome: ProbeOutcome, now: Int64) -> Action {
+        guard case .transferring = phase, prepared != nil else { return .none }
+        dnsMicros += outcome.dnsMicros
+        let timings = TransferTimings(
+            connect: outcome.connectMicros,
+            appConnect: outcome.tlsMicros > 0 ? outcome.connectMicros + outcome.tlsMicros : 0,
+            startTransfer: outcome.ttfbMicros, certificateNotAfter: outcome.certExpiresAt)
+        return finish(
+            now: now, status: outcome.status, errorCode: outcome.errorCode, message: outcome.message,
+            timings: timings, details: outcome.details)
     }
 
     // MARK: hops
@@ -359,7 +379,8 @@ struct CheckStateMachine: Sendable {
         httpStatus: Int = 0,
         errorCode: CheckErrorCode?,
         message: String?,
-        timings: TransferTimings = TransferTimings()
+        timings: TransferTimings = TransferTimings(),
+        details: CheckDetails? = nil
     ) -> Action {
         // Waiting for a per-host permit is waiting to start: it shows as lag, not duration.
         let permitWait = permitWaitMicros
@@ -378,6 +399,7 @@ struct CheckStateMachine: Sendable {
             errorCode: errorCode,
             errorMessage: message,
             certExpiresAt: timings.certificateNotAfter,
+            details: details,
             httpVersion: timings.httpVersion,
             tlsResumed: timings.tlsResumed
         )

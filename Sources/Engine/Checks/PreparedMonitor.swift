@@ -26,7 +26,13 @@ struct PreparedMonitor: @unchecked Sendable {
 
     init(_ monitor: Monitor) throws(MonitorValidationError) {
         self.monitor = monitor
-        self.url = try MonitorURL(monitor.url)
+        // `tcp`, `tls`: the target; `dns` with a server: the server (both judged by the target
+        // policy like an HTTP host). A `dns` check through the engine's resolver never reads it.
+        if let target = try monitor.connectTarget() {
+            self.url = target
+        } else {
+            self.url = try MonitorURL(monitor.kind == .http ? monitor.url : "http://localhost/")
+        }
         self.intervalMicros = Int64((monitor.intervalSeconds * 1_000_000).rounded())
         self.phaseOffsetMicros = CheckPhase.offset(id: monitor.id, intervalMicros: intervalMicros)
         if monitor.headers.isEmpty && monitor.body == nil && monitor.httpVersion == .http1_1 {

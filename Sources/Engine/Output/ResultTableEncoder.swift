@@ -30,6 +30,7 @@ enum ResultFormat: String, CaseIterable, Sendable {
 ///
 ///     12:03:04.512  api-health        UP       200     12.4 ms
 ///     12:03:05.020  payments          DOWN     503     40.1 ms  status_mismatch: HTTP 503, expected any 2xx
+///     12:03:05.114  mx                UP         -      3.0 ms  10 mail.example.com, 20 b.example.com
 ///
 /// The time is the check's start in local time; the monitor column widens to the longest id
 /// seen (at most 40 characters; longer ids are cut with `…`). With `colour`, the status is
@@ -72,8 +73,24 @@ struct ResultTableEncoder {
                 bytes += ": ".utf8
                 appendPrintable(message)
             }
+        } else if let details = result.details {
+            bytes += "  ".utf8
+            appendPrintable(Self.summary(of: details, certExpiresAt: result.certExpiresAt))
         }
         bytes.append(UInt8(ascii: "\n"))
+    }
+
+    /// What an UP `dns` or `tls` check found, in a few words: `10 mail.example.com, 20 b.example.com`,
+    /// `TLSv1.3, expires 2027-01-15, CN=R11,O=Let's Encrypt,C=US`.
+    static func summary(of details: CheckDetails, certExpiresAt: Int64?) -> String {
+        if let answers = details.dnsAnswers { return answers.joined(separator: ", ") }
+        var parts: [String] = []
+        if let version = details.tlsProtocol { parts.append(version) }
+        if let expiry = certExpiresAt {
+            parts.append("expires " + RFC3339.string(epochMilliseconds: expiry * 1000).prefix(10))
+        }
+        if let issuer = details.tlsIssuer { parts.append(issuer) }
+        return parts.joined(separator: ", ")
     }
 
     /// `12.4`: tenths of a millisecond.

@@ -8,6 +8,13 @@ struct CheckRow: Sendable, Equatable {
     let result: CheckResult
 }
 
+extension CheckDetails {
+    /// `checks.dns_answers`: the answers as a JSON array of strings; nil when not a dns check.
+    var dnsAnswersJSON: String? {
+        dnsAnswers.map { "[" + $0.map(JSONString.quoted).joined(separator: ",") + "]" }
+    }
+}
+
 /// Hands out check ids: one random 64-bit id per engine instance (process start) and a counter.
 /// Used only by the writer's thread.
 struct CheckIDGenerator {
@@ -159,6 +166,15 @@ struct CheckRowEncoder {
         }
         bytes.append(0x09)
         bytes.append(contentsOf: engineIdBytes)
+        let details = result.details
+        bytes.append(0x09)
+        CopyText.appendOptional(details?.tlsIssuer, to: &bytes)
+        bytes.append(0x09)
+        CopyText.appendOptional(details?.tlsProtocol, to: &bytes)
+        bytes.append(0x09)
+        CopyText.appendOptional(details?.tlsCipher, to: &bytes)
+        bytes.append(0x09)
+        CopyText.appendOptional(details?.dnsAnswersJSON, to: &bytes)
         bytes.append(0x0A)
     }
 
@@ -188,7 +204,7 @@ struct CheckRowEncoder {
 /// memory batches: the server skips parsing text (timestamps, UUIDs, floats), which costs it
 /// several µs per row in text format. Column order and types are those of `checks`
 /// (`LookoutSchema.checkColumns`): uuid, int8, timestamptz, text, int2, 6 × float4, int2,
-/// text, text, timestamptz, text. The spill file stays in text format (`CheckRowEncoder`).
+/// text, text, timestamptz, text, then text × 3 and jsonb (migration 3). The spill file stays in text format (`CheckRowEncoder`).
 struct CheckRowBinaryEncoder {
     private let engineIdBytes: [UInt8]?
 
@@ -207,7 +223,7 @@ struct CheckRowBinaryEncoder {
 
     func append(_ row: CheckRow, to bytes: inout [UInt8]) {
         let result = row.result
-        Self.int16(16, &bytes)
+        Self.int16(Int16(LookoutSchema.checkColumns.count), &bytes)
         Self.int32(16, &bytes)
         Self.int64(Int64(bitPattern: row.checkId.high), &bytes)
         Self.int64(Int64(bitPattern: row.checkId.low), &bytes)
@@ -237,6 +253,16 @@ struct CheckRowBinaryEncoder {
         if let engineIdBytes {
             Self.int32(Int32(engineIdBytes.count), &bytes)
             bytes.append(contentsOf: engineIdBytes)
+        } else {
+            Self.int32(-1, &bytes)
+        }
+        let details = result.details
+        Self.text(details?.tlsIssuer, &bytes)
+        Self.text(details?.tlsProtocol, &bytes)
+        Self.text(details?.tlsCipher, &bytes)
+        if let answers = details?.dnsAnswersJSON {
+            // jsonb's binary form: a version byte (1), then the JSON text.
+            Self.text("\u{1}" + answers, &bytes)
         } else {
             Self.int32(-1, &bytes)
         }

@@ -151,6 +151,11 @@ final class SpillDirectory {
         if appendSegment!.rows >= segmentRows { sealAppendSegment() }
     }
 
+    /// Columns of a spill line written before migration 3 added `tls_issuer`, `tls_protocol`,
+    /// `tls_cipher` and `dns_answers` (a spill directory may outlive an upgrade).
+    static let columnsBeforeMigration3 = 16
+    static let migration3Nulls: [UInt8] = Array("\t\\N\t\\N\t\\N\t\\N".utf8)
+
     /// The next chunk of at most `maxRows` rows, oldest segment first; nil when nothing is left.
     func loadChunk(maxRows: Int) throws(SpillError) -> Chunk? {
         if drainSegment == nil {
@@ -165,14 +170,22 @@ final class SpillDirectory {
         var rows = 0
         var days = Set<String>()
         var end = segment.offset
+        var bytes: [UInt8] = []
         segment.data.withUnsafeBytes { buffer in
             var lineStart = end
             var index = end
+            var tabs = 0
             while index < buffer.count && rows < maxRows {
+                if buffer[index] == 0x09 { tabs += 1 }
                 if buffer[index] == 0x0A {
                     let line = UnsafeRawBufferPointer(rebasing: buffer[lineStart..<index])
                     if let day = CheckRowEncoder.day(ofLine: line) { days.insert(day) }
+                    bytes.append(contentsOf: line)
+                    // A line spilled before migration 3 lacks its last four columns: NULL them.
+                    if tabs == Self.columnsBeforeMigration3 - 1 { bytes.append(contentsOf: Self.migration3Nulls) }
+                    bytes.append(0x0A)
                     rows += 1
+                    tabs = 0
                     lineStart = index + 1
                     end = index + 1
                 }
@@ -184,7 +197,7 @@ final class SpillDirectory {
             finishDrainSegment()
             return try loadChunk(maxRows: maxRows)
         }
-        return Chunk(bytes: Array(segment.data[segment.offset..<end]), rows: rows, days: days, end: end)
+        return Chunk(bytes: bytes, rows: rows, days: days, end: end)
     }
 
     /// The chunk is in the database: move on (and delete the segment once it is all written).

@@ -10,7 +10,9 @@ import Glibc
 /// (`http2Port`, valid certificate), cleartext HTTP/2 (`cleartextHTTP2Port`, prior knowledge
 /// only) and plain HTTP/1.1 (`plainPort`). Every server answers `/` with its protocol
 /// (`secure ok HTTP/2.0`), serves `/files/` (see `writeFiles`) and compresses what it serves when
-/// asked (gzip). TLS sessions resume (session cache and tickets). Certificates are generated
+/// asked (gzip). TLS sessions resume (session cache and tickets). For `tls` checks: one valid
+/// certificate expiring in 3 days (`soonExpiringPort`) and one for another name
+/// (`wrongNamePort`). Certificates are generated
 /// fresh per server by `Fixtures/make_test_certs.py`. nginx runs in the foreground as a child and
 /// is stopped by PID.
 final class NginxTLSServer {
@@ -25,6 +27,8 @@ final class NginxTLSServer {
     let http2Port: Int
     let cleartextHTTP2Port: Int
     let plainPort: Int
+    let soonExpiringPort: Int
+    let wrongNamePort: Int
     private let process = Process()
 
     /// Size of `/files/zeros`: 8 MiB of zero bytes (a few KiB gzipped: a compression bomb for
@@ -54,13 +58,15 @@ final class NginxTLSServer {
                 description: "make_test_certs.py failed (is python3-cryptography installed? run scripts/setup)")
         }
         try Self.writeFiles(into: directory.appendingPathComponent("files"))
-        let ports = try (0..<6).map { _ in try freeLoopbackPort() }
+        let ports = try (0..<8).map { _ in try freeLoopbackPort() }
         validPort = ports[0]
         expiredPort = ports[1]
         selfSignedPort = ports[2]
         http2Port = ports[3]
         cleartextHTTP2Port = ports[4]
         plainPort = ports[5]
+        soonExpiringPort = ports[6]
+        wrongNamePort = ports[7]
         let locations = """
                 location = / { return 200 "secure ok $server_protocol\\n"; }
                 location /files/ { alias \(directory.path)/files/; }
@@ -108,6 +114,8 @@ final class NginxTLSServer {
             \(server(http2Port, "valid", http2: true))
             \(cleartext(cleartextHTTP2Port, http2: true))
             \(cleartext(plainPort, http2: false))
+            \(server(soonExpiringPort, "soon"))
+            \(server(wrongNamePort, "wrongname"))
             }
             """
         let configPath = directory.appendingPathComponent("nginx.conf")

@@ -5,6 +5,8 @@
   valid.pem/.key         server certificate for 127.0.0.1, ::1, localhost and *.bench.test, signed by the CA
   expired.pem/.key       the same names, signed by the CA, expired yesterday
   selfsigned.pem/.key    self-signed, not trusted by anyone
+  soon.pem/.key          the same names, signed by the CA, expiring in 3 days
+  wrongname.pem/.key     signed by the CA, valid, but only for wrong.example (no loopback names)
 
 Made fresh for every test run (nothing secret is committed), with Debian's python3-cryptography.
 """
@@ -66,7 +68,7 @@ ca = (
 write("ca", ca)
 
 
-def server(file_name, not_before, not_after, issuer_key, issuer_name):
+def server(file_name, not_before, not_after, issuer_key, issuer_name, names=san):
     server_key = key()
     cert = (
         x509.CertificateBuilder()
@@ -76,7 +78,7 @@ def server(file_name, not_before, not_after, issuer_key, issuer_name):
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
         .not_valid_after(not_after)
-        .add_extension(san, critical=False)
+        .add_extension(names, critical=False)
         .sign(issuer_key or server_key, hashes.SHA256())
     )
     write(file_name, cert, server_key)
@@ -85,3 +87,12 @@ def server(file_name, not_before, not_after, issuer_key, issuer_name):
 server("valid", now - datetime.timedelta(days=1), now + datetime.timedelta(days=20), ca_key, ca.subject)
 server("expired", now - datetime.timedelta(days=10), now - datetime.timedelta(days=1), ca_key, ca.subject)
 server("selfsigned", now - datetime.timedelta(days=1), now + datetime.timedelta(days=20), None, name("lookout-test-server"))
+server("soon", now - datetime.timedelta(days=1), now + datetime.timedelta(days=3), ca_key, ca.subject)
+server(
+    "wrongname",
+    now - datetime.timedelta(days=1),
+    now + datetime.timedelta(days=20),
+    ca_key,
+    ca.subject,
+    x509.SubjectAlternativeName([x509.DNSName("wrong.example")]),
+)

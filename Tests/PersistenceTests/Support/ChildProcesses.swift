@@ -8,6 +8,7 @@ import Glibc
 /// `lookout-bench farm` on free loopback ports, stopped by `stop()` (and by closing its stdin).
 final class Farm {
     let httpPort: Int
+    let dnsPort: Int
     let address: String
     private let process: Process
     private let input: Pipe
@@ -24,13 +25,15 @@ final class Farm {
         try process.run()
         guard let line = Self.readLine(output.fileHandleForReading.fileDescriptor, timeout: 20),
             let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-            let port = object["httpPort"] as? Int, let addresses = object["addresses"] as? [String],
+            let port = object["httpPort"] as? Int, let dns = object["dnsPort"] as? Int,
+            let addresses = object["addresses"] as? [String],
             let first = addresses.first
         else {
             process.terminate()
             throw Binaries.NotFound(description: "lookout-bench farm did not print its ready line")
         }
         httpPort = port
+        dnsPort = dns
         address = first
     }
 

@@ -24,7 +24,9 @@ export function mount(root, [idText], { navigate, live }) {
   const showMonitor = () => {
     statusBadge($(view, '#detail-status'), monitor.status, monitor.paused);
     $(view, '#detail-name').textContent = monitor.name;
-    $(view, '#detail-url').textContent = `${monitor.method} ${monitor.url} · every ${monitor.intervalSeconds} s`;
+    // A tcp, dns or tls monitor has no method: its url (tcp://host:port ...) says what it checks.
+    const what = monitor.method ? `${monitor.method} ${monitor.url}` : monitor.url;
+    $(view, '#detail-url').textContent = `${what} · every ${monitor.intervalSeconds} s`;
     $(view, '#detail-pause').textContent = monitor.paused ? 'Resume' : 'Pause';
     $(view, '#detail-edit').href = `#/monitors/${id}/edit`;
     document.title = `${monitor.name} · Lookout`;

@@ -88,6 +88,13 @@ export function mount(root, [idText], { navigate }) {
   const form = $(root, '#monitor-form');
   const controller = new AbortController();
   let selectedChannels = [];
+  // The form edits HTTP monitors; of a tcp, dns or tls monitor (made through the API or the
+  // monitors file) it changes only the fields every type has, and shows its url read-only.
+  let kind = 'http';
+  const commonFields = [
+    'name', 'intervalSeconds', 'timeoutMs', 'connectTimeoutMs', 'failureThreshold', 'recoveryThreshold',
+    'notificationChannelIds', 'paused',
+  ];
 
   if (editing) {
     $(root, '#monitor-form-title').textContent = 'Edit monitor';
@@ -121,6 +128,8 @@ export function mount(root, [idText], { navigate }) {
     ([channels, monitor]) => {
       if (monitor) {
         fill(form, monitor);
+        kind = monitor.type ?? 'http';
+        if (kind !== 'http') form.elements.url.readOnly = true;
         selectedChannels = monitor.notificationChannelIds ?? [];
       }
       showChannels(channels.data);
@@ -136,6 +145,10 @@ export function mount(root, [idText], { navigate }) {
     let body;
     try {
       body = read(form);
+      if (kind !== 'http') {
+        const fields = kind === 'tls' ? [...commonFields, 'verifyTLS'] : commonFields;
+        body = Object.fromEntries(fields.map((key) => [key, body[key]]));
+      }
     } catch (problem) {
       showError(form, problem);
       return;
