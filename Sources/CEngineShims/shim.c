@@ -9,6 +9,18 @@
 #include <time.h>
 #include <hiredis/adapters/libev.h>
 
+CURLcode CEngineShims_curl_easy_allow_http_only(CURL *easy) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    // Same effect as CURLOPT_PROTOCOLS_STR / CURLOPT_REDIR_PROTOCOLS_STR "http,https", without
+    // parsing a string per call. Deprecated, not removed: curl keeps both forms.
+    CURLcode result = curl_easy_setopt(easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    if (result == CURLE_OK)
+        result = curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#pragma GCC diagnostic pop
+    return result;
+}
+
 int64_t CEngineShims_curl_peer_tls_state(CURL *easy, int *resumed) {
     *resumed = -1;
     struct curl_tlssessioninfo *session = NULL;

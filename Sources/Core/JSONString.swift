@@ -36,6 +36,46 @@ public enum JSONString {
         bytes.append(UInt8(ascii: "\""))
     }
 
+    /// Writes `text` as a JSON string literal, quotes included, at `target`, which has room for
+    /// `2 + 6 * text.utf8.count` bytes (the worst case: every byte a `\u00XX`); returns the
+    /// number of bytes written. The same output as `appendQuoted`, for writers that fill a
+    /// buffer through a pointer (the results file, once per check).
+    public static func writeQuoted(_ text: String, to target: UnsafeMutablePointer<UInt8>) -> Int {
+        var count = 0
+        target[count] = UInt8(ascii: "\"")
+        count += 1
+        var text = text
+        text.withUTF8 { utf8 in
+            var index = 0
+            while index < utf8.count {
+                let byte = utf8[index]
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 {
+                    count += writeEscape(of: byte, lineSeparator: 0, to: target + count)
+                    index += 1
+                } else if byte == 0xE2, index + 2 < utf8.count, utf8[index + 1] == 0x80, utf8[index + 2] & 0xFE == 0xA8
+                {
+                    count += writeEscape(of: byte, lineSeparator: utf8[index + 2], to: target + count)
+                    index += 3
+                } else {
+                    target[count] = byte
+                    count += 1
+                    index += 1
+                }
+            }
+        }
+        target[count] = UInt8(ascii: "\"")
+        return count + 1
+    }
+
+    /// The escape `appendEscape` appends, written at `target`; returns its length (2 or 6).
+    private static func writeEscape(of byte: UInt8, lineSeparator: UInt8, to target: UnsafeMutablePointer<UInt8>) -> Int
+    {
+        var escape: [UInt8] = []
+        appendEscape(of: byte, lineSeparator: lineSeparator, to: &escape)
+        for (offset, character) in escape.enumerated() { target[offset] = character }
+        return escape.count
+    }
+
     /// `text` as a JSON string literal, quotes included.
     public static func quoted(_ text: String) -> String {
         var bytes: [UInt8] = []

@@ -2,6 +2,18 @@
 public enum RFC3339 {
     /// Appends `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
     public static func append(epochMilliseconds: Int64, to bytes: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: length) { scratch in
+            let written = write(epochMilliseconds: epochMilliseconds, to: scratch.baseAddress!)
+            bytes.append(contentsOf: UnsafeBufferPointer(start: scratch.baseAddress!, count: written))
+        }
+    }
+
+    /// The length of every timestamp this type writes.
+    public static let length = 24
+
+    /// Writes `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC) at `target`, which has room for `length` bytes;
+    /// returns `length`.
+    public static func write(epochMilliseconds: Int64, to target: UnsafeMutablePointer<UInt8>) -> Int {
         var millis = epochMilliseconds % 1000
         var seconds = epochMilliseconds / 1000
         if millis < 0 {
@@ -15,20 +27,21 @@ public enum RFC3339 {
             days -= 1
         }
         let (year, month, day) = civilDate(daysSinceEpoch: days)
-        appendDigits(year, count: 4, to: &bytes)
-        bytes.append(UInt8(ascii: "-"))
-        appendDigits(month, count: 2, to: &bytes)
-        bytes.append(UInt8(ascii: "-"))
-        appendDigits(day, count: 2, to: &bytes)
-        bytes.append(UInt8(ascii: "T"))
-        appendDigits(secondOfDay / 3600, count: 2, to: &bytes)
-        bytes.append(UInt8(ascii: ":"))
-        appendDigits((secondOfDay / 60) % 60, count: 2, to: &bytes)
-        bytes.append(UInt8(ascii: ":"))
-        appendDigits(secondOfDay % 60, count: 2, to: &bytes)
-        bytes.append(UInt8(ascii: "."))
-        appendDigits(millis, count: 3, to: &bytes)
-        bytes.append(UInt8(ascii: "Z"))
+        writeDigits(year, count: 4, to: target)
+        target[4] = UInt8(ascii: "-")
+        writeDigits(month, count: 2, to: target + 5)
+        target[7] = UInt8(ascii: "-")
+        writeDigits(day, count: 2, to: target + 8)
+        target[10] = UInt8(ascii: "T")
+        writeDigits(secondOfDay / 3600, count: 2, to: target + 11)
+        target[13] = UInt8(ascii: ":")
+        writeDigits((secondOfDay / 60) % 60, count: 2, to: target + 14)
+        target[16] = UInt8(ascii: ":")
+        writeDigits(secondOfDay % 60, count: 2, to: target + 17)
+        target[19] = UInt8(ascii: ".")
+        writeDigits(millis, count: 3, to: target + 20)
+        target[23] = UInt8(ascii: "Z")
+        return length
     }
 
     /// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
@@ -52,14 +65,15 @@ public enum RFC3339 {
         return (year, month, day)
     }
 
-    private static func appendDigits(_ value: Int64, count: Int, to bytes: inout [UInt8]) {
-        var divisor: Int64 = 1
-        for _ in 1..<count { divisor *= 10 }
+    /// The last `count` decimal digits of `value` (zero-padded) at `target`.
+    @inline(__always)
+    private static func writeDigits(_ value: Int64, count: Int, to target: UnsafeMutablePointer<UInt8>) {
         var rest = value
-        while divisor > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8((rest / divisor) % 10))
-            rest %= divisor
-            divisor /= 10
+        var position = count
+        while position > 0 {
+            position -= 1
+            target[position] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10)
+            rest /= 10
         }
     }
 

@@ -20,146 +20,198 @@ public struct ResultLineEncoder {
     public mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
 
     /// Appends `result` as one JSON line.
+    ///
+    /// The line is written through a pointer into a scratch buffer sized for the worst case, then
+    /// appended in one copy: byte-wise `Array.append` paid a uniqueness and capacity check per
+    /// byte, about 7k instructions per check (docs/BENCHMARKS.md, "Instructions per check").
     public mutating func append(_ result: CheckResult) {
-        appendASCII("{\"monitorId\":")
-        appendJSONString(result.monitorId)
-        appendASCII(",\"checkedAt\":\"")
-        RFC3339.append(epochMilliseconds: result.checkedAtMs, to: &bytes)
-        appendASCII("\",\"status\":\"")
-        appendASCII(result.status.name)
-        appendASCII("\",\"httpStatus\":")
-        appendInteger(Int64(result.httpStatus))
-        appendASCII(",\"dnsMs\":")
-        appendMilliseconds(micros: Int64(result.dnsMicros))
-        appendASCII(",\"connectMs\":")
-        appendMilliseconds(micros: Int64(result.connectMicros))
-        appendASCII(",\"tlsMs\":")
-        appendMilliseconds(micros: Int64(result.tlsMicros))
-        appendASCII(",\"ttfbMs\":")
-        appendMilliseconds(micros: Int64(result.ttfbMicros))
-        appendASCII(",\"totalMs\":")
-        appendMilliseconds(micros: Int64(result.totalMicros))
-        appendASCII(",\"lagMs\":")
-        appendMilliseconds(micros: Int64(result.lagMicros))
-        appendASCII(",\"redirects\":")
-        appendInteger(Int64(result.redirects))
-        appendASCII(",\"errorCode\":")
-        if let code = result.errorCode {
-            bytes.append(UInt8(ascii: "\""))
-            appendASCII(code.rawValue)
-            bytes.append(UInt8(ascii: "\""))
-        } else {
-            appendASCII("null")
+        let capacity = Self.maximumLineLength(result)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { scratch in
+            var line = LineWriter(start: scratch.baseAddress!)
+            line.write(result)
+            precondition(line.count <= capacity, "results line longer than its bound")
+            bytes.append(contentsOf: UnsafeBufferPointer(start: scratch.baseAddress!, count: line.count))
         }
-        appendASCII(",\"errorMessage\":")
-        if let message = result.errorMessage { appendJSONString(message) } else { appendASCII("null") }
-        appendASCII(",\"certExpiresAt\":")
-        if let expiry = result.certExpiresAt {
-            bytes.append(UInt8(ascii: "\""))
-            RFC3339.append(epochMilliseconds: expiry * 1000, to: &bytes)
-            bytes.append(UInt8(ascii: "\""))
-        } else {
-            appendASCII("null")
-        }
-        appendASCII(",\"httpVersion\":")
-        switch result.httpVersion {
-        case 0: appendASCII("null")
-        case 10: appendASCII("\"1.0\"")
-        case 11: appendASCII("\"1.1\"")
-        case 20: appendASCII("\"2\"")
-        case 30: appendASCII("\"3\"")
-        default:
-            bytes.append(UInt8(ascii: "\""))
-            appendInteger(Int64(result.httpVersion / 10))
-            bytes.append(UInt8(ascii: "."))
-            appendInteger(Int64(result.httpVersion % 10))
-            bytes.append(UInt8(ascii: "\""))
-        }
-        appendASCII(",\"tlsResumed\":")
-        switch result.tlsResumed {
-        case .some(true): appendASCII("true")
-        case .some(false): appendASCII("false")
-        case .none: appendASCII("null")
-        }
-        if let details = result.details { append(details) }
-        appendASCII("}\n")
     }
 
-    private mutating func append(_ details: CheckDetails) {
-        for (name, value) in [
-            ("tlsIssuer", details.tlsIssuer), ("tlsProtocol", details.tlsProtocol), ("tlsCipher", details.tlsCipher),
-        ] {
-            guard let value else { continue }
-            appendASCII(",\"\(name)\":")
-            appendJSONString(value)
+    /// An upper bound of the encoded length of `result`: the fixed text and numbers fit in 512
+    /// bytes; an escaped string byte takes at most 6 (`\u00XX`).
+    static func maximumLineLength(_ result: CheckResult) -> Int {
+        var length =
+            512 + 6 * result.monitorId.utf8.count + 6 * (result.errorMessage?.utf8.count ?? 0)
+            + (result.errorCode?.rawValue.utf8.count ?? 0)
+        if let details = result.details {
+            // Names, quotes and separators: under 96; each answer adds its quotes and a comma.
+            length += 96 + 6 * (details.tlsIssuer?.utf8.count ?? 0) + 6 * (details.tlsProtocol?.utf8.count ?? 0)
+            length += 6 * (details.tlsCipher?.utf8.count ?? 0)
+            for answer in details.dnsAnswers ?? [] { length += 3 + 6 * answer.utf8.count }
+        }
+        return length
+    }
+}
+
+/// Writes one results line at a pointer with room enough (see `maximumLineLength`).
+private struct LineWriter {
+    let start: UnsafeMutablePointer<UInt8>
+    private(set) var count = 0
+
+    init(start: UnsafeMutablePointer<UInt8>) { self.start = start }
+
+    mutating func write(_ result: CheckResult) {
+        ascii("{\"monitorId\":")
+        count += JSONString.writeQuoted(result.monitorId, to: start + count)
+        ascii(",\"checkedAt\":\"")
+        count += RFC3339.write(epochMilliseconds: result.checkedAtMs, to: start + count)
+        ascii("\",\"status\":\"")
+        ascii(result.status.name)
+        ascii("\",\"httpStatus\":")
+        integer(Int64(result.httpStatus))
+        ascii(",\"dnsMs\":")
+        milliseconds(micros: Int64(result.dnsMicros))
+        ascii(",\"connectMs\":")
+        milliseconds(micros: Int64(result.connectMicros))
+        ascii(",\"tlsMs\":")
+        milliseconds(micros: Int64(result.tlsMicros))
+        ascii(",\"ttfbMs\":")
+        milliseconds(micros: Int64(result.ttfbMicros))
+        ascii(",\"totalMs\":")
+        milliseconds(micros: Int64(result.totalMicros))
+        ascii(",\"lagMs\":")
+        milliseconds(micros: Int64(result.lagMicros))
+        ascii(",\"redirects\":")
+        integer(Int64(result.redirects))
+        ascii(",\"errorCode\":")
+        if let code = result.errorCode {
+            byte(UInt8(ascii: "\""))
+            ascii(code.rawValue)
+            byte(UInt8(ascii: "\""))
+        } else {
+            ascii("null")
+        }
+        ascii(",\"errorMessage\":")
+        if let message = result.errorMessage {
+            count += JSONString.writeQuoted(message, to: start + count)
+        } else {
+            ascii("null")
+        }
+        ascii(",\"certExpiresAt\":")
+        if let expiry = result.certExpiresAt {
+            byte(UInt8(ascii: "\""))
+            count += RFC3339.write(epochMilliseconds: expiry * 1000, to: start + count)
+            byte(UInt8(ascii: "\""))
+        } else {
+            ascii("null")
+        }
+        ascii(",\"httpVersion\":")
+        switch result.httpVersion {
+        case 0: ascii("null")
+        case 10: ascii("\"1.0\"")
+        case 11: ascii("\"1.1\"")
+        case 20: ascii("\"2\"")
+        case 30: ascii("\"3\"")
+        default:
+            byte(UInt8(ascii: "\""))
+            integer(Int64(result.httpVersion / 10))
+            byte(UInt8(ascii: "."))
+            integer(Int64(result.httpVersion % 10))
+            byte(UInt8(ascii: "\""))
+        }
+        ascii(",\"tlsResumed\":")
+        switch result.tlsResumed {
+        case .some(true): ascii("true")
+        case .some(false): ascii("false")
+        case .none: ascii("null")
+        }
+        if let details = result.details { write(details) }
+        ascii("}\n")
+    }
+
+    /// What a `tls` or `dns` check learnt, after the fields every line has.
+    private mutating func write(_ details: CheckDetails) {
+        if let issuer = details.tlsIssuer {
+            ascii(",\"tlsIssuer\":")
+            count += JSONString.writeQuoted(issuer, to: start + count)
+        }
+        if let version = details.tlsProtocol {
+            ascii(",\"tlsProtocol\":")
+            count += JSONString.writeQuoted(version, to: start + count)
+        }
+        if let cipher = details.tlsCipher {
+            ascii(",\"tlsCipher\":")
+            count += JSONString.writeQuoted(cipher, to: start + count)
         }
         if let answers = details.dnsAnswers {
-            appendASCII(",\"dnsAnswers\":[")
+            ascii(",\"dnsAnswers\":[")
             for (index, answer) in answers.enumerated() {
-                if index > 0 { bytes.append(UInt8(ascii: ",")) }
-                appendJSONString(answer)
+                if index > 0 { byte(UInt8(ascii: ",")) }
+                count += JSONString.writeQuoted(answer, to: start + count)
             }
-            bytes.append(UInt8(ascii: "]"))
+            byte(UInt8(ascii: "]"))
         }
     }
 
     @inline(__always)
-    private mutating func appendASCII(_ text: StaticString) {
-        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    private mutating func byte(_ value: UInt8) {
+        start[count] = value
+        count += 1
     }
 
     @inline(__always)
-    private mutating func appendASCII(_ text: String) {
-        bytes.append(contentsOf: text.utf8)
+    private mutating func ascii(_ text: StaticString) {
+        (start + count).update(from: text.utf8Start, count: text.utf8CodeUnitCount)
+        count += text.utf8CodeUnitCount
+    }
+
+    @inline(__always)
+    private mutating func ascii(_ text: String) {
+        var text = text
+        text.withUTF8 { utf8 in
+            guard let base = utf8.baseAddress else { return }
+            (start + count).update(from: base, count: utf8.count)
+            count += utf8.count
+        }
     }
 
     /// Milliseconds with three decimals (microsecond precision), e.g. `12.034`.
-    private mutating func appendMilliseconds(micros: Int64) {
+    private mutating func milliseconds(micros: Int64) {
         var value = micros
         if value < 0 {
-            bytes.append(UInt8(ascii: "-"))
+            byte(UInt8(ascii: "-"))
             value = -value
         }
-        appendInteger(value / 1000)
+        integer(value / 1000)
         let fraction = Int(value % 1000)
-        bytes.append(UInt8(ascii: "."))
-        bytes.append(UInt8(ascii: "0") + UInt8(fraction / 100))
-        bytes.append(UInt8(ascii: "0") + UInt8((fraction / 10) % 10))
-        bytes.append(UInt8(ascii: "0") + UInt8(fraction % 10))
+        start[count] = UInt8(ascii: ".")
+        start[count + 1] = UInt8(ascii: "0") + UInt8(fraction / 100)
+        start[count + 2] = UInt8(ascii: "0") + UInt8((fraction / 10) % 10)
+        start[count + 3] = UInt8(ascii: "0") + UInt8(fraction % 10)
+        count += 4
     }
 
-    private mutating func appendInteger(_ value: Int64) {
+    private mutating func integer(_ value: Int64) {
         if value < 0 {
-            bytes.append(UInt8(ascii: "-"))
-            appendInteger(-value)
+            byte(UInt8(ascii: "-"))
+            // Int64.min has no positive twin: its magnitude as an unsigned number.
+            unsigned(UInt64(bitPattern: 0 &- value))
             return
         }
-        if value < 10 {
-            bytes.append(UInt8(ascii: "0") + UInt8(value))
-            return
-        }
-        var digits:
-            (
-                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8
-            ) =
-                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        var rest = value
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            while rest > 0 {
-                buffer[count] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-                count += 1
-            }
-            while count > 0 {
-                count -= 1
-                bytes.append(buffer[count])
-            }
-        }
+        unsigned(UInt64(value))
     }
 
-    private mutating func appendJSONString(_ string: String) {
-        JSONString.appendQuoted(string, to: &bytes)
+    private mutating func unsigned(_ value: UInt64) {
+        var digits = 1
+        var scale: UInt64 = 10
+        while digits < 20 && value >= scale {
+            digits += 1
+            scale = scale &* 10
+        }
+        var rest = value
+        var position = count + digits
+        while position > count {
+            position -= 1
+            start[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+        }
+        count += digits
     }
 }

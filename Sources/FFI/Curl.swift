@@ -243,6 +243,23 @@ package struct PolicyRefusal {
     package var rangeName: String
 }
 
+/// What one transfer of a `CurlEasy` records and how it was set up (see `CurlEasy.transfer`).
+private struct TransferRecord {
+    var bodyBytes = 0
+    var exceededBodyLimit = false
+    var certificateNotAfter: Int64?
+    var tlsResumed: Bool?
+    var policyRefusal: PolicyRefusal?
+    var lastResult: CURLcode = CURLE_OK
+    var captureBody = false
+    var bodyLimit = 0
+    /// The transfer is HTTPS: it reads the CA bundle and the peer's certificate.
+    var wantsCertificate = false
+    /// `httpVersion: "2"`: an answer in another version fails the check.
+    var requiresHTTP2 = false
+    var sawHeader = false
+}
+
 /// One curl easy handle plus what its callbacks record during a transfer.
 package final class CurlEasy {
     package let raw: UnsafeMutableRawPointer
@@ -251,21 +268,20 @@ package final class CurlEasy {
 
     // Per-transfer state written by curl's callbacks.
     package private(set) var body: [UInt8] = []
-    package private(set) var bodyBytes = 0
-    package private(set) var exceededBodyLimit = false
-    package private(set) var certificateNotAfter: Int64?
+    package var bodyBytes: Int { transfer.bodyBytes }
+    package var exceededBodyLimit: Bool { transfer.exceededBodyLimit }
+    package var certificateNotAfter: Int64? { transfer.certificateNotAfter }
     /// HTTPS: whether the connection resumed a TLS session (nil: plain HTTP or no handshake).
-    package private(set) var tlsResumed: Bool?
-    package private(set) var policyRefusal: PolicyRefusal?
+    package var tlsResumed: Bool? { transfer.tlsResumed }
+    package var policyRefusal: PolicyRefusal? { transfer.policyRefusal }
     /// curl's verdict on the last finished transfer (set before the delegate hears of it).
-    package fileprivate(set) var lastResult: CURLcode = CURLE_OK
-    private var captureBody = false
-    private var bodyLimit = 0
-    /// The transfer is HTTPS: it reads the CA bundle and the peer's certificate.
-    private var wantsCertificate = false
-    /// `httpVersion: "2"`: an answer in another version fails the check.
-    private var requiresHTTP2 = false
-    private var sawHeader = false
+    package fileprivate(set) var lastResult: CURLcode {
+        get { transfer.lastResult }
+        set { transfer.lastResult = newValue }
+    }
+    /// Everything above but the body, and the transfer's settings, in one value: a new transfer
+    /// starts with one assignment (one exclusivity check instead of one per field, per check).
+    private var transfer = TransferRecord()
     private var connectTo: UnsafeMutablePointer<curl_slist>?
     private let errorBuffer: UnsafeMutablePointer<CChar>
     /// The target policy every socket this easy opens must pass (redirects and DNS answers included).
@@ -310,17 +326,7 @@ package final class CurlEasy {
         curl_slist_free_all(connectTo)
         connectTo = nil
         body.removeAll(keepingCapacity: body.capacity <= 1 << 20)
-        bodyBytes = 0
-        exceededBodyLimit = false
-        certificateNotAfter = nil
-        tlsResumed = nil
-        requiresHTTP2 = false
-        policyRefusal = nil
-        lastResult = CURLE_OK
-        sawHeader = false
-        self.captureBody = captureBody
-        self.bodyLimit = bodyLimit
-        self.wantsCertificate = wantsCertificate
+        transfer = TransferRecord(captureBody: captureBody, bodyLimit: bodyLimit, wantsCertificate: wantsCertificate)
         errorBuffer[0] = 0
 
         let me = UnsafeMutableRawPointer(Unmanaged.passUnretained(self).toOpaque())
@@ -334,8 +340,7 @@ package final class CurlEasy {
         set(CURLOPT_OPENSOCKETDATA, pointer: me)
         set(CURLOPT_NOSIGNAL, 1)
         set(CURLOPT_TCP_NODELAY, 0)
-        set(CURLOPT_PROTOCOLS_STR, "http,https")
-        set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+        _ = CEngineShims_curl_easy_allow_http_only(raw)
         // Debian's libcurl sets a default CA *path*; with a path set curl re-parses the whole
         // store on every handshake (59 checks/s instead of 1.8k, docs/PLATFORM.md). A bundle file
         // alone is parsed once and cached in the multi handle.
@@ -422,7 +427,7 @@ package final class CurlEasy {
             set(CURLOPT_FRESH_CONNECT, 1)
             set(CURLOPT_FORBID_REUSE, 1)
         }
-        if wantsCertificate && !monitor.tlsSessionReuse {
+        if transfer.wantsCertificate && !monitor.tlsSessionReuse {
             // curl keeps a TLS session cache per easy by default, and easies are pooled: without
             // this a later check to the same host would resume whichever session its easy held.
             set(CURLOPT_SSL_SESSIONID_CACHE, 0)
@@ -444,12 +449,12 @@ package final class CurlEasy {
         case .http1_1, .automatic:
             // Over plain http both are libcurl's default (HTTP/1.1): no call per check. Over TLS
             // "1.1" is explicit, libcurl's own default (since 7.62) being HTTP/2 when offered.
-            guard wantsCertificate else { return }
+            guard transfer.wantsCertificate else { return }
             set(CURLOPT_HTTP_VERSION, version == .http1_1 ? CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2TLS)
         case .http2:
-            requiresHTTP2 = true
+            transfer.requiresHTTP2 = true
             // https: h2 agreed by ALPN; http: HTTP/2 from the first byte (no Upgrade round trip).
-            let wanted = wantsCertificate ? CURL_HTTP_VERSION_2_0 : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+            let wanted = transfer.wantsCertificate ? CURL_HTTP_VERSION_2_0 : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
             set(CURLOPT_HTTP_VERSION, wanted)
         }
     }
@@ -511,7 +516,7 @@ package final class CurlEasy {
     /// A complete answer that still fails the check for its transport: HTTP/1.x where the
     /// monitor requires HTTP/2. nil when the answer is acceptable.
     fileprivate var transportFailure: (CheckErrorCode, String)? {
-        guard requiresHTTP2 else { return nil }
+        guard transfer.requiresHTTP2 else { return nil }
         let version = answeredHTTPVersion
         if version == 20 { return nil }
         let answered = version == 0 ? "no HTTP version" : "HTTP/\(version / 10).\(version % 10)"
@@ -537,24 +542,24 @@ package final class CurlEasy {
     // MARK: callbacks (curl -> Swift)
 
     fileprivate func received(body chunk: UnsafeRawBufferPointer) -> Int {
-        bodyBytes += chunk.count
-        if bodyBytes > bodyLimit {
-            exceededBodyLimit = true
+        transfer.bodyBytes += chunk.count
+        if transfer.bodyBytes > transfer.bodyLimit {
+            transfer.exceededBodyLimit = true
             return 0  // makes curl abort with CURLE_WRITE_ERROR
         }
-        if captureBody { body.append(contentsOf: chunk) }
+        if transfer.captureBody { body.append(contentsOf: chunk) }
         return chunk.count
     }
 
     fileprivate func receivedHeader() {
-        if sawHeader { return }
-        sawHeader = true
+        if transfer.sawHeader { return }
+        transfer.sawHeader = true
         // The connection is still open here; after the transfer curl may have closed it.
-        if wantsCertificate {
+        if transfer.wantsCertificate {
             var resumed: Int32 = -1
             let notAfter = CEngineShims_curl_peer_tls_state(raw, &resumed)
-            if notAfter >= 0 { certificateNotAfter = notAfter }
-            if resumed >= 0 { tlsResumed = resumed == 1 }
+            if notAfter >= 0 { transfer.certificateNotAfter = notAfter }
+            if resumed >= 0 { transfer.tlsResumed = resumed == 1 }
         }
     }
 
@@ -567,11 +572,11 @@ package final class CurlEasy {
             length == 0 ? nil : IPAddress(bytes: Array(buffer.prefix(Int(length))))
         }
         guard let ip else {
-            policyRefusal = PolicyRefusal(address: .v4(0), rangeName: "non-IP address family")
+            transfer.policyRefusal = PolicyRefusal(address: .v4(0), rangeName: "non-IP address family")
             return CEngineShims_curl_SOCKET_BAD()
         }
         if let rangeName = policy.refusal(for: ip) {
-            policyRefusal = PolicyRefusal(address: ip, rangeName: rangeName)
+            transfer.policyRefusal = PolicyRefusal(address: ip, rangeName: rangeName)
             return CEngineShims_curl_SOCKET_BAD()
         }
         return CEngineShims_curl_open_socket(address)
@@ -644,7 +649,7 @@ extension CurlEasy {
             return (.tlsHandshake, "TLS handshake failed: \(detail)")
         case CURLE_WRITE_ERROR, CURLE_FILESIZE_EXCEEDED:
             if exceededBodyLimit || code == CURLE_FILESIZE_EXCEEDED {
-                return (.tooLarge, "the body exceeds the limit of \(bodyLimit) bytes")
+                return (.tooLarge, "the body exceeds the limit of \(transfer.bodyLimit) bytes")
             }
             return (.internalError, "curl: \(detail)")
         case CURLE_COULDNT_RESOLVE_HOST:

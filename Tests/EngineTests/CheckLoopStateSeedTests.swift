@@ -12,7 +12,7 @@ import Testing
 @Suite("CheckLoop seeded confirmed state")
 struct CheckLoopStateSeedTests {
     private static func monitor(_ id: String, port: Int, state: MonitorState) throws -> PreparedMonitor {
-        var prepared = try PreparedMonitor(Monitor(id: id, url: "http://127.0.0.1:\(port)/", intervalSeconds: 0.1))
+        let prepared = try PreparedMonitor(Monitor(id: id, url: "http://127.0.0.1:\(port)/", intervalSeconds: 0.1))
         prepared.confirmedState = state
         return prepared
     }

@@ -6,7 +6,7 @@ import Testing
 private func prepared(
     _ id: String, url: String = "http://93.184.216.34/", interval: Double = 60, confirmedState: MonitorState = .unknown
 ) throws -> PreparedMonitor {
-    var monitor = try PreparedMonitor(Monitor(id: id, url: url, intervalSeconds: interval))
+    let monitor = try PreparedMonitor(Monitor(id: id, url: url, intervalSeconds: interval))
     monitor.confirmedState = confirmedState
     return monitor
 }

@@ -35,6 +35,12 @@ static inline CURLcode CEngineShims_curl_easy_setopt_opensocket_function(CURL *e
     return curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, callback);
 }
 
+/// Restricts `easy` (and any redirect curl would follow) to http and https. The bitmask form of
+/// CURLOPT_PROTOCOLS_STR "http,https": the string form is parsed against every scheme curl knows
+/// on each call, about 4k instructions per check (docs/BENCHMARKS.md). Out of line in shim.c,
+/// where the deprecation of the bitmask options (curl 7.85) is silenced.
+CURLcode CEngineShims_curl_easy_allow_http_only(CURL *easy);
+
 static inline CURLcode CEngineShims_curl_easy_getinfo_long(CURL *easy, CURLINFO info, long *value) {
     return curl_easy_getinfo(easy, info, value);
 }

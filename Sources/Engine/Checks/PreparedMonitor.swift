@@ -3,8 +3,13 @@ import LookoutFFI
 
 /// A monitor as a loop runs it: the user's definition plus what is derived from it once at load
 /// time (parsed URL, interval in microseconds, phase, request header list).
-struct PreparedMonitor: @unchecked Sendable {
-    // @unchecked: `headers` is an immutable C list that curl only reads.
+///
+/// A class: each check holds the monitor as it was when the check started, and a reference is
+/// one retain where a copy of the struct retained each of its strings (several times per check,
+/// docs/BENCHMARKS.md, "Instructions per check").
+final class PreparedMonitor: @unchecked Sendable {
+    // @unchecked: `headers` is an immutable C list that curl only reads; the `var`s are set by the
+    // code that makes the monitor, before it is handed to a loop, and never changed afterwards.
     let monitor: Monitor
     let url: MonitorURL
     let intervalMicros: Int64

@@ -226,7 +226,7 @@ final class ClusterMonitorSync: @unchecked Sendable {
                 // In cluster mode results carry the database id: the writer and the control
                 // plane key everything on it.
                 monitor.id = String(id)
-                var prepared = try PreparedMonitor(monitor)
+                let prepared = try PreparedMonitor(monitor)
                 if let failure = result.int64(row: row, column: 10), let recovery = result.int64(row: row, column: 11),
                     let thresholds = try? HealthThresholds(failure: Int(failure), recovery: Int(recovery))
                 {
