@@ -102,5 +102,21 @@ struct CapacityClusterTests {
         #expect(documented.rollupRowBytes.source.hasPrefix("estimated"))
         let fromSweep = Calibration.measured(from: [Self.clusterResult], sizes: nil, label: "run")
         #expect(fromSweep.rollupRowBytes.value == 196.6)
+        #expect(fromSweep.measuredRedisCommandsPerCheck?.value == 0.3)
+        #expect(Calibration.documented.measuredRedisCommandsPerCheck == nil)
+    }
+
+    @Test("The plan prints the measured Redis commands beside its own Redis arithmetic")
+    func planRedisCrossCheck() throws {
+        let report = CapacityReport(results: [Self.clusterResult], conditions: [])
+        let calibration = Calibration.measured(from: report.document, label: "capacity.json")
+        let input = try CapacityPlan.Input(monitors: 120_000, intervalSeconds: 60)
+        let text = CapacityPlan(input: input, calibration: calibration).text
+        // 2,000 checks/s × 0.3 commands per check.
+        let line = try #require(text.split(separator: "\n").first { $0.contains("cross-check: commands/s measured") })
+        #expect(line.contains(" 600 "))
+        #expect(text.contains("0.30 commands per check (measured: capacity.json, http-2-engines-cluster saturation"))
+        let without = CapacityPlan(input: input, calibration: .documented).text
+        #expect(!without.contains("commands/s measured"))
     }
 }

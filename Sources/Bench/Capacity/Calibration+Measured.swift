@@ -73,6 +73,9 @@ extension Calibration {
         checkRowBytes = Figure(
             cost.checkRowBytes,
             "measured: \(label), \(scenario) saturation, pg_total_relation_size of its check partitions / rows")
+        measuredRedisCommandsPerCheck = Figure(
+            cost.redisCommandsPerCheck,
+            "measured: \(label), \(scenario) saturation, Redis INFO total_commands_processed over the step")
         rollupRowBytes = Figure(
             cost.rollupRowBytes,
             "measured: \(label), \(scenario) saturation, pg_total_relation_size(metrics) / \(PlanFormat.count(cost.rollupRows)) rows from lookout_rollup_metrics"

@@ -45,6 +45,10 @@ struct Calibration: Codable, Sendable, Equatable {
     var liveResultBytes: Figure
     /// Share of checks that change a monitor's state (one `XADD` each). Default 0.001.
     var stateChangeShare: Figure
+    /// Redis commands per check a cluster scenario measured (whole-server `INFO` deltas, so an
+    /// upper bound on a shared Redis); nil without a cluster measurement. The plan prints it
+    /// beside its own Redis arithmetic, which it does not replace.
+    var measuredRedisCommandsPerCheck: Figure? = nil
 
     /// The figures documented in the README's bench section, for a plan on a machine that has
     /// not been measured (every source says "default").
