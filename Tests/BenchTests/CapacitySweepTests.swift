@@ -149,7 +149,7 @@ struct CapacityStepTests {
         #expect(
             CapacityCommand.scenarios.map(\.name) == [
                 "http-1-engine", "http-2-engines", "http-1-engine-postgresql", "http-2-engines-postgresql",
-                "https-1-engine", "https-reuse-1-engine",
+                "https-1-engine", "https-reuse-1-engine", "http-1-engine-cluster", "http-2-engines-cluster",
             ])
         // A details file written before tlsSessionReuse existed still reads.
         let old = #"{"name":"http-1-engine","checkProtocol":"http","engines":1,"database":false}"#

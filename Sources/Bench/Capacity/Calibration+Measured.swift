@@ -41,11 +41,45 @@ extension Calibration {
             calibration.rssKiBPerMonitor.source +=
                 "; \(label) measured \(slope) KiB per monitor over \(points.count) steps at a fixed interval, an upper bound with load"
         }
-        if let sizes {
-            calibration.checkRowBytes = Figure(sizes.checkRowBytes, sizes.checkSource)
-            calibration.rollupRowBytes = Figure(sizes.rollupRowBytes, sizes.rollupSource)
+        let clusterSteps = results.filter(\.scenario.cluster).compactMap { result in
+            result.saturation.map { (result.scenario.name, $0.services) }
         }
+        calibration.useRowSizes(of: clusterSteps, label: label)
+        if let sizes { calibration.useDatabaseSizes(sizes) }
         return calibration
+    }
+
+    /// Row sizes of `plan --database`: a size measured over enough rows always wins; an
+    /// estimate (too few rows in that database) only replaces a documented default, never a
+    /// size a cluster scenario measured.
+    mutating func useDatabaseSizes(_ sizes: DatabaseSizes) {
+        if sizes.checkRows >= DatabaseSizes.minimumRows || checkRowBytes.source.hasPrefix("default") {
+            checkRowBytes = Figure(sizes.checkRowBytes, sizes.checkSource)
+        }
+        if sizes.rollupRows >= DatabaseSizes.minimumRows || rollupRowBytes.source.hasPrefix("default") {
+            rollupRowBytes = Figure(sizes.rollupRowBytes, sizes.rollupSource)
+        }
+    }
+
+    /// Row sizes measured at a cluster scenario's saturation step (real rows in the step's
+    /// schema: checks written by the engines' COPY writer, rollups by lookout_rollup_metrics);
+    /// the one with the most rollup rows wins, since fixed costs weigh least there. A database
+    /// given to `plan --database` with enough rows of its own still overrides them.
+    mutating func useRowSizes(of saturations: [(scenario: String, services: ServiceCost?)], label: String) {
+        let measured = saturations.compactMap { item in item.services.map { (item.scenario, $0) } }
+        guard let (scenario, cost) = measured.max(by: { $0.1.rollupRows < $1.1.rollupRows }),
+            cost.checkRowBytes > 0, cost.rollupRowBytes > 0
+        else { return }
+        checkRowBytes = Figure(
+            cost.checkRowBytes,
+            "measured: \(label), \(scenario) saturation, pg_total_relation_size of its check partitions / rows")
+        measuredRedisCommandsPerCheck = Figure(
+            cost.redisCommandsPerCheck,
+            "measured: \(label), \(scenario) saturation, Redis INFO total_commands_processed over the step")
+        rollupRowBytes = Figure(
+            cost.rollupRowBytes,
+            "measured: \(label), \(scenario) saturation, pg_total_relation_size(metrics) / \(PlanFormat.count(cost.rollupRows)) rows from lookout_rollup_metrics"
+        )
     }
 
     /// From a saved `capacity --json` report, which carries saturation points only: checks/s per
@@ -78,6 +112,9 @@ extension Calibration {
                 calibration.httpsCPUMicrosPerCheck = cpu
             }
         }
+        calibration.useRowSizes(
+            of: document.scenarios.filter { $0.cluster == true }.map { ($0.name, $0.saturation?.services) },
+            label: label)
         return calibration
     }
 }

@@ -30,9 +30,11 @@ struct Calibration: Codable, Sendable, Equatable {
     var rssKiBPerMonitor: Figure
     /// Engine memory with no monitors, MiB. Default 20.
     var rssBaseMiB: Figure
-    /// Bytes one check row takes in PostgreSQL, heap and indexes. Default 190.
+    /// Bytes one check row takes in PostgreSQL, heap and indexes. Default 215, measured by
+    /// `RowSizeTests` (PersistenceTests) over 24,000 rows written by the COPY writer.
     var checkRowBytes: Figure
-    /// Bytes one rollup row (`metrics`) takes, heap and index. Default 120.
+    /// Bytes one rollup row (`metrics`) takes, heap and index. Default 138, measured by
+    /// `RowSizeTests` over 4,000-6,000 rows written by `lookout_rollup_metrics` (134-138 bytes).
     var rollupRowBytes: Figure
     /// Rows per second one COPY stream ingests. Default 68,000 (README, `PersistenceTests`).
     var copyRowsPerSecondPerStream: Figure
@@ -43,6 +45,10 @@ struct Calibration: Codable, Sendable, Equatable {
     var liveResultBytes: Figure
     /// Share of checks that change a monitor's state (one `XADD` each). Default 0.001.
     var stateChangeShare: Figure
+    /// Redis commands per check a cluster scenario measured (whole-server `INFO` deltas, so an
+    /// upper bound on a shared Redis); nil without a cluster measurement. The plan prints it
+    /// beside its own Redis arithmetic, which it does not replace.
+    var measuredRedisCommandsPerCheck: Figure? = nil
 
     /// The figures documented in the README's bench section, for a plan on a machine that has
     /// not been measured (every source says "default").
@@ -53,8 +59,9 @@ struct Calibration: Codable, Sendable, Equatable {
         httpsCPUMicrosPerCheck: Figure(1715, "default: README, scripts/bench-vs-ab HTTPS"),
         rssKiBPerMonitor: Figure(1.65, "default: README, 100,000 monitors under load"),
         rssBaseMiB: Figure(20, "default: an engine with no monitors"),
-        checkRowBytes: Figure(190, "default: estimate of heap tuple + primary key entry"),
-        rollupRowBytes: Figure(120, "default: estimate of heap tuple + primary key entry"),
+        checkRowBytes: Figure(215, "default: RowSizeTests, 24,000 rows from the COPY writer, heap + indexes"),
+        rollupRowBytes: Figure(
+            138, "default: RowSizeTests, 4,000-6,000 rows from lookout_rollup_metrics, heap + primary key"),
         copyRowsPerSecondPerStream: Figure(68_000, "default: README, PersistenceTests COPY writer"),
         liveResultsPerMessage: Figure(200, "default: engine liveBatchMaxResults"),
         liveResultBytes: Figure(260, "default: one encoded live result"),

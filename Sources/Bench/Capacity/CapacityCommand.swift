@@ -13,7 +13,7 @@ struct CapacityCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "capacity",
         abstract:
-            "Find the engine's saturation point per scenario (HTTP, 1 and 2 engines, with and without PostgreSQL; HTTPS).",
+            "Find the engine's saturation point per scenario (HTTP, 1 and 2 engines, with and without PostgreSQL; HTTPS; cluster mode).",
         discussion: """
             For each scenario, offers monitors/interval checks/s to real lookout-engine processes
             (--loops 1 each) against the in-process farm, ramping ×2 until a step fails and then
@@ -24,7 +24,13 @@ struct CapacityCommand: ParsableCommand {
                 saturation:{checksPerSecond, monitors, intervalSeconds, lagP99Ms, farmChecksPerSecond,
                 cpuMicrosPerCheck}}]}
             Scenarios with PostgreSQL run only with --database (they write check rows into it: use
-            a database of its own). HTTPS scenarios check the farm's HTTPS listener (a self-signed
+            a database of its own). Cluster scenarios (http-1-engine-cluster, http-2-engines-cluster)
+            also need --redis: per step, the monitors are imported with `lookout-engine import` into
+            a schema of the step's own, the engines run with --database and --redis (lease 3 s) and
+            split them by shard; after the step the checks are rolled up with the control plane's
+            lookout_rollup_metrics and the step reports bytes per check row and per rollup row (from
+            pg_total_relation_size) and Redis commands and CPU per check (INFO, the whole server);
+            then the schema and the Redis keys are dropped. HTTPS scenarios check the farm's HTTPS listener (a self-signed
             certificate made at start, given to the engines with --ca-file): https-1-engine with a
             full handshake per check, https-reuse-1-engine with tlsSessionReuse. The farm's TLS
             (NIOSSL) shares the machine's cores with the engine, so on a small machine it can be
@@ -53,6 +59,12 @@ struct CapacityCommand: ParsableCommand {
     @Option(help: "PostgreSQL URI for the scenarios with a database (a database of its own: rows are written).")
     var database: String?
 
+    @Option(
+        help:
+            "Redis URL redis://IP:PORT[/db] for the cluster scenarios (each step uses a key prefix of its own and deletes it)."
+    )
+    var redis: String?
+
     @Option(help: "Run only these scenarios (comma-separated names, e.g. http-1-engine,http-2-engines).")
     var only: String?
 
@@ -72,6 +84,8 @@ struct CapacityCommand: ParsableCommand {
         CapacityScenario(.http, engines: 2, database: true),
         CapacityScenario(.https, engines: 1, database: false),
         CapacityScenario(.https, engines: 1, database: false, tlsSessionReuse: true),
+        CapacityScenario(.http, engines: 1, database: true, cluster: true),
+        CapacityScenario(.http, engines: 2, database: true, cluster: true),
     ]
 
     func run() throws {
@@ -106,7 +120,7 @@ struct CapacityCommand: ParsableCommand {
             let conditions = Self.conditions(settings: settings, quick: quick, farmThreads: farmThreads)
             do {
                 let results = try Self.sweep(
-                    scenarios: scenarios, settings: settings, engine: engine, database: database,
+                    scenarios: scenarios, settings: settings, engine: engine, database: database, redis: redis,
                     farmThreads: farmThreads, shutdown: shutdown, progressPrefix: "lookout-bench capacity")
                 report = CapacityReport(results: results, conditions: conditions)
             } catch {
@@ -139,13 +153,15 @@ struct CapacityCommand: ParsableCommand {
 
     /// Runs the sweep with a farm of its own, stopped on every path.
     static func sweep(
-        scenarios: [CapacityScenario], settings: SweepSettings, engine: String?, database: String?, farmThreads: Int,
+        scenarios: [CapacityScenario], settings: SweepSettings, engine: String?, database: String?,
+        redis: String? = nil, farmThreads: Int,
         shutdown: ShutdownSignal, progressPrefix: String
     ) throws(CapacityError) -> [ScenarioResult] {
         let enginePath: String
         do { enginePath = try ThroughputDriver.resolveEngine(engine) } catch { throw .run(error) }
         let runner = try CapacityRunner(
-            enginePath: enginePath, databaseURL: database, farmThreads: farmThreads, shutdown: shutdown)
+            enginePath: enginePath, databaseURL: database, redisURL: redis, farmThreads: farmThreads,
+            shutdown: shutdown)
         defer { runner.close() }
         let sweep = CapacitySweep(runner: runner, settings: settings, progress: ProgressDisplay(prefix: progressPrefix))
         return try sweep.run(scenarios)

@@ -235,6 +235,12 @@ struct CapacityPlan: Sendable {
             "redis", "operations/s", f.number(redisOpsPerSecond, 1),
             "PUBLISH + XADD + \(f.number(Self.heartbeatOpsPerEnginePerSecond, 0)) membership command per engine per second"
         )
+        if let measured = c.measuredRedisCommandsPerCheck {
+            add(
+                "redis", "cross-check: commands/s measured", f.number(checksPerSecond * measured.value, 0),
+                "\(f.number(measured.value, 2)) commands per check (\(measured.source)); the whole server's, so an upper bound when other clients share that Redis"
+            )
+        }
         add(
             "redis", "ingress", "\(f.bytes(redisIngressBytesPerSecond))/s",
             "\(f.number(c.liveResultBytes.value, 0)) bytes per live result (\(c.liveResultBytes.source))")

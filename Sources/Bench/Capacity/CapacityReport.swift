@@ -20,6 +20,8 @@ struct CapacityReport: Codable, Sendable {
             var database: Bool
             /// Present (true) only for scenarios whose HTTPS monitors resume TLS sessions.
             var tlsSessionReuse: Bool?
+            /// Present (true) only for cluster-mode scenarios (engines with --database and --redis).
+            var cluster: Bool?
             var saturation: Saturation?
 
             /// `saturation` is written as `null` when there is none (the key is always there).
@@ -30,6 +32,7 @@ struct CapacityReport: Codable, Sendable {
                 try container.encode(engines, forKey: .engines)
                 try container.encode(database, forKey: .database)
                 try container.encodeIfPresent(tlsSessionReuse, forKey: .tlsSessionReuse)
+                try container.encodeIfPresent(cluster, forKey: .cluster)
                 try container.encode(saturation, forKey: .saturation)
             }
         }
@@ -44,6 +47,8 @@ struct CapacityReport: Codable, Sendable {
             /// saturation step, µs: what `plan --from` sizes cores with. Absent in reports
             /// written before it was added (plan then derives it from checks/s per core).
             var cpuMicrosPerCheck: Double?
+            /// Cluster scenarios only: what the saturation step cost PostgreSQL and Redis.
+            var services: ServiceCost?
         }
 
         var scenarios: [Scenario]
@@ -58,11 +63,13 @@ struct CapacityReport: Codable, Sendable {
                     engines: result.scenario.engines,
                     database: result.scenario.database,
                     tlsSessionReuse: result.scenario.tlsSessionReuse ? true : nil,
+                    cluster: result.scenario.cluster ? true : nil,
                     saturation: result.saturation.map {
                         Document.Saturation(
                             checksPerSecond: $0.checksPerSecond, monitors: $0.monitors,
                             intervalSeconds: $0.intervalSeconds, lagP99Ms: $0.lagP99Ms,
-                            farmChecksPerSecond: $0.farmChecksPerSecond, cpuMicrosPerCheck: $0.cpuMicrosPerCheck)
+                            farmChecksPerSecond: $0.farmChecksPerSecond, cpuMicrosPerCheck: $0.cpuMicrosPerCheck,
+                            services: $0.services)
                     })
             })
     }
@@ -97,13 +104,14 @@ struct CapacityReport: Codable, Sendable {
             let s = result.scenario
             guard let sat = result.saturation else {
                 text +=
-                    "| \(s.name) | \(s.engines) | \(s.database ? "PostgreSQL" : "–") | \(result.notRun.map { "not run: \($0)" } ?? "no step passed") | | | | | | |\n"
+                    "| \(s.name) | \(s.engines) | \(Self.storage(s)) | \(result.notRun.map { "not run: \($0)" } ?? "no step passed") | | | | | | |\n"
                 continue
             }
             let agreement = sat.checksPerSecond > 0 ? sat.farmChecksPerSecond / sat.checksPerSecond : 0
             text +=
-                "| \(s.name) | \(s.engines) | \(s.database ? "PostgreSQL" : "–") | \(f.number(sat.checksPerSecond, 0)) | \(f.number(sat.farmChecksPerSecond, 0)) | \(f.number(agreement, 3)) | \(f.count(sat.monitors)) × \(ThroughputReport.number(sat.intervalSeconds)) s | \(f.number(sat.lagP50Ms, 1)) / \(f.number(sat.lagP99Ms, 1)) | \(f.number(sat.cpuMicrosPerCheck, 0)) | \(f.number(sat.peakRSSMiB, 1)) |\n"
+                "| \(s.name) | \(s.engines) | \(Self.storage(s)) | \(f.number(sat.checksPerSecond, 0)) | \(f.number(sat.farmChecksPerSecond, 0)) | \(f.number(agreement, 3)) | \(f.count(sat.monitors)) × \(ThroughputReport.number(sat.intervalSeconds)) s | \(f.number(sat.lagP50Ms, 1)) / \(f.number(sat.lagP99Ms, 1)) | \(f.number(sat.cpuMicrosPerCheck, 0)) | \(f.number(sat.peakRSSMiB, 1)) |\n"
         }
+        text += clusterCostSection()
         text += "\n## Every step\n"
         for result in results where !result.steps.isEmpty {
             text += "\n### \(result.scenario.name)\n\n"
@@ -119,6 +127,34 @@ struct CapacityReport: Codable, Sendable {
             text += "\n## Charts\n\n"
             for chart in Self.chartNames {
                 text += "![\(chart.title)](\(chartsLink)/\(chart.file))\n\n"
+            }
+        }
+        return text
+    }
+
+    /// "PostgreSQL", "PostgreSQL + Redis (cluster)" or "–".
+    static func storage(_ scenario: CapacityScenario) -> String {
+        scenario.cluster ? "PostgreSQL + Redis (cluster)" : scenario.database ? "PostgreSQL" : "–"
+    }
+
+    /// What every cluster step cost the shared services, per check; empty without cluster steps.
+    func clusterCostSection() -> String {
+        let f = PlanFormat.self
+        let clusterResults = results.filter { $0.scenario.cluster && $0.steps.contains { $0.services != nil } }
+        guard !clusterResults.isEmpty else { return "" }
+        var text = "\n## Cluster mode: PostgreSQL and Redis per check\n\n"
+        text +=
+            "Per step, in a schema of its own: bytes per check row (pg_total_relation_size of the check partitions / rows), "
+            + "bytes per rollup row (pg_total_relation_size(metrics) / rows after lookout_rollup_metrics('minute', …) rolled "
+            + "the step's checks up), and Redis commands and CPU per check (INFO deltas of the whole server).\n\n"
+        text +=
+            "| scenario | offered/s | achieved/s | engine CPU µs/check | Redis commands/check | Redis CPU µs/check | check row bytes | rollup rows | rollup row bytes |\n"
+        text += "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        for result in clusterResults {
+            for step in result.steps {
+                guard let cost = step.services else { continue }
+                text +=
+                    "| \(result.scenario.name) | \(f.number(step.offeredChecksPerSecond, 0)) | \(f.number(step.checksPerSecond, 0)) | \(f.number(step.cpuMicrosPerCheck, 0)) | \(f.number(cost.redisCommandsPerCheck, 2)) | \(f.number(cost.redisCPUMicrosPerCheck, 1)) | \(f.number(cost.checkRowBytes, 0)) | \(f.count(cost.rollupRows)) | \(f.number(cost.rollupRowBytes, 0)) |\n"
             }
         }
         return text

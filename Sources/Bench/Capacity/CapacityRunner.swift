@@ -11,14 +11,31 @@ final class CapacityRunner {
     let farm: Farm
     let enginePath: String
     let databaseURL: String?
+    /// Redis of the cluster scenarios (an IP address: hiredis resolves names blocking).
+    let redis: RedisEndpoint?
+    let redisURL: String?
     let files: RunFiles
     let shutdown: ShutdownSignal
     /// Per-check timeout written into the monitors files, ms.
     let timeoutMs = 5_000
     /// Owner of the monitors the engines upsert when they write to the database.
     static let databaseOwner = "capacity@lookout.bench"
+    /// Cluster steps run so far: names each step's schema and Redis prefix.
+    var clusterSteps = 0
 
-    init(enginePath: String, databaseURL: String?, farmThreads: Int, shutdown: ShutdownSignal) throws(CapacityError) {
+    init(
+        enginePath: String, databaseURL: String?, redisURL: String? = nil, farmThreads: Int, shutdown: ShutdownSignal
+    ) throws(CapacityError) {
+        if let redisURL {
+            do throws(RedisEndpointError) {
+                redis = try RedisEndpoint(url: redisURL)
+            } catch {
+                throw .report("--redis: \(error.description)")
+            }
+        } else {
+            redis = nil
+        }
+        self.redisURL = redisURL
         do {
             files = try RunFiles(keepIn: nil)
         } catch {
@@ -51,21 +68,33 @@ final class CapacityRunner {
         let monitors = max(scenario.engines, Int((offered * intervalSeconds).rounded()))
         let engines = scenario.engines
         var monitorFiles: [String] = []
-        for engine in 0..<engines {
-            let path = files.directory + "/monitors-\(engine).jsonl"
+        // Cluster mode: one file of every monitor, imported into a schema of the step's own;
+        // the engines split it by shard.
+        var cluster: ClusterStep?
+        defer { cluster?.close() }
+        if scenario.cluster {
+            let path = files.directory + "/monitors-all.jsonl"
             try writeMonitors(
-                to: path, scenario: scenario, engine: engine, monitors: monitors, interval: intervalSeconds)
-            monitorFiles.append(path)
+                to: path, scenario: scenario, engine: 0, of: 1, monitors: monitors, interval: intervalSeconds)
+            cluster = try ClusterStep(runner: self, monitorsFile: path)
+        } else {
+            for engine in 0..<engines {
+                let path = files.directory + "/monitors-\(engine).jsonl"
+                try writeMonitors(
+                    to: path, scenario: scenario, engine: engine, of: engines, monitors: monitors,
+                    interval: intervalSeconds)
+                monitorFiles.append(path)
+            }
         }
         do { try farm.resetStats().wait() } catch { throw .report("cannot reset the farm's counters: \(error)") }
 
+        let redisBefore = try cluster?.redisCounters()
         let cpuBefore = ChildProcess.selfCPUSeconds()
         let startedAt = ChildProcess.now()
         var children: [ChildProcess] = []
         defer { for child in children { child.terminate() } }
         for engine in 0..<engines {
             var arguments = [
-                "--monitors", monitorFiles[engine],
                 "--results", resultsPath(engine),
                 "--duration", ThroughputReport.number(durationSeconds),
                 "--allow-private-targets",
@@ -78,7 +107,13 @@ final class CapacityRunner {
             if scenario.checkProtocol == .https, let tls = farm.configuration.tls {
                 arguments += ["--ca-file", tls.certificatePath]
             }
-            if scenario.database, let databaseURL {
+            if let cluster {
+                arguments +=
+                    cluster.engineArguments(engine: engine) + ["--spill-dir", files.directory + "/spill-\(engine)"]
+            } else {
+                arguments += ["--monitors", monitorFiles[engine]]
+            }
+            if !scenario.cluster, scenario.database, let databaseURL {
                 arguments += [
                     "--database", databaseURL, "--owner", Self.databaseOwner,
                     "--spill-dir", files.directory + "/spill-\(engine)",
@@ -122,6 +157,7 @@ final class CapacityRunner {
             usleep(100_000)
         }
         let wallSeconds = ChildProcess.now() - startedAt
+        let redisAfter = try cluster?.redisCounters()
         let farmCPUSeconds = ChildProcess.selfCPUSeconds() - cpuBefore
         let finalStats: FarmStats
         do { finalStats = try farm.stats().wait() } catch { throw .report("cannot read the farm's counters: \(error)") }
@@ -156,12 +192,19 @@ final class CapacityRunner {
         }
         let cpuSeconds = ended.reduce(0) { $0 + $1.cpuSeconds }
         let peakRSSKiB = ended.reduce(0) { $0 + $1.peakRSSKiB }
-        return Self.measure(
+        var services: ServiceCost?
+        if let cluster, let redisBefore, let redisAfter {
+            services = try cluster.serviceCost(
+                redisBefore: redisBefore, redisAfter: redisAfter, checks: scanner.checks.count)
+        }
+        var step = Self.measure(
             scanner: scanner, samples: samples, engineCPUSamples: cpuSamples, finalFarmRequests: finalStats.requests,
             offered: offered,
             monitors: monitors, intervalSeconds: intervalSeconds, cpuSeconds: cpuSeconds, peakRSSKiB: peakRSSKiB,
             rowsWritten: scenario.database ? rowsWritten : nil, rowsLost: rowsLost, wallSeconds: wallSeconds,
             farmCPUSeconds: farmCPUSeconds)
+        step.services = services
+        return step
     }
 
     /// Turns what a step recorded into its figures. Pure: the unit tests feed it made-up scans.
@@ -243,9 +286,8 @@ final class CapacityRunner {
     }
 
     private func writeMonitors(
-        to path: String, scenario: CapacityScenario, engine: Int, monitors: Int, interval: Double
+        to path: String, scenario: CapacityScenario, engine: Int, of engines: Int, monitors: Int, interval: Double
     ) throws(CapacityError) {
-        let engines = scenario.engines
         let addresses = farm.addresses
         let intervalText = ThroughputReport.number(interval)
         let origin: String

@@ -11,15 +11,23 @@ struct CapacityScenario: Codable, Sendable, Equatable {
     /// HTTPS monitors set `tlsSessionReuse` (resumed sessions instead of a full handshake per
     /// check). False in reports written before the option existed.
     var tlsSessionReuse = false
+    /// Cluster mode: the engines run with `--database` and `--redis`, load their monitors from
+    /// PostgreSQL (put there by `lookout-engine import`) and split them by shard. Implies
+    /// `database`. False in reports written before cluster scenarios existed.
+    var cluster = false
 
-    init(_ checkProtocol: CheckProtocol, engines: Int, database: Bool, tlsSessionReuse: Bool = false) {
+    init(
+        _ checkProtocol: CheckProtocol, engines: Int, database: Bool, tlsSessionReuse: Bool = false,
+        cluster: Bool = false
+    ) {
         self.checkProtocol = checkProtocol
         self.engines = engines
-        self.database = database
+        self.database = database || cluster
         self.tlsSessionReuse = tlsSessionReuse
+        self.cluster = cluster
         let reuse = tlsSessionReuse ? "-reuse" : ""
-        self.name =
-            "\(checkProtocol.rawValue)\(reuse)-\(engines)-engine\(engines == 1 ? "" : "s")\(database ? "-postgresql" : "")"
+        let storage = cluster ? "-cluster" : database ? "-postgresql" : ""
+        self.name = "\(checkProtocol.rawValue)\(reuse)-\(engines)-engine\(engines == 1 ? "" : "s")\(storage)"
     }
 
     init(from decoder: any Decoder) throws {
@@ -29,6 +37,7 @@ struct CapacityScenario: Codable, Sendable, Equatable {
         engines = try container.decode(Int.self, forKey: .engines)
         database = try container.decode(Bool.self, forKey: .database)
         tlsSessionReuse = try container.decodeIfPresent(Bool.self, forKey: .tlsSessionReuse) ?? false
+        cluster = try container.decodeIfPresent(Bool.self, forKey: .cluster) ?? false
     }
 }
 
@@ -63,6 +72,8 @@ struct CapacityStep: Codable, Sendable, Equatable {
     /// CPU of this process (the farm) per second of run; near the farm's thread count means
     /// the farm, not the engine, was the limit.
     var farmCoresBusy: Double
+    /// Cluster scenarios: what the step cost the shared services, per check (nil elsewhere).
+    var services: ServiceCost? = nil
     /// Empty when the step passed; otherwise why not.
     var failures: [String]
 
@@ -89,6 +100,24 @@ struct CapacityStep: Codable, Sendable, Equatable {
 
     static let maximumLagP99Ms = 1000.0
     static let minimumAchievedShare = 0.95
+}
+
+/// What a cluster step cost PostgreSQL and Redis, measured in the step's own schema and from
+/// Redis's counters.
+struct ServiceCost: Codable, Sendable, Equatable {
+    /// Redis commands processed per check over the step (`INFO stats` total_commands_processed;
+    /// the whole server, so anything else using it counts too).
+    var redisCommandsPerCheck: Double
+    /// Redis server CPU (user + system, `INFO cpu`) per check, µs; the whole server, like the commands.
+    var redisCPUMicrosPerCheck: Double
+    /// Bytes per check row: pg_total_relation_size of the step's check partitions / their rows.
+    var checkRowBytes: Double
+    /// Bytes per rollup row: pg_total_relation_size(metrics) / rows, after
+    /// `lookout_rollup_metrics('minute', ...)` rolled up the step's checks (the control plane's
+    /// own function).
+    var rollupRowBytes: Double
+    /// Rows the rollup wrote (one per monitor and minute).
+    var rollupRows: Int
 }
 
 /// A scenario's steps and its saturation point: the passing step with the highest achieved

@@ -42,8 +42,13 @@ struct CapacitySweep {
                 results.append(
                     ScenarioResult(
                         scenario: scenario, steps: [],
-                        notRun: "no database: give --database URL (or set DATABASE_URL)"))
-                progress.line("\(scenario.name): not run, no database (give --database URL or set DATABASE_URL)")
+                        notRun: "no database: give --database URL"))
+                progress.line("\(scenario.name): not run, no database (give --database URL)")
+                continue
+            }
+            if scenario.cluster && runner.redis == nil {
+                results.append(ScenarioResult(scenario: scenario, steps: [], notRun: "no Redis: give --redis URL"))
+                progress.line("\(scenario.name): not run, no Redis (give --redis redis://IP:PORT)")
                 continue
             }
             var search = SaturationSearch(

@@ -95,8 +95,7 @@ struct PlanCommand: ParsableCommand {
                 do { files = try RunFiles(keepIn: nil) } catch { throw .run(error) }
                 defer { files.cleanUp() }
                 let sizes = try DatabaseSizes.measure(databaseURL: database, workDirectory: files.directory)
-                calibration.checkRowBytes = .init(sizes.checkRowBytes, sizes.checkSource)
-                calibration.rollupRowBytes = .init(sizes.rollupRowBytes, sizes.rollupSource)
+                calibration.useDatabaseSizes(sizes)
             }
             return calibration
         }
