@@ -224,7 +224,7 @@ struct RealtimeProtocolTests {
         #expect(scanned.count == 3)
         #expect(scanned.map(\.monitorId) == [42, 7, nil])
         #expect(scanned.map(\.checkedAtMs) == [1_700_000_000_123, 1_700_000_000_456, 1_700_000_000_789])
-        #expect(scanned[0].members.count == 13, "every field but monitorId")
+        #expect(scanned[0].members.count == 15, "every field of a results line but monitorId")
         #expect(LiveResultsScanner.scan(Array("[]".utf8))?.isEmpty == true)
         #expect(
             LiveResultsScanner.scan(Array(" [ {\"monitorId\":\"5\",\"x\":[1,{\"y\":\"]\"}]} ] ".utf8))?.first?.monitorId
