@@ -225,7 +225,7 @@ struct RealtimeBench {
                             "only \(shared.subscribedCount) of \(started) clients subscribed: \(shared.failures)")
                 }
             }
-            let cpuBefore = controls.reduce(0.0) { $0 + Self.cpuSeconds(pid: $1.process.pid) }
+            let cpuBefore = controls.reduce(0.0) { $0 + (ProcessCPU.seconds(pid: $1.process.pid) ?? 0) }
 
             // Publish like an engine: a batch every --batch-ms, results spread over every monitor.
             let publisher = try RedisPublisher(endpoint: redis)
@@ -260,7 +260,7 @@ struct RealtimeBench {
             let publishSeconds = ChildProcess.now() - startedAt
             // Stragglers: at most 5 s more.
             try await Task.sleep(for: .seconds(2))
-            let cpuAfter = controls.reduce(0.0) { $0 + Self.cpuSeconds(pid: $1.process.pid) }
+            let cpuAfter = controls.reduce(0.0) { $0 + (ProcessCPU.seconds(pid: $1.process.pid) ?? 0) }
             shared.stop()
             var latencies: [Int32] = []
             for try await clientLatencies in group { latencies += clientLatencies }
@@ -296,15 +296,5 @@ struct RealtimeBench {
         }
         let log = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
         throw Failure(description: "lookout-control did not become ready: \(log.suffix(2000))")
-    }
-
-    /// User + system CPU of a process so far (/proc/<pid>/stat, clock ticks).
-    static func cpuSeconds(pid: pid_t) -> Double {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = text.lastIndex(of: ")")
-        else { return 0 }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 }

@@ -89,12 +89,8 @@ enum Loopback {
 enum ProcessCPU {
     static func seconds(pid: pid_t) -> Double? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = text.lastIndex(of: ")")
+            let micros = ChildProcess.cpuMicros(procStat: text, ticksPerSecond: Int(sysconf(Int32(_SC_CLK_TCK))))
         else { return nil }
-        // Fields after "(comm)": state is field 3; utime and stime are fields 14 and 15.
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
-        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        return (user + system) / ticks
+        return Double(micros) / 1_000_000
     }
 }
