@@ -35,10 +35,11 @@ public struct CheckResult: Sendable, Equatable {
     /// any state-change event name the same check. nil: the writer assigns one.
     public var checkId: CheckID?
     /// The HTTP version of the final answer as major × 10 + minor (11 = HTTP/1.1, 20 = HTTP/2);
-    /// 0 when there was no answer. Results file only (not stored in the database).
+    /// 0 when there was no answer. Spelt `"1.1"`, `"2"` by `httpVersionName` in the results file,
+    /// live results, `checks.http_version` and the API.
     public var httpVersion: UInt8
     /// HTTPS: whether the final hop resumed a TLS session (`tlsSessionReuse`) rather than doing
-    /// a full handshake; nil for plain HTTP or when no handshake completed. Results file only.
+    /// a full handshake; nil for plain HTTP or when no handshake completed (`checks.tls_resumed`).
     public var tlsResumed: Bool?
     /// What a `tls` or `dns` check learnt besides timings (nil for HTTP and TCP checks): kept out
     /// of line so an HTTP result stays as small as it was.
@@ -70,6 +71,22 @@ public struct CheckResult: Sendable, Equatable {
         self.httpVersion = httpVersion
         self.tlsResumed = tlsResumed
         self.details = details
+    }
+}
+
+extension CheckResult {
+    /// `httpVersion` as every output spells it: `"1.0"`, `"1.1"`, `"2"`, `"3"`, any other as
+    /// `major.minor`; nil when unknown (0). The results
+    /// file's hand-written encoder inlines the common spellings and its tests hold it to this one.
+    public var httpVersionName: String? {
+        switch httpVersion {
+        case 0: nil
+        case 10: "1.0"
+        case 11: "1.1"
+        case 20: "2"
+        case 30: "3"
+        default: "\(httpVersion / 10).\(httpVersion % 10)"
+        }
     }
 }
 

@@ -402,10 +402,13 @@ public struct EngineRecord: Sendable, Equatable {
 // MARK: - Live results (engines -> control plane)
 
 /// Encodes a batch of results for `PUBLISH <prefix>:checks:live`: a JSON array whose elements
-/// are exactly the objects of the results file (`ResultLineEncoder`: `monitorId`, `checkedAt`,
-/// `status`, `httpStatus`, `dnsMs`, `connectMs`, `tlsMs`, `ttfbMs`, `totalMs`, `lagMs`,
-/// `redirects`, `errorCode`, `errorMessage`, `certExpiresAt`). Best effort: live results are
-/// dropped (and counted) when Redis is away; PostgreSQL has every result.
+/// are exactly the objects of the results file, written by the same `ResultLineEncoder`:
+/// `monitorId`, `checkedAt`, `status`, `httpStatus`, `dnsMs`, `connectMs`, `tlsMs`, `ttfbMs`,
+/// `totalMs`, `lagMs`, `redirects`, `errorCode`, `errorMessage`, `certExpiresAt`, `httpVersion`,
+/// `tlsResumed`, and for the checks that have them `tlsIssuer`, `tlsProtocol`, `tlsCipher`
+/// (`tls` checks) and `dnsAnswers` (`dns` checks). The control plane copies each object's
+/// members unchanged into `check:update`. Best effort: live results are dropped (and counted)
+/// when Redis is away; PostgreSQL has every result.
 public struct LiveResultsEncoder {
     private var lines = ResultLineEncoder(reservingCapacity: 16 * 1024)
 

@@ -93,6 +93,26 @@ struct JSONOutputTests {
         #expect(String(decoding: output.bytes, as: UTF8.self) == String(decoding: encoded, as: UTF8.self))
     }
 
+    @Test("a check's httpVersion and tlsResumed, set or null: same bytes as APIJSON's encoder")
+    func httpVersionAndResumptionMatchEncoder() throws {
+        let cases: [(version: String?, resumed: Bool?)] = [("1.1", nil), ("2", true), ("2", false), (nil, nil)]
+        for (version, resumed) in cases {
+            var resource = Self.sample(lastCheck: true)
+            resource.lastCheck?.httpVersion = version
+            resource.lastCheck?.tlsResumed = resumed
+            var output = JSONOutput()
+            resource.write(to: &output)
+            let encoded = try APIJSON.encoder.encode(resource)
+            #expect(String(decoding: output.bytes, as: UTF8.self) == String(decoding: encoded, as: UTF8.self))
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(output.bytes)) as? [String: Any])
+            let check = try #require(object["lastCheck"] as? [String: Any])
+            #expect(check["httpVersion"] as? String == version)
+            #expect(version != nil || check["httpVersion"] is NSNull)
+            #expect(check["tlsResumed"] as? Bool == resumed)
+            #expect(resumed != nil || check["tlsResumed"] is NSNull)
+        }
+    }
+
     @Test("a page: {data, nextCursor} with commas in the right places, null cursor included")
     func page() throws {
         var output = JSONOutput()

@@ -91,6 +91,40 @@ struct MonitorDataTests {
         }
     }
 
+    @Test("checks and a monitor's last check carry httpVersion and tlsResumed, null where nothing was recorded")
+    func checksCarryHTTPVersionAndResumption() async throws {
+        try await ControlHarness.withApplication { api in
+            let (token, _) = try await api.register()
+            let monitorId = try #require(try await api.createMonitor(token, ["name": "https"]).int64("id"))
+            try api.sql("SELECT lookout_create_check_partitions((now() AT TIME ZONE 'UTC')::date - 1, 2)")
+            // Oldest first: a row stored before migration 4 (both NULL), an HTTP/1.1 answer after
+            // a full handshake, an HTTP/2 answer on a resumed session (the newest: lastCheck).
+            try api.sql(
+                """
+                INSERT INTO checks (check_id, monitor_id, checked_at, status, http_status, total_ms, http_version,
+                                    tls_resumed)
+                VALUES (gen_random_uuid(), $1::int8, now() - interval '3 minutes', 'UP', 200, 1, NULL, NULL),
+                       (gen_random_uuid(), $1::int8, now() - interval '2 minutes', 'UP', 200, 1, '1.1', false),
+                       (gen_random_uuid(), $1::int8, now() - interval '1 minute', 'UP', 200, 1, '2', true)
+                """,
+                [String(monitorId)]
+            )
+            let page = try await api.request(.get, "/api/v1/monitors/\(monitorId)/checks", token: token)
+            #expect(page.status == .ok, "\(page.text)")
+            let checks = try #require(page.object["data"] as? [[String: Any]])
+            #expect(checks.count == 3)
+            #expect(checks.map { $0["httpVersion"] as? String } == ["2", "1.1", nil])
+            #expect(checks.map { $0["tlsResumed"] as? Bool } == [true, false, nil])
+            #expect(checks[2]["httpVersion"] is NSNull && checks[2]["tlsResumed"] is NSNull, "present, as null")
+            let monitor = try await api.request(.get, "/api/v1/monitors/\(monitorId)", token: token)
+            #expect(monitor.status == .ok, "\(monitor.text)")
+            let lastCheck = try #require(monitor.object["lastCheck"] as? [String: Any])
+            #expect(lastCheck["httpVersion"] as? String == "2")
+            #expect(lastCheck["tlsResumed"] as? Bool == true)
+            #expect(Set(lastCheck.keys) == Set(checks[0].keys), "the same members as the checks listing")
+        }
+    }
+
     @Test("checks filter by status and by an explicit range; bad parameters are 400s naming them")
     func checksFilters() async throws {
         try await ControlHarness.withApplication { api in

@@ -70,6 +70,21 @@ struct ResultLineEncoderTests {
         #expect(object.count == 16)
     }
 
+    @Test("httpVersion in the results file is httpVersionName, the spelling the database and the API use")
+    func httpVersionSpelling() throws {
+        let expected: [UInt8: String?] = [0: nil, 10: "1.0", 11: "1.1", 20: "2", 30: "3", 21: "2.1", 40: "4.0"]
+        for (version, name) in expected {
+            let result = CheckResult(monitorId: "a", checkedAtMs: 0, status: .up, httpVersion: version)
+            #expect(result.httpVersionName == name, "\(version)")
+            let written = try decode(encode(result))["httpVersion"]
+            if let name {
+                #expect(written as? String == name, "\(version)")
+            } else {
+                #expect(written is NSNull, "\(version)")
+            }
+        }
+    }
+
     @Test("decodes with Foundation to the same values")
     func decodesToTheSameValues() throws {
         let object = try decode(encode(Self.full))

@@ -295,6 +295,106 @@ struct CheckWriterTests {
         }
     }
 
+    @Test("httpVersion and tlsResumed reach http_version and tls_resumed, from memory (binary) and the spill (text)")
+    func httpVersionAndResumption() throws {
+        try withTestSchema { (schema: TestSchema) throws in
+            try withTemporaryDirectory { (spill: String) throws in
+                let directory = try monitorDirectory(schema, count: 4)
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                /// An HTTP/1.1 check, an HTTPS HTTP/2 check that resumed its session, an HTTPS
+                /// HTTP/1.1 one with a full handshake and a refused one (no answer, no handshake).
+                func sample(at time: Int64) -> [CheckResult] {
+                    [
+                        CheckResult(monitorId: "m0", checkedAtMs: time, status: .up, httpStatus: 200, httpVersion: 11),
+                        CheckResult(
+                            monitorId: "m1", checkedAtMs: time, status: .up, httpStatus: 200, tlsMicros: 300,
+                            httpVersion: 20, tlsResumed: true),
+                        CheckResult(
+                            monitorId: "m2", checkedAtMs: time, status: .up, httpStatus: 204, tlsMicros: 900,
+                            httpVersion: 11, tlsResumed: false),
+                        CheckResult(
+                            monitorId: "m3", checkedAtMs: time, status: .error, errorCode: .connectRefused,
+                            errorMessage: "connection refused"),
+                    ]
+                }
+                // Memory batches: binary COPY.
+                let direct = try CheckWriter(
+                    configuration: configuration(schema, spill: spill), directory: directory, log: LogCollector().log)
+                direct.start()
+                direct.submit(sample(at: now - 2_000))
+                #expect(direct.close().rowsWritten == 4)
+                // The database away at close: the rows spill as COPY text, and the next start drains them.
+                var hooks = CheckTableWriter.Hooks()
+                hooks.beforeWrite = { _ in false }
+                var closing = configuration(schema, spill: spill)
+                closing.closeDrainMilliseconds = 300
+                let away = try CheckWriter(
+                    configuration: closing, directory: directory, log: LogCollector().log, hooks: hooks)
+                away.start()
+                away.submit(sample(at: now - 1_000))
+                #expect(away.close().spilledRows == 4)
+                let drainer = try CheckWriter(
+                    configuration: configuration(schema, spill: spill), directory: directory, log: LogCollector().log)
+                drainer.start()
+                #expect(drainer.close().rowsWritten == 4)
+                #expect(spillFiles(spill).isEmpty)
+
+                let stored = try schema.scalar(
+                    """
+                    SELECT string_agg(m.external_id || ' ' || coalesce(c.http_version, 'null') || ' '
+                                      || coalesce(c.tls_resumed::text, 'null'), ', ' ORDER BY c.checked_at, m.external_id)
+                    FROM checks c JOIN monitors m ON m.id = c.monitor_id
+                    """)
+                let once = "m0 1.1 null, m1 2 true, m2 1.1 false, m3 null null"
+                #expect(stored == once + ", " + once)
+            }
+        }
+    }
+
+    @Test("spill lines of engines before migrations 3 and 4 are stored, their newer columns NULL")
+    func spillFromEarlierEngines() throws {
+        try withTestSchema { (schema: TestSchema) throws in
+            try withTemporaryDirectory { (spill: String) throws in
+                let directory = try monitorDirectory(schema, count: 2)
+                let ids = directory.resolve(["m0", "m1"]).map { $0! }
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                // Lines as the earlier engines wrote them: today's line cut to their width.
+                var generator = CheckIDGenerator(instance: 0xAAAA_BBBB_CCCC_DDDD)
+                let encoder = CheckRowEncoder(engineId: "old-engine")
+                var segment: [UInt8] = []
+                for (index, width) in [16, 20].enumerated() {
+                    var line: [UInt8] = []
+                    let result = CheckResult(
+                        monitorId: "m\(index)", checkedAtMs: now - 1_000, status: .up, httpStatus: 200,
+                        totalMicros: 4_500, httpVersion: 11)
+                    encoder.append(
+                        CheckRow(checkId: generator.make(), monitorId: ids[index], result: result), to: &line)
+                    let columns = line.dropLast().split(separator: 0x09, omittingEmptySubsequences: false)
+                    #expect(columns.count == LookoutSchema.checkColumns.count)
+                    segment += Array(columns.prefix(width).joined(separator: [0x09])) + [0x0A]
+                }
+                try FileManager.default.createDirectory(atPath: spill, withIntermediateDirectories: true)
+                #expect(
+                    FileManager.default.createFile(
+                        atPath: spill + "/checks-0000000000001-aaaabbbbccccdddd-000001.copy", contents: Data(segment)))
+                let writer = try CheckWriter(
+                    configuration: configuration(schema, spill: spill), directory: directory, log: LogCollector().log)
+                #expect(writer.statistics.snapshot.spilledRows == 2)
+                writer.start()
+                let figures = writer.close()
+                #expect(figures.rowsWritten == 2 && figures.droppedRows == 0 && figures.writeErrors == 0)
+                #expect(spillFiles(spill).isEmpty)
+                #expect(
+                    try schema.count(
+                        """
+                        SELECT count(*) FROM checks
+                        WHERE engine_id = 'old-engine' AND total_ms = 4.5 AND http_status = 200
+                          AND http_version IS NULL AND tls_resumed IS NULL AND tls_issuer IS NULL AND dns_answers IS NULL
+                        """) == 2)
+            }
+        }
+    }
+
     @Test("rows on a day without a partition create it; unknown monitors are counted as dropped")
     func partitionsAndUnknownMonitors() throws {
         try withTestSchema { (schema: TestSchema) throws in

@@ -61,7 +61,7 @@ struct EndToEndTests {
         }
     }
 
-    @Test("tcp, dns and tls checks: rows with their timings, DNS answers and canonical monitor urls")
+    @Test("http, tcp, dns and tls checks: rows with their timings, HTTP version, DNS answers and canonical urls")
     func checkKindsWriteTheirColumns() throws {
         let farm = try Farm()
         defer { farm.stop() }
@@ -72,6 +72,7 @@ struct EndToEndTests {
                     #"{"id":"mx","type":"dns","name":"fixed.bench.test","recordType":"MX","server":"127.0.0.1:\#(farm.dnsPort)"}"#,
                     // The farm speaks plain HTTP: the handshake fails, the row says why.
                     #"{"id":"cert","type":"tls","host":"\#(farm.address)","port":\#(farm.httpPort)}"#,
+                    #"{"id":"web","url":"\#(farm.url("/ok"))"}"#,
                 ]
                 try (monitors.joined(separator: "\n") + "\n").write(
                     toFile: directory + "/monitors.jsonl", atomically: true, encoding: .utf8)
@@ -95,6 +96,11 @@ struct EndToEndTests {
                 #expect(try Double(value("dns_ms", of: "mx") ?? "0")! > 0)
                 #expect(try value("error_code", of: "cert") == "tls_handshake")
                 #expect(try value("tls_issuer", of: "cert") == nil)
+                #expect(try value("tls_resumed", of: "cert") == nil, "not an HTTPS check")
+                #expect(try value("http_version", of: "port") == nil)
+                #expect(try value("status", of: "web") == "UP")
+                #expect(try value("http_version", of: "web") == "1.1")
+                #expect(try value("tls_resumed", of: "web") == nil, "plain HTTP: no handshake")
                 #expect(
                     try schema.scalar("SELECT url FROM monitors WHERE external_id = 'mx'")
                         == "dns://127.0.0.1:\(farm.dnsPort)/fixed.bench.test?type=MX")

@@ -10,7 +10,8 @@ import Testing
 /// production writes them (the engine's COPY writer, then the control plane's
 /// `lookout_rollup_metrics`), so the figures `lookout-bench plan` prints for storage rest on
 /// a measurement and this test notices when a migration makes rows wider. Its figures (215 and
-/// 138 bytes here) are `Calibration.documented`'s row sizes; `capacity`'s cluster scenarios
+/// 138 bytes here; 215 both before and after migration 4, whose two columns fit the heap tuple's
+/// alignment padding) are `Calibration.documented`'s row sizes; `capacity`'s cluster scenarios
 /// measure the same way on the operator's database.
 @Suite("Row sizes (real PostgreSQL)", .enabled(if: TestDatabase.enabled, TestDatabase.skipReason))
 struct RowSizeTests {
@@ -29,14 +30,17 @@ struct RowSizeTests {
                     configuration: configuration, directory: MonitorIdDirectory(outcome.ids),
                     log: LogCollector().log)
                 writer.start()
-                // Every monitor checked every 10 s over 2 minutes, like a fleet at a 10 s interval.
+                // Every monitor checked every 10 s over 2 minutes, like a fleet at a 10 s interval:
+                // HTTP/1.1 answers, every other monitor over HTTPS with a full handshake (so
+                // http_version is set on every row and tls_resumed on half of them).
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
                 let results = (0..<checkCount).map { index in
-                    CheckResult(
+                    let https = index % 2 == 0
+                    return CheckResult(
                         monitorId: "m\(index % monitorCount)", checkedAtMs: now - Int64(checkCount - index) * 5,
-                        status: .up, httpStatus: 200, dnsMicros: 120, connectMicros: 250, tlsMicros: 0,
+                        status: .up, httpStatus: 200, dnsMicros: 120, connectMicros: 250, tlsMicros: https ? 600 : 0,
                         ttfbMicros: 900, totalMicros: Int32(1_000 + index % 700), lagMicros: 40, redirects: 0,
-                        errorCode: nil, errorMessage: nil)
+                        errorCode: nil, errorMessage: nil, httpVersion: 11, tlsResumed: https ? false : nil)
                 }
                 writer.submit(results)
                 let figures = writer.close()

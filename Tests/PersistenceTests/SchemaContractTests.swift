@@ -146,7 +146,7 @@ struct SchemaContractTests {
                 "00000000-0000-8001-8000-000000000002", "99", "2025-11-29T14:21:46.123Z", "ERROR", "0", "1.500",
                 "0.000",
                 "0.000", "0.000", "2.000", "0.250", "1", "connect_refused", "refused\\tby 127.0.0.1",
-                "2027-01-15T08:00:00.000Z", "engine-a", "\\N", "\\N", "\\N", "\\N",
+                "2027-01-15T08:00:00.000Z", "engine-a", "\\N", "\\N", "\\N", "\\N", "\\N", "\\N",
             ]
         )
         #expect(line.hasSuffix("\n"))
@@ -162,7 +162,7 @@ struct SchemaContractTests {
             ),
             to: &nulls
         )
-        #expect(String(decoding: nulls, as: UTF8.self).hasSuffix("\t\\N\t\\N\t\\N\t\\N\n"))
+        #expect(String(decoding: nulls, as: UTF8.self).hasSuffix("\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\n"))
         var findings: [UInt8] = []
         CheckRowEncoder(engineId: nil).append(
             CheckRow(
@@ -178,6 +178,23 @@ struct SchemaContractTests {
         )
         #expect(
             String(decoding: findings, as: UTF8.self).hasSuffix(
-                "\tCN=Test CA\tTLSv1.3\tTLS_AES_128_GCM_SHA256\t[\"10 mail.example.com\",\"say \\\\\"hi\\\\\"\"]\n"))
+                "\tCN=Test CA\tTLSv1.3\tTLS_AES_128_GCM_SHA256\t[\"10 mail.example.com\",\"say \\\\\"hi\\\\\"\"]\t\\N\t\\N\n"
+            ))
+        // http_version and tls_resumed: the results file's spelling, and COPY's t / f.
+        for (version, resumed, suffix) in [
+            (UInt8(11), Bool?.none, "\t1.1\t\\N\n"), (20, true, "\t2\tt\n"), (11, false, "\t1.1\tf\n"),
+            (0, nil, "\t\\N\t\\N\n"),
+        ] {
+            var line: [UInt8] = []
+            CheckRowEncoder(engineId: nil).append(
+                CheckRow(
+                    checkId: CheckID(instance: 1, sequence: 5), monitorId: 1,
+                    result: CheckResult(
+                        monitorId: "x", checkedAtMs: 0, status: .up, httpVersion: version, tlsResumed: resumed)),
+                to: &line)
+            #expect(
+                String(decoding: line, as: UTF8.self).hasSuffix("\\N\t\\N" + suffix),
+                "\(version) \(String(describing: resumed))")
+        }
     }
 }

@@ -40,22 +40,29 @@ struct SpillDirectoryTests {
         }
     }
 
-    @Test("a line spilled before migration 3 (16 columns) gets its four new columns as NULL")
-    func linesFromBeforeMigration3() throws {
+    @Test("lines spilled before migration 3 (16 columns) and 4 (20) get the newer columns as NULL")
+    func linesFromEarlierEngines() throws {
         try withTemporaryDirectory { (path: String) throws in
             let spill = try SpillDirectory(path: path + "/spill", instance: "aaaa", segmentRows: 100)
-            let old = (["old", "1", "2026-01-02T00:00:00.000Z", "UP"] + Array(repeating: "0", count: 12))
-                .joined(separator: "\t")
-            let new = (["new", "1", "2026-01-02T00:00:00.000Z", "UP"] + Array(repeating: "0", count: 16))
-                .joined(separator: "\t")
-            try spill.append(Array((old + "\n" + new + "\n").utf8), rows: 2)
+            func line(_ id: String, columns: Int) -> String {
+                (["\(id)", "1", "2026-01-02T00:00:00.000Z", "UP"] + Array(repeating: "0", count: columns - 4))
+                    .joined(separator: "\t")
+            }
+            let current = LookoutSchema.checkColumns.count
+            #expect(current == 22)
+            let written = [line("m2", columns: 16), line("m3", columns: 20), line("now", columns: current)]
+            try spill.append(Array((written.joined(separator: "\n") + "\n").utf8), rows: 3)
             let chunk = try #require(try spill.loadChunk(maxRows: 10))
             let read = String(decoding: chunk.bytes, as: UTF8.self).split(separator: "\n").map {
                 $0.split(separator: "\t", omittingEmptySubsequences: false)
             }
-            #expect(read.map(\.count) == [LookoutSchema.checkColumns.count, LookoutSchema.checkColumns.count])
-            #expect(read[0].suffix(4).allSatisfy { $0 == "\\N" })
-            #expect(read[1].suffix(4).allSatisfy { $0 == "0" })
+            #expect(read.map(\.count) == [current, current, current])
+            #expect(read.map { $0[0] } == ["m2", "m3", "now"])
+            #expect(read[0].prefix(16).suffix(12).allSatisfy { $0 == "0" })
+            #expect(read[0].suffix(current - 16).allSatisfy { $0 == "\\N" })
+            #expect(read[1].prefix(20).suffix(16).allSatisfy { $0 == "0" })
+            #expect(read[1].suffix(current - 20).allSatisfy { $0 == "\\N" })
+            #expect(read[2].suffix(current - 4).allSatisfy { $0 == "0" }, "a current line is left as it is")
         }
     }
 

@@ -109,6 +109,11 @@ struct JSONOutput {
         bytes.append(contentsOf: (value ? "true" : "false").utf8)
     }
 
+    /// `true`, `false` or `null`.
+    mutating func bool(_ value: Bool?) {
+        if let value { bool(value) } else { null() }
+    }
+
     mutating func null() {
         beginValue()
         bytes.append(contentsOf: "null".utf8)
@@ -404,6 +409,8 @@ extension CheckRecord: JSONOutputWritable {
         output.string(errorMessage)
         output.key("httpStatus")
         output.integer(httpStatus)
+        output.key("httpVersion")
+        output.string(httpVersion)
         output.key("lagMs")
         output.number(lagMs)
         output.key("monitorId")
@@ -420,6 +427,8 @@ extension CheckRecord: JSONOutputWritable {
         output.number(tlsMs)
         output.key("tlsProtocol")
         output.string(tlsProtocol)
+        output.key("tlsResumed")
+        output.bool(tlsResumed)
         output.key("totalMs")
         output.number(totalMs)
         output.key("ttfbMs")

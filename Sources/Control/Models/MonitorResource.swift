@@ -107,11 +107,17 @@ struct CheckRecord: Sendable, Equatable, Codable, ResponseEncodable {
     var tlsCipher: String? = nil
     /// `dns` checks: the answers (`checks.dns_answers`).
     var dnsAnswers: [String]? = nil
+    /// HTTP checks: the version of the final answer, `"1.1"`, `"2"` (`checks.http_version`); nil
+    /// when there was no answer, for the other kinds and for checks stored before migration 4.
+    var httpVersion: String? = nil
+    /// HTTPS checks: whether the final hop resumed a TLS session (`checks.tls_resumed`); nil
+    /// without a completed handshake.
+    var tlsResumed: Bool? = nil
 
     enum CodingKeys: String, CodingKey {
         case checkId, monitorId, checkedAt, status, httpStatus, dnsMs, connectMs, tlsMs, ttfbMs, totalMs, lagMs
         case redirects, errorCode, errorMessage, certExpiresAt, engineId, tlsIssuer, tlsProtocol, tlsCipher
-        case dnsAnswers
+        case dnsAnswers, httpVersion, tlsResumed
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -136,6 +142,8 @@ struct CheckRecord: Sendable, Equatable, Codable, ResponseEncodable {
         try container.encode(tlsProtocol, forKey: .tlsProtocol)
         try container.encode(tlsCipher, forKey: .tlsCipher)
         try container.encode(dnsAnswers, forKey: .dnsAnswers)
+        try container.encode(httpVersion, forKey: .httpVersion)
+        try container.encode(tlsResumed, forKey: .tlsResumed)
     }
 }
 

@@ -100,7 +100,8 @@ struct LiveResultsScanner {
         mutating func object() -> Result? {
             guard take(UInt8(ascii: "{")) else { return nil }
             var result = Result(monitorId: nil, checkedAtMs: nil, members: [])
-            result.members.reserveCapacity(14)
+            // An HTTP line has 15 members besides monitorId, a tls line 18.
+            result.members.reserveCapacity(18)
             skipWhitespace()
             if take(UInt8(ascii: "}")) { return result }
             while true {

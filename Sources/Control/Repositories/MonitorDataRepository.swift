@@ -174,43 +174,14 @@ struct MonitorDataRepository: Sendable {
         Double(value.description) ?? Double(value)
     }
 
-    /// `checks.dns_answers` (a jsonb array of strings, read as text).
-    static func answers(fromJSON text: String) -> [String]? {
-        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String]
-    }
-
     private static let checkColumns = """
-        SELECT c.check_id::text AS check_id, c.checked_at, c.status, c.http_status, c.dns_ms, c.connect_ms,
-               c.tls_ms, c.ttfb_ms, c.total_ms, c.lag_ms, c.redirects, c.error_code, c.error_message,
-               c.cert_expires_at, c.engine_id, c.tls_issuer, c.tls_protocol, c.tls_cipher,
-               c.dns_answers::text AS dns_answers, \(TimeKeyCursor.position(of: "c.checked_at")) AS position
+        SELECT \(CheckRecord.selectList(of: "c")), \(TimeKeyCursor.position(of: "c.checked_at")) AS position
         """
 
     private static func check(_ row: PostgresRow, monitorId: Int64) throws -> (CheckRecord, TimeKeyCursor) {
         let cells = row.makeRandomAccess()
         let checkId = try cells["check_id"].decode(String.self)
-        let record = try CheckRecord(
-            checkId: checkId,
-            monitorId: monitorId,
-            checkedAt: cells["checked_at"].decode(Date.self),
-            status: cells["status"].decode(String.self),
-            httpStatus: cells["http_status"].decode(Int.self),
-            dnsMs: Self.decimal(cells["dns_ms"].decode(Float.self)),
-            connectMs: Self.decimal(cells["connect_ms"].decode(Float.self)),
-            tlsMs: Self.decimal(cells["tls_ms"].decode(Float.self)),
-            ttfbMs: Self.decimal(cells["ttfb_ms"].decode(Float.self)),
-            totalMs: Self.decimal(cells["total_ms"].decode(Float.self)),
-            lagMs: Self.decimal(cells["lag_ms"].decode(Float.self)),
-            redirects: cells["redirects"].decode(Int.self),
-            errorCode: cells["error_code"].decode(String?.self),
-            errorMessage: cells["error_message"].decode(String?.self),
-            certExpiresAt: cells["cert_expires_at"].decode(Date?.self),
-            engineId: cells["engine_id"].decode(String?.self),
-            tlsIssuer: cells["tls_issuer"].decode(String?.self),
-            tlsProtocol: cells["tls_protocol"].decode(String?.self),
-            tlsCipher: cells["tls_cipher"].decode(String?.self),
-            dnsAnswers: cells["dns_answers"].decode(String?.self).flatMap(Self.answers(fromJSON:))
-        )
+        let record = try CheckRecord(cells: cells, checkId: checkId, monitorId: monitorId)
         return (record, TimeKeyCursor(microseconds: try cells["position"].decode(Int64.self), key: checkId))
     }
 }

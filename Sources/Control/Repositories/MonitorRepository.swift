@@ -28,9 +28,7 @@ struct MonitorRepository: Sendable {
                coalesce(s.state, 'UNKNOWN') AS state, coalesce(s.flapping, false) AS flapping,
                ARRAY(SELECT mc.channel_id FROM monitor_notification_channels mc
                      WHERE mc.monitor_id = m.id ORDER BY mc.channel_id) AS channel_ids,
-               lc.check_id::text AS check_id, lc.checked_at, lc.status AS check_status, lc.http_status,
-               lc.dns_ms, lc.connect_ms, lc.tls_ms, lc.ttfb_ms, lc.total_ms, lc.lag_ms, lc.redirects,
-               lc.error_code, lc.error_message, lc.cert_expires_at, lc.engine_id
+               \(CheckRecord.selectList(of: "lc"))
         FROM monitors m
         LEFT JOIN monitor_states s ON s.monitor_id = m.id
         LEFT JOIN LATERAL (
@@ -322,24 +320,7 @@ struct MonitorRepository: Sendable {
         let id = try cells["id"].decode(Int64.self)
         var lastCheck: CheckRecord?
         if let checkId = try cells["check_id"].decode(String?.self) {
-            lastCheck = try CheckRecord(
-                checkId: checkId,
-                monitorId: id,
-                checkedAt: cells["checked_at"].decode(Date.self),
-                status: cells["check_status"].decode(String.self),
-                httpStatus: cells["http_status"].decode(Int.self),
-                dnsMs: Double(cells["dns_ms"].decode(Float.self)),
-                connectMs: Double(cells["connect_ms"].decode(Float.self)),
-                tlsMs: Double(cells["tls_ms"].decode(Float.self)),
-                ttfbMs: Double(cells["ttfb_ms"].decode(Float.self)),
-                totalMs: Double(cells["total_ms"].decode(Float.self)),
-                lagMs: Double(cells["lag_ms"].decode(Float.self)),
-                redirects: cells["redirects"].decode(Int.self),
-                errorCode: cells["error_code"].decode(String?.self),
-                errorMessage: cells["error_message"].decode(String?.self),
-                certExpiresAt: cells["cert_expires_at"].decode(Date?.self),
-                engineId: cells["engine_id"].decode(String?.self)
-            )
+            lastCheck = try CheckRecord(cells: cells, checkId: checkId, monitorId: id)
         }
         let monitor: Monitor
         do { monitor = try definitions.monitor(id: id, stored: record) } catch {

@@ -28,6 +28,7 @@ public enum LookoutSchema {
         SchemaMigration(version: 1, name: "initial", sql: Migration0001Initial.sql),
         SchemaMigration(version: 2, name: "control_plane", sql: Migration0002ControlPlane.sql),
         SchemaMigration(version: 3, name: "check_kinds", sql: Migration0003CheckKinds.sql),
+        SchemaMigration(version: 4, name: "http_version_tls_resumed", sql: Migration0004HTTPVersionTLSResumed.sql),
     ]
 
     /// The version a fully migrated database has.
@@ -47,7 +48,7 @@ public enum LookoutSchema {
     public static let checkColumns: [String] = [
         "check_id", "monitor_id", "checked_at", "status", "http_status", "dns_ms", "connect_ms", "tls_ms",
         "ttfb_ms", "total_ms", "lag_ms", "redirects", "error_code", "error_message", "cert_expires_at",
-        "engine_id", "tls_issuer", "tls_protocol", "tls_cipher", "dns_answers",
+        "engine_id", "tls_issuer", "tls_protocol", "tls_cipher", "dns_answers", "http_version", "tls_resumed",
     ]
 
     /// Owner of monitors loaded by a standalone engine (`--owner` default).

@@ -175,6 +175,14 @@ struct CheckRowEncoder {
         CopyText.appendOptional(details?.tlsCipher, to: &bytes)
         bytes.append(0x09)
         CopyText.appendOptional(details?.dnsAnswersJSON, to: &bytes)
+        bytes.append(0x09)
+        CopyText.appendOptional(result.httpVersionName, to: &bytes)
+        bytes.append(0x09)
+        switch result.tlsResumed {
+        case .some(true): bytes.append(UInt8(ascii: "t"))
+        case .some(false): bytes.append(UInt8(ascii: "f"))
+        case .none: CopyText.appendStatic(CopyText.null, to: &bytes)
+        }
         bytes.append(0x0A)
     }
 
@@ -204,7 +212,8 @@ struct CheckRowEncoder {
 /// memory batches: the server skips parsing text (timestamps, UUIDs, floats), which costs it
 /// several µs per row in text format. Column order and types are those of `checks`
 /// (`LookoutSchema.checkColumns`): uuid, int8, timestamptz, text, int2, 6 × float4, int2,
-/// text, text, timestamptz, text, then text × 3 and jsonb (migration 3). The spill file stays in text format (`CheckRowEncoder`).
+/// text, text, timestamptz, text, then text × 3 and jsonb (migration 3), text and bool
+/// (migration 4). The spill file stays in text format (`CheckRowEncoder`).
 struct CheckRowBinaryEncoder {
     private let engineIdBytes: [UInt8]?
 
@@ -263,6 +272,13 @@ struct CheckRowBinaryEncoder {
         if let answers = details?.dnsAnswersJSON {
             // jsonb's binary form: a version byte (1), then the JSON text.
             Self.text("\u{1}" + answers, &bytes)
+        } else {
+            Self.int32(-1, &bytes)
+        }
+        Self.text(result.httpVersionName, &bytes)
+        if let resumed = result.tlsResumed {
+            Self.int32(1, &bytes)
+            bytes.append(resumed ? 1 : 0)
         } else {
             Self.int32(-1, &bytes)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import LookoutCore
 
 #if canImport(Glibc)
 import Glibc
@@ -15,7 +16,8 @@ struct SpillError: Error, CustomStringConvertible, Sendable {
 ///
 /// Format: segment files `checks-<epoch ms>-<instance>-<seq>.copy`, each a run of COPY text
 /// lines exactly as the writer sends them (check id included, so a replay is idempotent). Names
-/// sort oldest first. A writer appends only to its own current segment, holding an exclusive
+/// sort oldest first. A line carries no version mark: its width says which schema it was written
+/// for (`earlierLineWidths`), so segments left by an older engine still drain. A writer appends only to its own current segment, holding an exclusive
 /// `flock` on it; a segment is drained by whoever can take its lock, read whole, written in
 /// chunks, and deleted once every chunk is committed. A process that dies releases its locks, so
 /// another engine sharing the directory (or the next start) drains what it left; a segment
@@ -151,10 +153,20 @@ final class SpillDirectory {
         if appendSegment!.rows >= segmentRows { sealAppendSegment() }
     }
 
-    /// Columns of a spill line written before migration 3 added `tls_issuer`, `tls_protocol`,
-    /// `tls_cipher` and `dns_answers` (a spill directory may outlive an upgrade).
-    static let columnsBeforeMigration3 = 16
-    static let migration3Nulls: [UInt8] = Array("\t\\N\t\\N\t\\N\t\\N".utf8)
+    /// The width of a spill line tells which engine wrote it (a spill directory may outlive an
+    /// upgrade, and columns are only ever added at the end): 16 columns before migration 3 added
+    /// `tls_issuer`, `tls_protocol`, `tls_cipher` and `dns_answers`, 20 before migration 4 added
+    /// `http_version` and `tls_resumed`. Such a line is completed with NULLs for the columns it
+    /// predates; a line of any other width goes to COPY as it is (and fails there, loudly).
+    static let earlierLineWidths = [16, 20]
+    /// What completes a line of each earlier width: one `\t\N` per column it lacks.
+    static let nullsByWidth: [Int: [UInt8]] = Dictionary(
+        uniqueKeysWithValues: earlierLineWidths.map { width in
+            (
+                width,
+                Array(repeating: Array("\t\\N".utf8), count: LookoutSchema.checkColumns.count - width).flatMap { $0 }
+            )
+        })
 
     /// The next chunk of at most `maxRows` rows, oldest segment first; nil when nothing is left.
     func loadChunk(maxRows: Int) throws(SpillError) -> Chunk? {
@@ -181,8 +193,8 @@ final class SpillDirectory {
                     let line = UnsafeRawBufferPointer(rebasing: buffer[lineStart..<index])
                     if let day = CheckRowEncoder.day(ofLine: line) { days.insert(day) }
                     bytes.append(contentsOf: line)
-                    // A line spilled before migration 3 lacks its last four columns: NULL them.
-                    if tabs == Self.columnsBeforeMigration3 - 1 { bytes.append(contentsOf: Self.migration3Nulls) }
+                    // A line an earlier engine spilled lacks the newer columns: NULL them.
+                    if let nulls = Self.nullsByWidth[tabs + 1] { bytes.append(contentsOf: nulls) }
                     bytes.append(0x0A)
                     rows += 1
                     tabs = 0

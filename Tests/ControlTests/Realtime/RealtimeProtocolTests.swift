@@ -211,9 +211,47 @@ struct RealtimeProtocolTests {
             CheckResult(
                 monitorId: "42", checkedAtMs: 1_700_000_000_123, status: .down, httpStatus: 503, totalMicros: 1_500,
                 errorCode: .statusMismatch, errorMessage: "HTTP 503, \"expected\" any 2xx"),
-            CheckResult(monitorId: "7", checkedAtMs: 1_700_000_000_456, status: .up, httpStatus: 200),
+            CheckResult(monitorId: "7", checkedAtMs: 1_700_000_000_456, status: .up, httpStatus: 200, httpVersion: 11),
             CheckResult(monitorId: "file-id", checkedAtMs: 1_700_000_000_789, status: .up, httpStatus: 200),
         ]
+    }
+
+    /// An HTTPS check that resumed its session, a `tls` check and a `dns` check: every optional
+    /// member of a results line is set in one of them.
+    static func detailedResults() -> [CheckResult] {
+        [
+            CheckResult(
+                monitorId: "11", checkedAtMs: 1_700_000_001_000, status: .up, httpStatus: 200, tlsMicros: 2_000,
+                certExpiresAt: 1_900_000_000, httpVersion: 20, tlsResumed: true),
+            CheckResult(
+                monitorId: "12", checkedAtMs: 1_700_000_002_000, status: .up, connectMicros: 300, tlsMicros: 1_200,
+                certExpiresAt: 1_900_000_000,
+                details: CheckDetails(
+                    tlsIssuer: "CN=Lookout Test CA,O=Lookout \"QA\"", tlsProtocol: "TLSv1.3",
+                    tlsCipher: "TLS_AES_256_GCM_SHA384")),
+            CheckResult(
+                monitorId: "13", checkedAtMs: 1_700_000_003_000, status: .up, dnsMicros: 800,
+                details: CheckDetails(dnsAnswers: ["10 mail.example.com", "v=spf1 [\"-all\"]"])),
+        ]
+    }
+
+    /// The member names of a scanned result, in order (`"name":value` ranges).
+    static func memberNames(_ result: LiveResultsScanner.Result, in payload: [UInt8]) -> [String] {
+        result.members.map { range in
+            let member = payload[range]
+            let end = member.dropFirst().firstIndex(of: UInt8(ascii: "\"")) ?? member.endIndex
+            return String(decoding: payload[(range.lowerBound + 1)..<end], as: UTF8.self)
+        }
+    }
+
+    /// The members of each object of the engine's message, parsed by Foundation (monitorId aside).
+    static func expectedNames(_ results: [CheckResult]) throws -> [Set<String>] {
+        try results.map { result in
+            var line = ResultLineEncoder()
+            line.append(result)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.bytes)) as? [String: Any])
+            return Set(object.keys).subtracting(["monitorId"])
+        }
     }
 
     @Test("the scanner finds each result, its monitor id and checkedAt in an engine's live message")
@@ -224,7 +262,13 @@ struct RealtimeProtocolTests {
         #expect(scanned.count == 3)
         #expect(scanned.map(\.monitorId) == [42, 7, nil])
         #expect(scanned.map(\.checkedAtMs) == [1_700_000_000_123, 1_700_000_000_456, 1_700_000_000_789])
-        #expect(scanned[0].members.count == 15, "every field of a results line but monitorId")
+        // Every member of each results line but monitorId, each once, whatever the line holds.
+        let expected = try Self.expectedNames(Self.results())
+        for (index, result) in scanned.enumerated() {
+            let names = Self.memberNames(result, in: payload)
+            #expect(Set(names) == expected[index] && names.count == expected[index].count, "\(names)")
+            #expect(names.contains("httpVersion") && names.contains("tlsResumed"))
+        }
         #expect(LiveResultsScanner.scan(Array("[]".utf8))?.isEmpty == true)
         #expect(
             LiveResultsScanner.scan(Array(" [ {\"monitorId\":\"5\",\"x\":[1,{\"y\":\"]\"}]} ] ".utf8))?.first?.monitorId
@@ -255,7 +299,7 @@ struct RealtimeProtocolTests {
         #expect(object["statusChange"] as? [String: String] == ["from": "UP", "to": "DOWN"])
         // Every field of the results file is there.
         for field in [
-            "dnsMs", "connectMs", "tlsMs", "ttfbMs", "lagMs", "redirects", "certExpiresAt",
+            "dnsMs", "connectMs", "tlsMs", "ttfbMs", "lagMs", "redirects", "certExpiresAt", "httpVersion", "tlsResumed",
         ] {
             #expect(object.keys.contains(field), "\(field)")
         }
@@ -269,6 +313,42 @@ struct RealtimeProtocolTests {
             #expect(text.components(separatedBy: "\"status\":").count == 2, "\(text)")
             #expect(text.components(separatedBy: "\"checkStatus\":").count == 2, "\(text)")
         }
+    }
+
+    @Test("check:update carries httpVersion, tlsResumed and the tls and dns findings of the results file")
+    func checkUpdateCarriesDetails() throws {
+        var encoder = LiveResultsEncoder()
+        let results = Self.detailedResults()
+        let payload = encoder.encode(results[...])
+        let scanned = try #require(LiveResultsScanner.scan(payload))
+        #expect(scanned.map(\.monitorId) == [11, 12, 13])
+        let expected = try Self.expectedNames(results)
+        #expect(expected[1].isSuperset(of: ["tlsIssuer", "tlsProtocol", "tlsCipher"]))
+        #expect(expected[2].contains("dnsAnswers"))
+        var updates: [[String: Any]] = []
+        for (index, result) in scanned.enumerated() {
+            #expect(Set(Self.memberNames(result, in: payload)) == expected[index])
+            let data = LiveResultsScanner.checkUpdate(
+                result, monitorId: result.monitorId ?? 0, payload: payload, monitorName: "m", status: .up, change: nil)
+            let object = try #require(Self.json(data) as? [String: Any])
+            // The results-file members (status renamed checkStatus) plus monitorId, monitorName, status.
+            let members = expected[index].subtracting(["status"]).union([
+                "checkStatus", "monitorId", "monitorName", "status",
+            ])
+            #expect(Set(object.keys) == members)
+            updates.append(object)
+        }
+        #expect(updates[0]["httpVersion"] as? String == "2")
+        #expect(updates[0]["tlsResumed"] as? Bool == true)
+        #expect(updates[0]["tlsIssuer"] == nil)
+        #expect(updates[1]["httpVersion"] is NSNull && updates[1]["tlsResumed"] is NSNull)
+        #expect(updates[1]["tlsIssuer"] as? String == "CN=Lookout Test CA,O=Lookout \"QA\"")
+        #expect(updates[1]["tlsProtocol"] as? String == "TLSv1.3")
+        #expect(updates[1]["tlsCipher"] as? String == "TLS_AES_256_GCM_SHA384")
+        #expect(updates[1]["certExpiresAt"] as? String == "2030-03-17T17:46:40.000Z")
+        #expect(updates[2]["dnsAnswers"] as? [String] == ["10 mail.example.com", "v=spf1 [\"-all\"]"])
+        #expect(updates[2]["dnsMs"] as? Double == 0.8)
+        #expect(updates[2]["checkStatus"] as? String == "UP")
     }
 
     @Test("a live state update round-trips through its JSON")
