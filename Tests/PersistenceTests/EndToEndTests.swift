@@ -111,6 +111,51 @@ struct EndToEndTests {
         }
     }
 
+    @Test("HTTPS checks: tls_resumed is false after a full handshake and true when tlsSessionReuse resumed")
+    func httpsChecksStoreResumption() throws {
+        let farm = try Farm(https: true)
+        defer { farm.stop() }
+        let port = try #require(farm.httpsPort)
+        let caFile = try #require(farm.caFile)
+        try withTestSchema(migrated: false) { (schema: TestSchema) throws in
+            try withTemporaryDirectory { (directory: String) throws in
+                let url = "https://\(farm.address):\(port)/ok"
+                let monitors = [
+                    #"{"id":"full","url":"\#(url)","intervalSeconds":0.2}"#,
+                    #"{"id":"reuse","url":"\#(url)","intervalSeconds":0.2,"tlsSessionReuse":true}"#,
+                ]
+                try (monitors.joined(separator: "\n") + "\n").write(
+                    toFile: directory + "/monitors.jsonl", atomically: true, encoding: .utf8)
+                let run = try Run.run(
+                    "lookout-engine",
+                    [
+                        "--monitors", "monitors.jsonl", "--database", schema.url, "--duration", "1.5",
+                        "--allow-private-targets", "--ca-file", caFile, "--loops", "1", "--spill-dir", "spill",
+                    ],
+                    in: directory
+                )
+                #expect(run.status == 0, "\(run.standardError)")
+                func rows(of id: String, where condition: String) throws -> Int {
+                    try schema.count(
+                        """
+                        SELECT count(*) FROM checks c JOIN monitors m ON m.id = c.monitor_id
+                        WHERE m.external_id = '\(id)' AND \(condition)
+                        """)
+                }
+                let full = try rows(of: "full", where: "true")
+                let reuse = try rows(of: "reuse", where: "true")
+                #expect(full >= 4 && reuse >= 4, "\(full) and \(reuse) checks")
+                #expect(
+                    try rows(of: "full", where: "status = 'UP' AND http_version = '1.1' AND tls_resumed = false")
+                        == full)
+                #expect(try rows(of: "reuse", where: "status = 'UP' AND http_version = '1.1'") == reuse)
+                // The first check of the reusing monitor has no session to resume yet.
+                #expect(try rows(of: "reuse", where: "tls_resumed") >= reuse - 1)
+                #expect(try rows(of: "reuse", where: "tls_resumed IS NULL") == 0)
+            }
+        }
+    }
+
     @Test("PostgreSQL away for seconds mid-run: rows spill, drain, and every check is stored once")
     func databaseAwayMidRun() throws {
         let base = try TestDatabase.url()

@@ -10,13 +10,18 @@ final class Farm {
     let httpPort: Int
     let dnsPort: Int
     let address: String
+    /// With `https: true`: the HTTPS port and the certificate to give the engine (`--ca-file`).
+    let httpsPort: Int?
+    let caFile: String?
     private let process: Process
     private let input: Pipe
 
-    init() throws {
+    init(https: Bool = false) throws {
         process = Process()
         process.executableURL = try Binaries.url(of: "lookout-bench")
-        process.arguments = ["farm", "--http-port", "0", "--dns-port", "0", "--exit-on-stdin-eof"]
+        process.arguments =
+            ["farm", "--http-port", "0", "--dns-port", "0", "--exit-on-stdin-eof"]
+            + (https ? ["--https-port", "0"] : [])
         input = Pipe()
         let output = Pipe()
         process.standardInput = input
@@ -35,6 +40,12 @@ final class Farm {
         httpPort = port
         dnsPort = dns
         address = first
+        httpsPort = object["httpsPort"] as? Int
+        caFile = object["caFile"] as? String
+        if https && (httpsPort == nil || caFile == nil) {
+            process.terminate()
+            throw Binaries.NotFound(description: "lookout-bench farm printed no httpsPort and caFile: \(line)")
+        }
     }
 
     func url(_ path: String) -> String { "http://\(address):\(httpPort)\(path)" }
