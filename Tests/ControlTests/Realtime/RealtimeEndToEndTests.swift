@@ -127,6 +127,9 @@ struct RealtimeEndToEndTests {
                 #expect(data["monitorId"] as? Int == Int(monitorId), "\(name): \(data)")
                 #expect(data["monitorName"] as? String == "Checkout")
                 #expect(["UP", "DOWN", "UNKNOWN"].contains(data["status"] as? String ?? ""))
+                // The engine's measurement reaches the client: the receiver answers HTTP/1.1, no TLS.
+                #expect(data["httpVersion"] as? String == "1.1", "\(name): \(data)")
+                #expect(data["tlsResumed"] is NSNull, "\(name): \(data)")
                 let checkedAt = try #require(
                     RFC3339.parseEpochMilliseconds(data["checkedAt"] as? String ?? ""), "\(name): \(data)")
                 let delay = receivedAt - Double(checkedAt) / 1000
@@ -237,6 +240,60 @@ struct RealtimeEndToEndTests {
         #expect(median(during) < max(0.5, base * 3), "p50 before \(base) s, during the flood \(median(during)) s")
         #expect(median(after) < max(0.5, base * 3), "p50 before \(base) s, after \(median(after)) s")
         #expect(control.isRunning)
+    }
+
+    @Test("tls and dns findings, httpVersion and tlsResumed published on Redis reach a /ws client unchanged")
+    func findingsReachClients() async throws {
+        let python = try RealtimeClients.python()
+        let schema = try TestSchema()
+        defer { schema.drop() }
+        let directory = try ControlEndToEndTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let prefix = RedisTest.uniquePrefix("findings")
+        let (control, api) = try Self.startControl(
+            schema: schema, prefix: prefix, directory: directory, name: "control-findings")
+        defer { control.stop() }
+        try await api.waitUntilReady(control)
+        let token = try await api.register("findings-\(UInt32.random(in: 0...UInt32.max))@example.com")
+        let monitor = try await api.request(
+            .post, "/api/v1/monitors", token: token,
+            json: ["name": "findings", "url": "http://127.0.0.1:9/", "paused": true])
+        let monitorId = try #require(monitor.object.int64("id"))
+        let reader = try FixtureProcess(
+            script: "realtime_client.py",
+            arguments: [
+                "--mode", "ws", "--url", "http://127.0.0.1:\(api.port)", "--token", token, "--monitor",
+                String(monitorId),
+            ],
+            interpreter: python)
+        defer { reader.stop() }
+        let publisher = try await LivePublisher(prefix: prefix)
+        defer { publisher.shutdown() }
+
+        let now = Int64(LivePublisher.now() * 1000)
+        try await publisher.publish([
+            CheckResult(
+                monitorId: String(monitorId), checkedAtMs: now, status: .up, httpStatus: 200, tlsMicros: 400,
+                httpVersion: 20, tlsResumed: true),
+            CheckResult(
+                monitorId: String(monitorId), checkedAtMs: now + 1, status: .up, tlsMicros: 1_200,
+                details: CheckDetails(
+                    tlsIssuer: "CN=Lookout Test CA", tlsProtocol: "TLSv1.3", tlsCipher: "TLS_AES_256_GCM_SHA384")),
+            CheckResult(
+                monitorId: String(monitorId), checkedAtMs: now + 2, status: .up, dnsMicros: 700,
+                details: CheckDetails(dnsAnswers: ["10 mail.example.com", "20 backup.example.com"])),
+        ])
+        let arrived = await waitFor(.seconds(10)) { RealtimeClients.updates(reader, "check:update").count >= 3 }
+        let updates = RealtimeClients.updates(reader, "check:update")
+        try #require(arrived, "\(updates.count) of 3 check:update; control: \(control.standardError.suffix(1500))")
+        #expect(updates[0]["httpVersion"] as? String == "2" && updates[0]["tlsResumed"] as? Bool == true)
+        #expect(updates[1]["tlsIssuer"] as? String == "CN=Lookout Test CA")
+        #expect(updates[1]["tlsProtocol"] as? String == "TLSv1.3")
+        #expect(updates[1]["tlsCipher"] as? String == "TLS_AES_256_GCM_SHA384")
+        #expect(updates[1]["httpVersion"] is NSNull && updates[1]["tlsResumed"] is NSNull)
+        #expect(updates[2]["dnsAnswers"] as? [String] == ["10 mail.example.com", "20 backup.example.com"])
+        #expect(
+            updates.allSatisfy { $0["monitorId"] as? Int == Int(monitorId) && $0["checkStatus"] as? String == "UP" })
     }
 
     @Test("plain HTTP to the WebSocket paths: Socket.IO long-polling is refused in Engine.IO's error shape")
