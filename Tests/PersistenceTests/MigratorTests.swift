@@ -65,6 +65,49 @@ struct MigratorTests {
         }
     }
 
+    @Test("migration 4 on a database with checks: stored rows read NULL, the writer fills the new columns")
+    func migration4KeepsStoredChecks() throws {
+        try withTestSchema(migrated: false) { (schema: TestSchema) throws in
+            let before = try Migrator(migrations: Array(LookoutSchema.migrations.prefix(3))).migrate(
+                try schema.connect())
+            #expect(before.currentVersion == 3)
+            try withTemporaryDirectory { (spill: String) throws in
+                let outcome = try MonitorImporter().importMonitors(
+                    [Monitor(id: "m", url: "http://127.0.0.1:9/")], ownerEmail: "upgrade@example.com",
+                    connection: try schema.connect())
+                let monitorId = try #require(outcome.ids["m"])
+                _ = try schema.scalar("SELECT lookout_ensure_check_partitions()")
+                _ = try schema.scalar(
+                    """
+                    INSERT INTO checks (check_id, monitor_id, checked_at, status, total_ms)
+                    VALUES (gen_random_uuid(), $1::int8, now() - interval '1 minute', 'UP', 3) RETURNING 1
+                    """, [String(monitorId)])
+                let after = try Migrator().migrate(try schema.connect())
+                #expect(after.applied == [4] && after.currentVersion == 4)
+                #expect(
+                    try schema.scalar("SELECT name FROM schema_migrations WHERE version = 4")
+                        == "http_version_tls_resumed")
+                #expect(
+                    try schema.count("SELECT count(*) FROM checks WHERE http_version IS NULL AND tls_resumed IS NULL")
+                        == 1)
+
+                var configuration = CheckWriter.Configuration(databaseURL: schema.url)
+                configuration.spillDirectory = spill
+                let writer = try CheckWriter(
+                    configuration: configuration, directory: MonitorIdDirectory(outcome.ids), log: LogCollector().log)
+                writer.start()
+                writer.submit([
+                    CheckResult(
+                        monitorId: "m", checkedAtMs: Int64(Date().timeIntervalSince1970 * 1000), status: .up,
+                        httpStatus: 200, httpVersion: 20, tlsResumed: false)
+                ])
+                #expect(writer.close().rowsWritten == 1)
+                #expect(
+                    try schema.count("SELECT count(*) FROM checks WHERE http_version = '2' AND NOT tls_resumed") == 1)
+            }
+        }
+    }
+
     @Test("a migration that fails leaves nothing behind and names itself")
     func failedMigrationRollsBack() throws {
         try withTestSchema(migrated: false) { (schema: TestSchema) throws in
