@@ -76,8 +76,8 @@ public struct CheckResult: Sendable, Equatable {
 
 extension CheckResult {
     /// `httpVersion` as every output spells it: `"1.0"`, `"1.1"`, `"2"`, `"3"`, any other as
-    /// `major.minor`; nil when unknown (0). The results
-    /// file's hand-written encoder inlines the common spellings and its tests hold it to this one.
+    /// `major.minor`; nil when unknown (0). The results file's hand-written encoder inlines the
+    /// common spellings (no String on its hot path) and its tests hold it to this one.
     public var httpVersionName: String? {
         switch httpVersion {
         case 0: nil
