@@ -203,6 +203,8 @@ class Scenario:
             assert all(not c["disabled"] for c in state["visible"]), f"{kind}: a shown control is disabled"
             assert all(c["disabled"] for c in state["hidden"]), f"{kind}: a hidden control can be reached"
             assert d.switch_to.active_element.get_attribute("value") == kind, "focus left the kind picker"
+            if kind == "tls":
+                assert self.find("#mf-port").get_attribute("value") == "443", "TLS does not offer port 443"
         print("  every kind shows its own fields, labelled; hidden ones are disabled", flush=True)
 
         step("the form in a phone-sized window: one column, nothing wider than the screen")
@@ -216,6 +218,7 @@ class Scenario:
                 "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];")
             assert overflow[0] <= overflow[1], f"the page is wider than the phone: {overflow}"
             host, port = self.find("#mf-host"), self.find("#mf-port")
+            assert port.get_attribute("value") == "", "the 443 offered for TLS stayed for TCP"
             assert host.rect["y"] < port.rect["y"], "host and port are not stacked in one column"
         finally:
             d.set_window_size(size["width"], size["height"])

@@ -14,6 +14,12 @@ const KIND_HINTS = {
   tls: 'A TLS handshake; DOWN when the certificate does not verify or expires soon.',
 };
 
+/** Placeholders of the host and port that TCP and TLS share. */
+const TARGET_EXAMPLES = {
+  tcp: { host: 'db.example.com', port: '5432' },
+  tls: { host: 'example.com', port: '443' },
+};
+
 /** The field a kind's edit starts on. */
 const FIRST_FIELD = { http: 'url', tcp: 'host', dns: 'dnsName', tls: 'host' };
 
@@ -180,7 +186,11 @@ function showKind(form, kind) {
     element.hidden = !shown;
     for (const control of element.querySelectorAll('input, select, textarea')) control.disabled = !shown;
   }
-  form.elements.port.placeholder = kind === 'tls' ? '443' : '5432';
+  const examples = TARGET_EXAMPLES[kind];
+  if (examples) {
+    form.elements.host.placeholder = examples.host;
+    form.elements.port.placeholder = examples.port;
+  }
   $(form, '#mf-kind-hint').textContent = KIND_HINTS[kind];
   form.dataset.kind = kind;
 }
@@ -202,11 +212,23 @@ export function mount(root, [idText], { navigate }) {
     $(root, '#mf-cancel').href = `#/monitors/${id}`;
   }
 
+  // A TLS certificate is nearly always on 443: an empty port is offered 443 while TLS is picked,
+  // and the offer is taken back on a switch to TCP unless the user has typed since.
+  const port = form.elements.port;
+  let portOffered = false;
+  port.addEventListener('input', () => {
+    portOffered = false;
+  });
   const chooseKind = (next) => {
     kind = next;
     form.querySelector(`input[name="type"][value="${kind}"]`).checked = true;
-    // A TLS certificate is nearly always on 443: offer it rather than an empty field.
-    if (kind === 'tls' && form.elements.port.value === '') form.elements.port.value = '443';
+    if (kind === 'tls' && port.value === '') {
+      port.value = '443';
+      portOffered = true;
+    } else if (kind !== 'tls' && portOffered) {
+      port.value = '';
+      portOffered = false;
+    }
     showKind(form, kind);
     clearErrors(form);
   };
