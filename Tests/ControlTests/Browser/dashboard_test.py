@@ -12,7 +12,8 @@ its response-time chart; switch the form's kind picker with the keyboard through
 shows its own labelled fields only, also in a phone-sized window) and create a TCP monitor
 against a loopback listener this script runs, first with a port out of range (the API's error
 appears next to the port field), see it listed as "tcp 127.0.0.1:PORT" and UP, found by a search
-for its kind, and edited with its values loaded; build a status page in the editor and open its
+for its kind, edited with its values loaded, then edited into a DNS monitor (its fields saved and
+loaded again, the list's target following); build a status page in the editor and open its
 public page (also as served, without JavaScript); sign out and in again.
 
 Every wait is an explicit wait on a condition. Exit status 0 when every step passed; otherwise
@@ -280,6 +281,34 @@ class Scenario:
         self.wait(lambda d: d.current_url.endswith(f"#/monitors/{tcp_id}"), message="no detail after saving")
         self.wait(lambda d: (self.text_of("#detail-url") or "") == f"{target} · every 2 s",
                   message=f"the change was not saved: {self.text_of('#detail-url')!r}")
+
+        step("edit it into a DNS monitor: the kind changes, the DNS fields are saved and loaded again")
+        # The server is a loopback port nothing answers on: the check stays on this machine.
+        d.get(f"{self.base}/#/monitors/{tcp_id}/edit")
+        self.wait(lambda d: d.find_element(By.ID, "monitor-form").get_attribute("data-loaded") == "true",
+                  message="the edit form did not load")
+        d.execute_script("document.querySelector('#monitor-form input[name=type]:checked').focus();")
+        self.press(Keys.ARROW_RIGHT)  # tcp -> dns
+        self.wait(lambda d: self.form_kind_state()["kind"] == "dns", message="the arrow key did not pick dns")
+        self.type("#mf-dns-name", "mail.example.test")
+        Select(self.find("#mf-record-type")).select_by_visible_text("MX")
+        self.type("#mf-server", "127.0.0.1:1")
+        self.type("#mf-expected-values", "10 mx1.example.test\n20 mx2.example.test")
+        self.find("#mf-submit").click()
+        dns_target = "dns MX mail.example.test @ 127.0.0.1:1"
+        self.wait(lambda d: (self.text_of("#detail-url") or "") == f"{dns_target} · every 2 s",
+                  message=f"the kind change was not saved: {self.text_of('#detail-url')!r}")
+        d.get(f"{self.base}/#/monitors/{tcp_id}/edit")
+        self.wait(lambda d: d.find_element(By.ID, "monitor-form").get_attribute("data-loaded") == "true",
+                  message="the edit form did not load")
+        assert self.form_kind_state()["kind"] == "dns"
+        assert self.find("#mf-record-type").get_attribute("value") == "MX"
+        assert self.find("#mf-server").get_attribute("value") == "127.0.0.1:1"
+        assert self.find("#mf-expected-values").get_attribute("value") == "10 mx1.example.test\n20 mx2.example.test"
+        assert not self.find("#mf-host").is_displayed() and not self.find("#mf-url").is_displayed()
+        self.visible('a[data-nav="monitors"]').click()
+        self.wait(lambda d: self.text_of(f"{row} .url") == dns_target,
+                  message=f"the row does not show {dns_target}: {self.text_of(f'{row} .url')!r}")
 
     def run(self):
         d = self.driver
