@@ -415,6 +415,13 @@ class Scenario:
         finally:
             listener.stop()
 
+        step("the channel form shows its type's fields only, the others out of the Tab order")
+        self.visible('a[data-nav="channels"]').click()
+        Select(self.visible("#cf-type")).select_by_value("webhook")
+        self.wait(lambda d: self.find("#cf-url").is_displayed(), message="the webhook URL field is not shown")
+        assert not self.find("#cf-to").is_displayed() and not self.find("#cf-to").is_enabled()
+        assert self.find("#cf-url").is_enabled() and not self.find("#cf-bot").is_enabled()
+
         step("a status page from the editor, then its public page")
         self.visible('a[data-nav="status-pages"]').click()
         self.visible('a[href="#/status-pages/new"]').click()

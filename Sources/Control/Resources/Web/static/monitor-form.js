@@ -3,7 +3,7 @@
 
 import { api } from './api.js';
 import { $, h, template, toast } from './dom.js';
-import { busy, clearErrors, number, showError, text } from './forms.js';
+import { busy, clearErrors, number, showError, showFieldsFor, text } from './forms.js';
 import { derivedURL } from './kinds.js';
 
 /** One line under the kind picker: what a check of that kind does. */
@@ -176,16 +176,9 @@ function advancedInUse(form, kind) {
   );
 }
 
-/**
- * Shows the fields of `kind` and hides the others. Hidden fields are also disabled, so neither
- * Tab nor the browser's form handling reaches them; their values stay for a switch back.
- */
+/** Shows the fields of `kind` only (the others are hidden and disabled, their values kept). */
 function showKind(form, kind) {
-  for (const element of form.querySelectorAll('[data-kind]')) {
-    const shown = element.dataset.kind.split(' ').includes(kind);
-    element.hidden = !shown;
-    for (const control of element.querySelectorAll('input, select, textarea')) control.disabled = !shown;
-  }
+  showFieldsFor(form, 'kind', kind);
   const examples = TARGET_EXAMPLES[kind];
   if (examples) {
     form.elements.host.placeholder = examples.host;
