@@ -68,7 +68,8 @@ def step(name):
 
 class BannerListener:
     """The target of the TCP monitor: a loopback TCP server that greets every connection with a
-    banner (as SMTP or FTP servers do) and counts the connections it accepted."""
+    banner (as SMTP or FTP servers do), counts the connections it accepted and keeps what it was
+    sent."""
 
     BANNER = b"220 lookout-browser ready\r\n"
 
@@ -83,8 +84,9 @@ class BannerListener:
                 # Wait for the checker to close (it has read the banner), at most a few seconds.
                 self.request.settimeout(5)
                 try:
-                    while self.request.recv(4096):
-                        pass
+                    while data := self.request.recv(4096):
+                        with listener.lock:
+                            listener.received += data
                 except (socket.timeout, OSError):
                     pass
 
@@ -93,6 +95,7 @@ class BannerListener:
 
         self.lock = threading.Lock()
         self.accepted = 0
+        self.received = b""
         self.server = Server(("127.0.0.1", 0), Greeter)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -101,6 +104,10 @@ class BannerListener:
     def connections(self):
         with self.lock:
             return self.accepted
+
+    def sent_to_it(self):
+        with self.lock:
+            return self.received
 
     def stop(self):
         self.server.shutdown()
@@ -228,6 +235,8 @@ class Scenario:
         self.type("#mf-name", "Browser TCP")
         self.type("#mf-host", "127.0.0.1")
         self.type("#mf-port", "70000")
+        # Typed as the escapes the field takes; the engine must send a real CR LF.
+        self.type("#mf-send", "QUIT\\r\\n")
         self.type("#mf-expect", "220 lookout-browser")
         self.type("#mf-interval", "1")
         self.find("#mf-submit").click()
@@ -257,6 +266,8 @@ class Scenario:
         self.wait(lambda d: self.text_of(f"{row} .badge") == "Up", timeout=60, message="the TCP monitor never showed UP")
         self.wait(lambda d: self.text_of(f"{row} .c-latency") not in (None, "", "–"), message="no TCP latency")
         assert listener.connections() >= 1, "the listener saw no connection"
+        self.wait(lambda d: b"QUIT\r\n" in listener.sent_to_it(),
+                  message=f"the engine did not send QUIT CR LF: {listener.sent_to_it()!r}")
         print(f"  {target} UP; the listener accepted {listener.connections()} connection(s)", flush=True)
 
         step("search by kind: tcp:// finds the TCP monitor only")
@@ -274,6 +285,7 @@ class Scenario:
         assert self.find("#mf-host").get_attribute("value") == "127.0.0.1"
         assert self.find("#mf-port").get_attribute("value") == str(listener.port)
         assert self.find("#mf-expect").get_attribute("value") == "220 lookout-browser"
+        assert self.find("#mf-send").get_attribute("value") == "QUIT\\r\\n", self.find("#mf-send").get_attribute("value")
         assert self.find("#mf-name").get_attribute("value") == "Browser TCP"
         assert not self.find("#mf-url").is_displayed()
         self.type("#mf-interval", "2")
