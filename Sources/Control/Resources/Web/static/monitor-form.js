@@ -203,6 +203,8 @@ export function mount(root, [idText], { navigate }) {
     $(root, '#monitor-form-title').textContent = 'Edit monitor';
     $(root, '#mf-submit').textContent = 'Save changes';
     $(root, '#mf-cancel').href = `#/monitors/${id}`;
+    // Saving needs the stored monitor (its kind decides PATCH or PUT): not before it is loaded.
+    $(root, '#mf-submit').disabled = true;
   }
 
   // A TLS certificate is nearly always on 443: an empty port is offered 443 while TLS is picked,
@@ -261,6 +263,7 @@ export function mount(root, [idText], { navigate }) {
         if (advancedInUse(form, kind)) $(form, '#mf-advanced').open = true;
         selectedChannels = monitor.notificationChannelIds ?? [];
         form.dataset.loaded = 'true';
+        $(form, '#mf-submit').disabled = false;
         form.elements[FIRST_FIELD[kind]].focus();
       }
       showChannels(channels.data);
@@ -282,7 +285,9 @@ export function mount(root, [idText], { navigate }) {
     }
     // A name left empty is the derived url (the API's default when creating); keep it following
     // the target when the stored name was that default too.
-    if (editing && body.name === null && stored.name === stored.url) body.name = [...derivedURL(body)].slice(0, 200).join('');
+    if (editing && body.name === null && stored.name === stored.url) {
+      body.name = [...derivedURL(body)].slice(0, 200).join('');
+    }
     await busy(form, async () => {
       try {
         let saved;
