@@ -10,11 +10,12 @@ import Glibc
 /// driven by selenium from the project's `.local/venv`, both installed by `scripts/setup`) runs
 /// `Browser/dashboard_test.py` against the real stack: `lookout-engine` in cluster mode,
 /// `lookout-control` serving the dashboard and the API, and a loopback target that this suite
-/// stops when the script asks (a `STOP-TARGET` line on its stdout, answered with `STOPPED`).
+/// stops when the script asks (a `STOP-TARGET` line on its stdout, answered with `STOPPED`). The
+/// TCP monitor the script creates through the form checks a loopback listener the script runs.
 /// The script fails on any step or unexpected console error; its whole output, console errors
 /// included, is this test's failure message. With `CI` set, a missing browser is a failure.
 @Suite(
-    "Dashboard in headless Chromium: sign up, form errors, live DOWN, detail chart, status page",
+    "Dashboard in headless Chromium: sign up, form errors, live DOWN, detail chart, monitor kinds, status page",
     .serialized,
     .enabled(if: ControlHarness.enabled, ControlHarness.skipReason),
     .enabled(if: BrowserHarness.enabled, BrowserHarness.skipReason)

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import LookoutCore
 import Testing
 
 @testable import LookoutControl
@@ -87,6 +88,116 @@ struct WebTests {
             let source = String(buffer: file.bytes)
             #expect(
                 !source.contains("@import") && !source.contains("url(http") && !source.contains("url(//"), "\(name)")
+        }
+    }
+
+    @Test("the monitor form has a kind picker, and each kind's fields are the ones the monitor model gives that kind")
+    func monitorFormKinds() async throws {
+        try await ControlHarness.withApplication { api in
+            let html = try await api.request(.get, "/").text
+            let form = try #require(Self.section(of: html, template: "monitor-form"))
+            let controls = Self.namedControls(form)
+            let kinds = controls.filter { $0.name == "type" }.map(\.value)
+            #expect(kinds == MonitorKind.allCases.map(\.rawValue), "the picker offers every kind: \(kinds)")
+
+            // The API's field name for a monitors-file key (a dns monitor's queried name is dnsName).
+            func apiName(_ key: String) -> String { key == "name" ? "dnsName" : key }
+            let shared: Set<String> = [
+                "name", "intervalSeconds", "timeoutMs", "connectTimeoutMs", "failureThreshold", "recoveryThreshold",
+                "paused", "type",
+            ]
+            for control in controls where control.name != "type" {
+                guard let shownFor = control.kinds else {
+                    #expect(shared.contains(control.name), "\(control.name) shows for every kind but is not shared")
+                    continue
+                }
+                // Shown for exactly the kinds whose model has the field.
+                let owners = MonitorKind.allCases.filter { kind in
+                    Monitor.kindKeys(kind).map(apiName).contains(control.name)
+                }.map(\.rawValue)
+                #expect(
+                    shownFor.sorted() == owners.sorted(), "\(control.name) shows for \(shownFor), belongs to \(owners)")
+            }
+            // Every kind can be created from the form: its required fields are there.
+            let names = Set(controls.map(\.name))
+            for required in ["url", "host", "port", "dnsName", "recordType", "certMinDaysLeft", "send", "expect"]
+                + [
+                    "server", "expectedValues", "httpVersion", "acceptEncoding", "tlsSessionReuse",
+                    "tlsFullHandshakeSeconds",
+                ]
+            {
+                #expect(names.contains(required), "the form has no \(required)")
+            }
+            // The record types offered are the model's.
+            let recordTypes = try Regex(
+                #"<select id="mf-record-type" name="recordType">\s*((?:<option>[A-Z]+</option>)+)"#)
+            let options = try #require(form.firstMatch(of: recordTypes)).output[1].substring ?? ""
+            #expect(
+                options.split(separator: "</option>").map { $0.replacingOccurrences(of: "<option>", with: "") }
+                    == DNSRecordType.allCases.map(\.rawValue))
+        }
+    }
+
+    @Test("the requests the monitor form sends for each kind: create, edit, another kind, a bad port")
+    func monitorFormRequests() async throws {
+        try await ControlHarness.withApplication { api in
+            let (token, _) = try await api.register()
+            // As the form sends a new monitor: every kind's fields, empty ones left out.
+            let common: [String: Any] = [
+                "intervalSeconds": 30, "timeoutMs": 5000, "failureThreshold": 2, "recoveryThreshold": 1,
+                "notificationChannelIds": [Int](), "paused": false,
+            ]
+            let tcp = try await api.request(
+                .post, "/api/v1/monitors", token: token,
+                json: common.merging([
+                    "type": "tcp", "host": "127.0.0.1", "port": 6379, "send": "PING\r\n", "expect": "+PONG",
+                ]) {
+                    $1
+                })
+            try #require(tcp.status == .created, "\(tcp.text)")
+            let id = try #require(tcp.object.int64("id"))
+            #expect(tcp.object["name"] as? String == "tcp://127.0.0.1:6379")
+            #expect(tcp.object["send"] as? String == "PING\r\n")
+
+            // Editing the same kind: a PATCH with every field of the kind, null for an emptied one.
+            let patched = try await api.request(
+                .patch, "/api/v1/monitors/\(id)", token: token,
+                json: common.merging([
+                    "type": "tcp", "name": "tcp://127.0.0.1:6380", "host": "127.0.0.1", "port": 6380, "send": NSNull(),
+                    "expect": NSNull(), "connectTimeoutMs": NSNull(),
+                ]) { $1 })
+            #expect(patched.status == .ok, "\(patched.text)")
+            #expect(patched.object["url"] as? String == "tcp://127.0.0.1:6380")
+            #expect(patched.object["send"] is NSNull && patched.object["expect"] is NSNull)
+
+            // A port out of range: the error names `port`, which is the form's field.
+            let badPort = try await api.request(
+                .patch, "/api/v1/monitors/\(id)", token: token, json: ["type": "tcp", "port": 70000])
+            #expect(badPort.status == .badRequest)
+            #expect(badPort.errorField == "port", "\(badPort.text)")
+
+            // Another kind: the form sends a PUT, so nothing of the old kind is left behind.
+            let dns = try await api.request(
+                .put, "/api/v1/monitors/\(id)", token: token,
+                json: common.merging([
+                    "type": "dns", "name": NSNull(), "dnsName": "example.com", "recordType": "MX",
+                    "server": "127.0.0.1:5353", "expectedValues": ["10 mail.example.com"], "connectTimeoutMs": NSNull(),
+                ]) { $1 })
+            #expect(dns.status == .ok, "\(dns.text)")
+            #expect(dns.object["url"] as? String == "dns://127.0.0.1:5353/example.com?type=MX")
+            #expect(dns.object["host"] is NSNull && dns.object["port"] is NSNull)
+            let http = try await api.request(
+                .put, "/api/v1/monitors/\(id)", token: token,
+                json: common.merging([
+                    "type": "http", "name": "http://127.0.0.1:9/health", "url": "http://127.0.0.1:9/health",
+                    "method": "GET", "expectedStatus": NSNull(), "followRedirects": true, "verifyTLS": true,
+                    "httpVersion": "auto", "acceptEncoding": true, "tlsSessionReuse": false,
+                    "tlsFullHandshakeSeconds": NSNull(), "headers": NSNull(), "body": NSNull(),
+                ]) { $1 })
+            #expect(http.status == .ok, "\(http.text)")
+            #expect(http.object["httpVersion"] as? String == "auto")
+            #expect(http.object["dnsName"] is NSNull && http.object["recordType"] is NSNull)
+            #expect(http.object["name"] as? String == "http://127.0.0.1:9/health")
         }
     }
 
@@ -197,6 +308,54 @@ struct WebTests {
         #expect(!html.contains("<script>") && !html.contains("<script type=\"module\">"), "an inline script")
         #expect(html.range(of: #"\son[a-z]+=""#, options: .regularExpression) == nil, "an event-handler attribute")
         #expect(html.range(of: #"(src|href)="(https?:)?//"#, options: .regularExpression) == nil, "another origin")
+    }
+
+    /// The HTML of `<template id="tpl-NAME">` in a page.
+    static func section(of html: String, template name: String) -> String? {
+        guard let start = html.range(of: #"<template id="tpl-\#(name)">"#),
+            let end = html.range(of: "</template>", range: start.upperBound..<html.endIndex)
+        else { return nil }
+        return String(html[start.upperBound..<end.lowerBound])
+    }
+
+    /// A named form control of a template: its name, its value, and the kinds of the innermost
+    /// element around it that says `data-kind` (nil: shown for every kind).
+    struct NamedControl {
+        var name: String
+        var value: String
+        var kinds: [String]?
+    }
+
+    /// The form controls of `html` in order, with the `data-kind` they sit in (a tag stack: the
+    /// templates are well-formed, and input is the only void element among them with a name).
+    static func namedControls(_ html: String) -> [NamedControl] {
+        let tag = try! Regex(#"<(/?)([a-zA-Z0-9]+)([^>]*)>"#)
+        let voidElements: Set<String> = ["input", "br", "img", "meta", "link", "hr", "circle", "path"]
+        func attribute(_ name: String, _ attributes: Substring) -> String? {
+            let pattern = try! Regex(#"(?:^|\s)\#(name)="([^"]*)""#)
+            return attributes.firstMatch(of: pattern).flatMap { $0.output[1].substring.map(String.init) }
+        }
+        var stack: [(tag: String, kinds: [String]?)] = []
+        var controls: [NamedControl] = []
+        for match in html.matches(of: tag) {
+            let closing = match.output[1].substring == "/"
+            let name = String(match.output[2].substring ?? "").lowercased()
+            let attributes = match.output[3].substring ?? ""
+            if closing {
+                if let index = stack.lastIndex(where: { $0.tag == name }) { stack.removeSubrange(index...) }
+                continue
+            }
+            if ["input", "select", "textarea"].contains(name), let controlName = attribute("name", attributes) {
+                let kinds = stack.last(where: { $0.kinds != nil })?.kinds
+                controls.append(
+                    NamedControl(name: controlName, value: attribute("value", attributes) ?? "", kinds: kinds))
+            }
+            if !voidElements.contains(name) && !attributes.hasSuffix("/") {
+                stack.append(
+                    (name, attribute("data-kind", attributes).map { $0.split(separator: " ").map(String.init) }))
+            }
+        }
+        return controls
     }
 
     /// The `/static/...` URLs a page names in `src` and `href`.

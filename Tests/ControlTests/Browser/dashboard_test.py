@@ -8,20 +8,29 @@ UP in the list, with the live indicator saying updates come over the WebSocket (
 REST request of the page, ask the test to stop the target (a line "STOP-TARGET" on stdout,
 answered with "STOPPED" on stdin) and watch the row turn DOWN without reloading, so that the
 change can only have come over /ws; open the monitor's detail and
-its response-time chart; build a status page in the editor and open its public page (also as
-served, without JavaScript); sign out and in again.
+its response-time chart; switch the form's kind picker with the keyboard through every kind (each
+shows its own labelled fields only, also in a phone-sized window) and create a TCP monitor
+against a loopback listener this script runs, first with a port out of range (the API's error
+appears next to the port field), see it listed as "tcp 127.0.0.1:PORT" and UP, found by a search
+for its kind, edited with its values loaded, then edited into a DNS monitor (its fields saved and
+loaded again, the list's target following); build a status page in the editor and open its
+public page (also as served, without JavaScript); sign out and in again.
 
 Every wait is an explicit wait on a condition. Exit status 0 when every step passed; otherwise
 the failing step, the page's URL and the browser console's errors are printed.
 """
 import argparse
 import json
+import socket
+import socketserver
 import sys
+import threading
 import time
 import traceback
 import urllib.request
 
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -55,6 +64,54 @@ window.__releaseRequests = () => {
 
 def step(name):
     print(f"STEP {name}", flush=True)
+
+
+class BannerListener:
+    """The target of the TCP monitor: a loopback TCP server that greets every connection with a
+    banner (as SMTP or FTP servers do), counts the connections it accepted and keeps what it was
+    sent."""
+
+    BANNER = b"220 lookout-browser ready\r\n"
+
+    def __init__(self):
+        listener = self
+
+        class Greeter(socketserver.BaseRequestHandler):
+            def handle(self):
+                with listener.lock:
+                    listener.accepted += 1
+                self.request.sendall(BannerListener.BANNER)
+                # Wait for the checker to close (it has read the banner), at most a few seconds.
+                self.request.settimeout(5)
+                try:
+                    while data := self.request.recv(4096):
+                        with listener.lock:
+                            listener.received += data
+                except (socket.timeout, OSError):
+                    pass
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+
+        self.lock = threading.Lock()
+        self.accepted = 0
+        self.received = b""
+        self.server = Server(("127.0.0.1", 0), Greeter)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def connections(self):
+        with self.lock:
+            return self.accepted
+
+    def sent_to_it(self):
+        with self.lock:
+            return self.received
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class Scenario:
@@ -102,6 +159,168 @@ class Scenario:
 
     def collect_console(self):
         self.console.extend(console_errors(self.driver))
+
+    def form_kind_state(self):
+        """The monitor form as the user sees it: the kind checked, and the visible and hidden
+        controls (name, disabled, whether a label names them)."""
+        return self.driver.execute_script("""
+            const form = document.getElementById('monitor-form');
+            const controls = [...form.querySelectorAll('input, select, textarea')]
+              .filter((c) => c.name && c.name !== 'type' && !c.closest('#mf-channels'));
+            return {
+              kind: form.querySelector('input[name="type"]:checked').value,
+              visible: controls.filter((c) => !c.closest('[hidden]')).map((c) => ({
+                name: c.name, disabled: c.disabled, labelled: c.labels.length > 0 && c.labels[0].textContent.trim() !== '',
+              })),
+              hidden: controls.filter((c) => c.closest('[hidden]')).map((c) => ({ name: c.name, disabled: c.disabled })),
+            };
+        """)
+
+    def press(self, *keys):
+        ActionChains(self.driver).send_keys(*keys).perform()
+
+    def tcp_monitor(self, listener):
+        d = self.driver
+        self.visible('a[data-nav="monitors"]').click()
+        self.visible("#new-monitor").click()
+        self.visible("#mf-url")
+        assert self.form_kind_state()["kind"] == "http"
+        # Keyboard only: focus the checked radio, then the arrow keys move through the kinds.
+        d.execute_script("document.getElementById('mf-type-http').focus();")
+        kind_fields = {
+            "tcp": {"host", "port", "send", "expect"},
+            "dns": {"dnsName", "recordType", "server", "expectedValues"},
+            "tls": {"host", "port", "certMinDaysLeft", "verifyTLS"},
+            "http": {"url", "method", "expectedStatus", "headers", "body", "httpVersion", "acceptEncoding",
+                     "tlsSessionReuse", "tlsFullHandshakeSeconds", "verifyTLS"},
+        }
+        common = {"name", "intervalSeconds", "timeoutMs", "connectTimeoutMs", "failureThreshold",
+                  "recoveryThreshold", "paused"}
+        every_kind_field = set().union(*kind_fields.values())
+        for kind in ["tcp", "dns", "tls", "http"]:
+            self.press(Keys.ARROW_RIGHT)
+            self.wait(lambda d: self.form_kind_state()["kind"] == kind, message=f"the arrow key did not pick {kind}")
+            state = self.form_kind_state()
+            visible = {c["name"] for c in state["visible"]}
+            assert kind_fields[kind] <= visible, f"{kind}: missing {kind_fields[kind] - visible}"
+            assert common <= visible, f"{kind}: missing shared fields {common - visible}"
+            others = (every_kind_field - kind_fields[kind]) & visible
+            assert not others, f"{kind} shows fields of other kinds: {others}"
+            unlabelled = [c["name"] for c in state["visible"] if not c["labelled"]]
+            assert not unlabelled, f"{kind}: controls without a label: {unlabelled}"
+            assert all(not c["disabled"] for c in state["visible"]), f"{kind}: a shown control is disabled"
+            assert all(c["disabled"] for c in state["hidden"]), f"{kind}: a hidden control can be reached"
+            assert d.switch_to.active_element.get_attribute("value") == kind, "focus left the kind picker"
+            if kind == "tls":
+                assert self.find("#mf-port").get_attribute("value") == "443", "TLS does not offer port 443"
+        print("  every kind shows its own fields, labelled; hidden ones are disabled", flush=True)
+
+        step("the form in a phone-sized window: one column, nothing wider than the screen")
+        size = d.get_window_size()
+        d.set_window_size(390, 844)
+        try:
+            d.execute_script("document.querySelector('#monitor-form input[name=type]:checked').focus();")
+            self.press(Keys.ARROW_RIGHT)  # tcp
+            self.wait(lambda d: self.form_kind_state()["kind"] == "tcp")
+            overflow = d.execute_script(
+                "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];")
+            assert overflow[0] <= overflow[1], f"the page is wider than the phone: {overflow}"
+            host, port = self.find("#mf-host"), self.find("#mf-port")
+            assert port.get_attribute("value") == "", "the 443 offered for TLS stayed for TCP"
+            assert host.rect["y"] < port.rect["y"], "host and port are not stacked in one column"
+        finally:
+            d.set_window_size(size["width"], size["height"])
+
+        step("a TCP monitor: a port out of range first, shown next to the port field")
+        self.type("#mf-name", "Browser TCP")
+        self.type("#mf-host", "127.0.0.1")
+        self.type("#mf-port", "70000")
+        # Typed as the escapes the field takes; the engine must send a real CR LF.
+        self.type("#mf-send", "QUIT\\r\\n")
+        self.type("#mf-expect", "220 lookout-browser")
+        self.type("#mf-interval", "1")
+        self.find("#mf-submit").click()
+        error = self.visible("#mf-port-error")
+        port_input = self.find("#mf-port")
+        assert "65535" in error.text, error.text
+        assert port_input.get_attribute("aria-invalid") == "true"
+        assert "mf-port-error" in (port_input.get_attribute("aria-describedby") or "")
+        assert d.switch_to.active_element == port_input, "focus did not move to the port field"
+        print(f"  inline error: {error.text!r}", flush=True)
+
+        self.type("#mf-port", str(listener.port))
+        self.find("#mf-submit").click()
+        self.wait(lambda d: "#/monitors/" in d.current_url and d.current_url.rstrip("/").split("/")[-1].isdigit(),
+                  message="no detail page after creating the TCP monitor")
+        tcp_id = d.current_url.rstrip("/").split("/")[-1]
+        target = f"tcp 127.0.0.1:{listener.port}"
+        self.wait(lambda d: self.text_of("#detail-name") == "Browser TCP", message="TCP detail did not load")
+        self.wait(lambda d: (self.text_of("#detail-url") or "").startswith(target),
+                  message=f"the detail does not say {target}: {self.text_of('#detail-url')!r}")
+
+        step("the list shows the TCP monitor with its target, checked and UP")
+        self.visible('a[data-nav="monitors"]').click()
+        row = f'.vrow[data-id="{tcp_id}"]:not([hidden])'
+        self.wait(lambda d: self.text_of(f"{row} .url") == target,
+                  message=f"the row does not show {target}: {self.text_of(f'{row} .url')!r}")
+        self.wait(lambda d: self.text_of(f"{row} .badge") == "Up", timeout=60, message="the TCP monitor never showed UP")
+        self.wait(lambda d: self.text_of(f"{row} .c-latency") not in (None, "", "–"), message="no TCP latency")
+        assert listener.connections() >= 1, "the listener saw no connection"
+        self.wait(lambda d: b"QUIT\r\n" in listener.sent_to_it(),
+                  message=f"the engine did not send QUIT CR LF: {listener.sent_to_it()!r}")
+        print(f"  {target} UP; the listener accepted {listener.connections()} connection(s)", flush=True)
+
+        step("search by kind: tcp:// finds the TCP monitor only")
+        self.type("#filter-q", "tcp://")
+        self.wait(lambda d: d.find_element(By.ID, "monitor-table").get_attribute("data-complete") == "true"
+                  and d.find_elements(By.CSS_SELECTOR, row)
+                  and len(d.find_elements(By.CSS_SELECTOR, ".vrow:not([hidden])")) == 1,
+                  message="the search for tcp:// did not list exactly the TCP monitor")
+
+        step("edit the TCP monitor: its values are loaded, a change is saved")
+        d.get(f"{self.base}/#/monitors/{tcp_id}/edit")
+        self.wait(lambda d: d.find_element(By.ID, "monitor-form").get_attribute("data-loaded") == "true",
+                  message="the edit form did not load")
+        assert self.form_kind_state()["kind"] == "tcp"
+        assert self.find("#mf-host").get_attribute("value") == "127.0.0.1"
+        assert self.find("#mf-port").get_attribute("value") == str(listener.port)
+        assert self.find("#mf-expect").get_attribute("value") == "220 lookout-browser"
+        assert self.find("#mf-send").get_attribute("value") == "QUIT\\r\\n", self.find("#mf-send").get_attribute("value")
+        assert self.find("#mf-name").get_attribute("value") == "Browser TCP"
+        assert not self.find("#mf-url").is_displayed()
+        self.type("#mf-interval", "2")
+        self.find("#mf-submit").click()
+        self.wait(lambda d: d.current_url.endswith(f"#/monitors/{tcp_id}"), message="no detail after saving")
+        self.wait(lambda d: (self.text_of("#detail-url") or "") == f"{target} · every 2 s",
+                  message=f"the change was not saved: {self.text_of('#detail-url')!r}")
+
+        step("edit it into a DNS monitor: the kind changes, the DNS fields are saved and loaded again")
+        # The server is a loopback port nothing answers on: the check stays on this machine.
+        d.get(f"{self.base}/#/monitors/{tcp_id}/edit")
+        self.wait(lambda d: d.find_element(By.ID, "monitor-form").get_attribute("data-loaded") == "true",
+                  message="the edit form did not load")
+        d.execute_script("document.querySelector('#monitor-form input[name=type]:checked').focus();")
+        self.press(Keys.ARROW_RIGHT)  # tcp -> dns
+        self.wait(lambda d: self.form_kind_state()["kind"] == "dns", message="the arrow key did not pick dns")
+        self.type("#mf-dns-name", "mail.example.test")
+        Select(self.find("#mf-record-type")).select_by_visible_text("MX")
+        self.type("#mf-server", "127.0.0.1:1")
+        self.type("#mf-expected-values", "10 mx1.example.test\n20 mx2.example.test")
+        self.find("#mf-submit").click()
+        dns_target = "dns MX mail.example.test @ 127.0.0.1:1"
+        self.wait(lambda d: (self.text_of("#detail-url") or "") == f"{dns_target} · every 2 s",
+                  message=f"the kind change was not saved: {self.text_of('#detail-url')!r}")
+        d.get(f"{self.base}/#/monitors/{tcp_id}/edit")
+        self.wait(lambda d: d.find_element(By.ID, "monitor-form").get_attribute("data-loaded") == "true",
+                  message="the edit form did not load")
+        assert self.form_kind_state()["kind"] == "dns"
+        assert self.find("#mf-record-type").get_attribute("value") == "MX"
+        assert self.find("#mf-server").get_attribute("value") == "127.0.0.1:1"
+        assert self.find("#mf-expected-values").get_attribute("value") == "10 mx1.example.test\n20 mx2.example.test"
+        assert not self.find("#mf-host").is_displayed() and not self.find("#mf-url").is_displayed()
+        self.visible('a[data-nav="monitors"]').click()
+        self.wait(lambda d: self.text_of(f"{row} .url") == dns_target,
+                  message=f"the row does not show {dns_target}: {self.text_of(f'{row} .url')!r}")
 
     def run(self):
         d = self.driver
@@ -200,6 +419,20 @@ class Scenario:
                   message="no open incident listed")
         tips = d.find_elements(By.CSS_SELECTOR, "#detail-chart .chart-hit title")
         assert tips and "Total" in tips[-1].get_attribute("textContent"), "bars have no tooltip"
+
+        step("the kind picker: arrow keys switch kinds, each shows its own labelled fields only")
+        listener = BannerListener()
+        try:
+            self.tcp_monitor(listener)
+        finally:
+            listener.stop()
+
+        step("the channel form shows its type's fields only, the others out of the Tab order")
+        self.visible('a[data-nav="channels"]').click()
+        Select(self.visible("#cf-type")).select_by_value("webhook")
+        self.wait(lambda d: self.find("#cf-url").is_displayed(), message="the webhook URL field is not shown")
+        assert not self.find("#cf-to").is_displayed() and not self.find("#cf-to").is_enabled()
+        assert self.find("#cf-url").is_enabled() and not self.find("#cf-bot").is_enabled()
 
         step("a status page from the editor, then its public page")
         self.visible('a[data-nav="status-pages"]').click()

@@ -3,7 +3,7 @@
 
 import { api } from './api.js';
 import { $, h, template, toast, when } from './dom.js';
-import { busy, clearErrors, showError, text } from './forms.js';
+import { busy, clearErrors, showError, showFieldsFor, text } from './forms.js';
 
 function summary(channel) {
   const config = channel.config ?? {};
@@ -85,7 +85,7 @@ export function mount(root) {
 
   const showType = () => {
     const type = form.elements.type.value;
-    for (const field of form.querySelectorAll('[data-for-type]')) field.hidden = field.dataset.forType !== type;
+    showFieldsFor(form, 'for-type', type);
   };
   form.elements.type.addEventListener('change', () => {
     clearErrors(form);

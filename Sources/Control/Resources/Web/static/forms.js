@@ -37,11 +37,13 @@ export function controlFor(form, field) {
 
 /**
  * Shows `error` (an APIError) on `form`: next to the control its `field` names, or in the
- * form's banner when no control matches. Focuses the control. Answers whether a field matched.
+ * form's banner when no control matches or the control is hidden (a field of another kind of
+ * monitor). Focuses the control. Answers whether a field matched.
  */
 export function showError(form, error) {
   clearErrors(form);
-  const control = controlFor(form, error.field);
+  const found = controlFor(form, error.field);
+  const control = found && !found.closest('[hidden]') ? found : null;
   if (!control) {
     const banner = form.querySelector('.form-error');
     if (banner) {
@@ -67,6 +69,20 @@ export function showError(form, error) {
     control.focus();
   }
   return true;
+}
+
+/**
+ * Shows the fields of `form` whose `data-<attribute>` lists `value` (space-separated: a field
+ * may belong to several kinds) and hides the others. Hidden controls are disabled too, so Tab
+ * skips them; their values stay for a switch back.
+ */
+export function showFieldsFor(form, attribute, value) {
+  const key = attribute.replace(/-([a-z])/g, (_, letter) => letter.toUpperCase());
+  for (const element of form.querySelectorAll(`[data-${attribute}]`)) {
+    const shown = element.dataset[key].split(' ').includes(value);
+    element.hidden = !shown;
+    for (const control of element.querySelectorAll('input, select, textarea')) control.disabled = !shown;
+  }
 }
 
 /** Disables the form's submit button while `work` runs. */

@@ -5,6 +5,7 @@
 import { api } from './api.js';
 import { $, clock, duration, h, ms, percent, statusBadge, template, toast, when } from './dom.js';
 import { phaseChart } from './charts.js';
+import { targetLabel } from './kinds.js';
 
 const CHECKS = 120;
 const TABLE_ROWS = 25;
@@ -24,8 +25,8 @@ export function mount(root, [idText], { navigate, live }) {
   const showMonitor = () => {
     statusBadge($(view, '#detail-status'), monitor.status, monitor.paused);
     $(view, '#detail-name').textContent = monitor.name;
-    // A tcp, dns or tls monitor has no method: its url (tcp://host:port ...) says what it checks.
-    const what = monitor.method ? `${monitor.method} ${monitor.url}` : monitor.url;
+    // A tcp, dns or tls monitor has no method: its target (tcp host:port ...) says what it checks.
+    const what = monitor.method ? `${monitor.method} ${monitor.url}` : targetLabel(monitor);
     $(view, '#detail-url').textContent = `${what} · every ${monitor.intervalSeconds} s`;
     $(view, '#detail-pause').textContent = monitor.paused ? 'Resume' : 'Pause';
     $(view, '#detail-edit').href = `#/monitors/${id}/edit`;

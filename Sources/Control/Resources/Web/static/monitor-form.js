@@ -1,8 +1,27 @@
-// Create or edit a monitor. The API validates; its errors appear next to the field they name.
+// Create or edit a monitor of any kind (HTTP, TCP, DNS, TLS). The kind picker shows that kind's
+// fields only; the API validates, and its errors appear next to the field they name.
 
 import { api } from './api.js';
 import { $, h, template, toast } from './dom.js';
-import { busy, clearErrors, number, showError, text } from './forms.js';
+import { busy, clearErrors, number, showError, showFieldsFor, text } from './forms.js';
+import { derivedURL } from './kinds.js';
+
+/** One line under the kind picker: what a check of that kind does. */
+const KIND_HINTS = {
+  http: 'A web request and its answer.',
+  tcp: 'A TCP connection to a port; optionally a line sent and a reply it must contain.',
+  dns: 'One DNS query; UP when the server answers with records of the type.',
+  tls: 'A TLS handshake; DOWN when the certificate does not verify or expires soon.',
+};
+
+/** Placeholders of the host and port that TCP and TLS share. */
+const TARGET_EXAMPLES = {
+  tcp: { host: 'db.example.com', port: '5432' },
+  tls: { host: 'example.com', port: '443' },
+};
+
+/** The field a kind's edit starts on. */
+const FIRST_FIELD = { http: 'url', tcp: 'host', dns: 'dnsName', tls: 'host' };
 
 /** "Name: value" lines as an object; throws a field error for a line without a colon. */
 function parseHeaders(source) {
@@ -28,57 +47,145 @@ function parseStatuses(source) {
   return parts.map((part) => (/^\d+$/.test(part) ? Number(part) : part));
 }
 
-function read(form) {
+const ESCAPES = { r: '\r', n: '\n', t: '\t', '\\': '\\' };
+
+/** `PING\r\n` as typed into a one-line field → the text with CR LF; an unknown escape stays as typed. */
+function unescapeText(typed) {
+  return typed.replace(/\\([rnt\\])/g, (_, letter) => ESCAPES[letter]);
+}
+
+/** The reverse of unescapeText, for showing a stored `send` or `expect`. */
+function escapeText(stored) {
+  return stored.replace(/[\\\r\n\t]/g, (character) =>
+    character === '\\' ? '\\\\' : character === '\r' ? '\\r' : character === '\n' ? '\\n' : '\\t',
+  );
+}
+
+/** A one-line field that may carry control characters: null when empty, spaces kept. */
+function rawText(form, name) {
+  const value = form.elements[name].value;
+  return value === '' ? null : unescapeText(value);
+}
+
+/** One value per line; null when there is none. */
+function lines(form, name) {
+  const values = form.elements[name].value
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+  return values.length ? values : null;
+}
+
+/** The request body for a monitor of `kind`: the fields every kind has, then the kind's own. */
+function read(form, kind) {
   const checked = (name) => form.elements[name].checked;
-  return {
+  const common = {
+    type: kind,
     name: text(form, 'name'),
-    url: form.elements.url.value.trim(),
-    method: form.elements.method.value,
     intervalSeconds: number(form, 'intervalSeconds'),
     timeoutMs: number(form, 'timeoutMs'),
-    expectedStatus: parseStatuses(text(form, 'expectedStatus')),
+    connectTimeoutMs: number(form, 'connectTimeoutMs'),
     failureThreshold: number(form, 'failureThreshold'),
     recoveryThreshold: number(form, 'recoveryThreshold'),
     notificationChannelIds: [...form.querySelectorAll('#mf-channels input:checked')].map((box) => Number(box.value)),
     paused: checked('paused'),
-    keyword: text(form, 'keyword'),
-    keywordAbsent: text(form, 'keywordAbsent'),
-    jsonPath: text(form, 'jsonPath'),
-    jsonEquals: text(form, 'jsonEquals'),
-    connectTimeoutMs: number(form, 'connectTimeoutMs'),
-    maxRedirects: number(form, 'maxRedirects'),
-    followRedirects: checked('followRedirects'),
-    verifyTLS: checked('verifyTLS'),
-    headers: parseHeaders(form.elements.headers.value),
-    body: form.elements.body.value === '' ? null : form.elements.body.value,
   };
+  switch (kind) {
+    case 'tcp':
+      return { ...common, host: text(form, 'host'), port: number(form, 'port'), send: rawText(form, 'send'), expect: rawText(form, 'expect') };
+    case 'dns':
+      return {
+        ...common,
+        dnsName: text(form, 'dnsName'),
+        recordType: form.elements.recordType.value,
+        server: text(form, 'server'),
+        expectedValues: lines(form, 'expectedValues'),
+      };
+    case 'tls':
+      return {
+        ...common,
+        host: text(form, 'host'),
+        port: number(form, 'port'),
+        certMinDaysLeft: number(form, 'certMinDaysLeft'),
+        verifyTLS: checked('verifyTLS'),
+      };
+    default:
+      return {
+        ...common,
+        url: form.elements.url.value.trim(),
+        method: form.elements.method.value,
+        expectedStatus: parseStatuses(text(form, 'expectedStatus')),
+        keyword: text(form, 'keyword'),
+        keywordAbsent: text(form, 'keywordAbsent'),
+        jsonPath: text(form, 'jsonPath'),
+        jsonEquals: text(form, 'jsonEquals'),
+        maxRedirects: number(form, 'maxRedirects'),
+        followRedirects: checked('followRedirects'),
+        verifyTLS: checked('verifyTLS'),
+        headers: parseHeaders(form.elements.headers.value),
+        body: form.elements.body.value === '' ? null : form.elements.body.value,
+        httpVersion: form.elements.httpVersion.value,
+        acceptEncoding: checked('acceptEncoding'),
+        tlsSessionReuse: checked('tlsSessionReuse'),
+        tlsFullHandshakeSeconds: number(form, 'tlsFullHandshakeSeconds'),
+      };
+  }
 }
 
+/** Fields whose stored value the form shows as it is (text, number or select). */
+const SHOWN_AS_STORED = [
+  'method', 'intervalSeconds', 'timeoutMs', 'connectTimeoutMs', 'failureThreshold', 'recoveryThreshold', 'keyword',
+  'keywordAbsent', 'jsonPath', 'jsonEquals', 'maxRedirects', 'body', 'httpVersion', 'tlsFullHandshakeSeconds', 'host',
+  'port', 'dnsName', 'recordType', 'server', 'certMinDaysLeft',
+];
+/** Check boxes. */
+const TICKED_AS_STORED = ['paused', 'followRedirects', 'verifyTLS', 'acceptEncoding', 'tlsSessionReuse'];
+
+/**
+ * Puts a stored monitor's values into the form. The API answers null for the fields of other
+ * kinds: those keep the form's defaults, ready for a switch of kind.
+ */
 function fill(form, monitor) {
+  const given = (value) => value !== null && value !== undefined;
   const set = (name, value) => {
-    form.elements[name].value = value ?? '';
+    if (given(value)) form.elements[name].value = value;
   };
-  set('name', monitor.name === monitor.url ? '' : monitor.name);
-  set('url', monitor.url);
-  set('method', monitor.method);
-  set('intervalSeconds', monitor.intervalSeconds);
-  set('timeoutMs', monitor.timeoutMs);
-  set('expectedStatus', (monitor.expectedStatus ?? []).join(', '));
-  set('failureThreshold', monitor.failureThreshold);
-  set('recoveryThreshold', monitor.recoveryThreshold);
-  form.elements.paused.checked = monitor.paused;
-  set('keyword', monitor.keyword);
-  set('keywordAbsent', monitor.keywordAbsent);
-  set('jsonPath', monitor.jsonPath);
-  set('jsonEquals', monitor.jsonEquals);
-  set('connectTimeoutMs', monitor.connectTimeoutMs);
-  set('maxRedirects', monitor.maxRedirects);
-  form.elements.followRedirects.checked = monitor.followRedirects;
-  form.elements.verifyTLS.checked = monitor.verifyTLS;
-  set('headers', Object.entries(monitor.headers ?? {}).map(([name, value]) => `${name}: ${value}`).join('\n'));
-  set('body', monitor.body);
-  const advanced = ['keyword', 'keywordAbsent', 'jsonPath', 'headers', 'body'].some((name) => form.elements[name].value);
-  if (advanced) $(form, '#mf-advanced').open = true;
+  for (const name of SHOWN_AS_STORED) set(name, monitor[name]);
+  for (const name of TICKED_AS_STORED) {
+    if (given(monitor[name])) form.elements[name].checked = monitor[name];
+  }
+  form.elements.name.value = monitor.name === monitor.url ? '' : monitor.name;
+  set('url', monitor.type === 'http' ? monitor.url : null);
+  set('expectedStatus', monitor.expectedStatus?.join(', '));
+  set('headers', monitor.headers && Object.entries(monitor.headers).map(([name, value]) => `${name}: ${value}`).join('\n'));
+  set('send', given(monitor.send) ? escapeText(monitor.send) : null);
+  set('expect', given(monitor.expect) ? escapeText(monitor.expect) : null);
+  set('expectedValues', monitor.expectedValues?.join('\n'));
+}
+
+/** Whether the Advanced section holds a setting of `kind` that differs from its default. */
+function advancedInUse(form, kind) {
+  const elements = form.elements;
+  if (kind === 'tls') return !elements.verifyTLS.checked;
+  if (kind !== 'http') return false;
+  return (
+    ['keyword', 'keywordAbsent', 'jsonPath', 'headers', 'body'].some((name) => elements[name].value) ||
+    elements.httpVersion.value !== '1.1' ||
+    elements.acceptEncoding.checked ||
+    elements.tlsSessionReuse.checked
+  );
+}
+
+/** Shows the fields of `kind` only (the others are hidden and disabled, their values kept). */
+function showKind(form, kind) {
+  showFieldsFor(form, 'kind', kind);
+  const examples = TARGET_EXAMPLES[kind];
+  if (examples) {
+    form.elements.host.placeholder = examples.host;
+    form.elements.port.placeholder = examples.port;
+  }
+  $(form, '#mf-kind-hint').textContent = KIND_HINTS[kind];
+  form.dataset.kind = kind;
 }
 
 export function mount(root, [idText], { navigate }) {
@@ -88,19 +195,42 @@ export function mount(root, [idText], { navigate }) {
   const form = $(root, '#monitor-form');
   const controller = new AbortController();
   let selectedChannels = [];
-  // The form edits HTTP monitors; of a tcp, dns or tls monitor (made through the API or the
-  // monitors file) it changes only the fields every type has, and shows its url read-only.
+  // The monitor as stored (editing only): its kind and whether its name is the derived default.
+  let stored = null;
   let kind = 'http';
-  const commonFields = [
-    'name', 'intervalSeconds', 'timeoutMs', 'connectTimeoutMs', 'failureThreshold', 'recoveryThreshold',
-    'notificationChannelIds', 'paused',
-  ];
 
   if (editing) {
     $(root, '#monitor-form-title').textContent = 'Edit monitor';
     $(root, '#mf-submit').textContent = 'Save changes';
     $(root, '#mf-cancel').href = `#/monitors/${id}`;
+    // Saving needs the stored monitor (its kind decides PATCH or PUT): not before it is loaded.
+    $(root, '#mf-submit').disabled = true;
   }
+
+  // A TLS certificate is nearly always on 443: an empty port is offered 443 while TLS is picked,
+  // and the offer is taken back on a switch to TCP unless the user has typed since.
+  const port = form.elements.port;
+  let portOffered = false;
+  port.addEventListener('input', () => {
+    portOffered = false;
+  });
+  const chooseKind = (next) => {
+    kind = next;
+    form.querySelector(`input[name="type"][value="${kind}"]`).checked = true;
+    if (kind === 'tls' && port.value === '') {
+      port.value = '443';
+      portOffered = true;
+    } else if (kind !== 'tls' && portOffered) {
+      port.value = '';
+      portOffered = false;
+    }
+    showKind(form, kind);
+    clearErrors(form);
+  };
+  for (const radio of form.querySelectorAll('input[name="type"]')) {
+    radio.addEventListener('change', () => chooseKind(radio.value));
+  }
+  showKind(form, kind);
 
   const showChannels = (channels) => {
     const box = $(form, '#mf-channels');
@@ -127,10 +257,14 @@ export function mount(root, [idText], { navigate }) {
   Promise.all(loading).then(
     ([channels, monitor]) => {
       if (monitor) {
+        stored = monitor;
         fill(form, monitor);
-        kind = monitor.type ?? 'http';
-        if (kind !== 'http') form.elements.url.readOnly = true;
+        chooseKind(monitor.type ?? 'http');
+        if (advancedInUse(form, kind)) $(form, '#mf-advanced').open = true;
         selectedChannels = monitor.notificationChannelIds ?? [];
+        form.dataset.loaded = 'true';
+        $(form, '#mf-submit').disabled = false;
+        form.elements[FIRST_FIELD[kind]].focus();
       }
       showChannels(channels.data);
     },
@@ -144,23 +278,28 @@ export function mount(root, [idText], { navigate }) {
     clearErrors(form);
     let body;
     try {
-      body = read(form);
-      if (kind !== 'http') {
-        const fields = kind === 'tls' ? [...commonFields, 'verifyTLS'] : commonFields;
-        body = Object.fromEntries(fields.map((key) => [key, body[key]]));
-      }
+      body = read(form, kind);
     } catch (problem) {
       showError(form, problem);
       return;
     }
+    // A name left empty is the derived url (the API's default when creating); keep it following
+    // the target when the stored name was that default too.
+    if (editing && body.name === null && stored.name === stored.url) {
+      body.name = [...derivedURL(body)].slice(0, 200).join('');
+    }
     await busy(form, async () => {
       try {
         let saved;
-        if (editing) {
-          saved = await api('PATCH', `/monitors/${id}`, body);
-        } else {
+        if (!editing) {
           for (const key of Object.keys(body)) if (body[key] === null) delete body[key];
           saved = await api('POST', '/monitors', body);
+        } else if (kind === (stored.type ?? 'http')) {
+          // PATCH: what the form does not show (maxBodyBytes, reuseConnection ...) stays as stored.
+          saved = await api('PATCH', `/monitors/${id}`, body);
+        } else {
+          // Another kind: a full replacement, so that no field of the old kind is left behind.
+          saved = await api('PUT', `/monitors/${id}`, body);
         }
         toast(editing ? 'Saved.' : `Monitor “${saved.name}” created.`);
         navigate(`#/monitors/${saved.id}`);
@@ -169,6 +308,6 @@ export function mount(root, [idText], { navigate }) {
       }
     });
   });
-  form.elements.url.focus();
+  if (!editing) form.elements[FIRST_FIELD[kind]].focus();
   return () => controller.abort();
 }

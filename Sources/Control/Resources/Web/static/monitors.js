@@ -7,6 +7,7 @@
 import { api, query } from './api.js';
 import { $, ago, debounce, ms, statusBadge, template } from './dom.js';
 import { sparkline } from './charts.js';
+import { targetLabel } from './kinds.js';
 
 const PAGE = 500;
 // The first page is smaller: on screen sooner; the rest comes 500 at a time behind it.
@@ -30,6 +31,9 @@ export function compact(monitor) {
     id: monitor.id,
     name: monitor.name,
     url: monitor.url,
+    // What it checks: the URL, or `tcp host:port`, `dns MX name`, `tls host:port`.
+    target: targetLabel(monitor),
+    kind: monitor.type ?? 'http',
     status: monitor.status,
     paused: monitor.paused,
     flapping: monitor.flapping,
@@ -262,7 +266,9 @@ function fillRow(element, row, index) {
   const link = cells[1].firstElementChild;
   link.href = `#/monitors/${row.id}`;
   link.textContent = row.name;
-  cells[1].lastElementChild.textContent = row.name === row.url ? '' : row.url;
+  // An HTTP monitor named by its URL needs no second line; the other kinds always show theirs
+  // (their default name is a URL such as tcp://db:5432, the line says it in words).
+  cells[1].lastElementChild.textContent = row.kind === 'http' && row.name === row.url ? '' : row.target;
   const spark = sparks.get(row.id);
   cells[2].replaceChildren(sparkline(spark ? spark.points : [], { count: SPARK_POINTS }));
   cells[3].textContent = row.latency === null ? '–' : ms(row.latency);
