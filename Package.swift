@@ -18,6 +18,16 @@ let crossModuleOptimization: [SwiftSetting] = [
     .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))
 ]
 
+// The engine's loop state is confined to its thread and accessed through class properties; in a
+// release build the dynamic exclusivity checks on them (swift_beginAccess, a thread-local access
+// set) cost 5.4k user-space instructions per check, 4% of all (docs/BENCHMARKS.md). Release
+// builds of the engine's modules leave them out; debug builds, which every test runs, keep them,
+// so an overlapping access is still caught by the test suite. The compile-time checks stay.
+let enginePath: [SwiftSetting] =
+    crossModuleOptimization + [
+        .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
+    ]
+
 let package = Package(
     name: "Lookout",
     platforms: [.macOS(.v15)],
@@ -60,13 +70,13 @@ let package = Package(
         .target(
             name: "LookoutCore",
             path: "Sources/Core",
-            swiftSettings: crossModuleOptimization
+            swiftSettings: enginePath
         ),
         .target(
             name: "LookoutFFI",
             dependencies: ["CEngineShims", "LookoutCore"],
             path: "Sources/FFI",
-            swiftSettings: crossModuleOptimization
+            swiftSettings: enginePath
         ),
         .executableTarget(
             name: "LookoutEngine",
@@ -76,7 +86,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Sources/Engine"
+            path: "Sources/Engine",
+            swiftSettings: enginePath
         ),
         .executableTarget(
             name: "LookoutControl",

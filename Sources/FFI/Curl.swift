@@ -6,13 +6,16 @@
 //   CURLMOPT_TIMERFUNCTION -> one LoopTimer). curl's socket and timer callbacks receive an
 //   unretained pointer to the CurlMulti, which outlives every transfer it drives.
 // - `CurlEasy` owns one CURL handle and the per-transfer buffers curl writes into. Easies are
-//   pooled by the engine and reset between checks (curl_easy_reset keeps the connection and
-//   DNS caches of the multi handle). Each easy points curl's PRIVATE, WRITEDATA, HEADERDATA and
-//   OPENSOCKETDATA at itself, unretained: the pool keeps it alive for the life of the loop.
+//   pooled by the engine and keep their options from one check to the next while the checks
+//   share a `CurlTransferProfile`; a new profile resets them (curl_easy_reset keeps the
+//   connection and DNS caches of the multi handle). Each easy points curl's PRIVATE, WRITEDATA,
+//   HEADERDATA (HTTPS) and OPENSOCKETDATA at itself, unretained: the pool keeps it alive for the
+//   life of the loop.
 // - `CurlTLSSessionShare` owns one CURLSH that holds TLS sessions. An easy attached to a share
 //   keeps a strong reference to it until it is attached to another (or freed), so a share is
 //   never cleaned up while an easy uses it. Shares have no lock callbacks: one loop thread each.
-// - A curl_slist passed with `setConnectTo` is owned by the easy until `finishTransfer()`;
+// - A curl_slist made by `setConnectTo` is owned by the easy until the next transfer replaces or
+//   clears it (curl keeps a pointer to it among the options);
 //   header lists are borrowed from their owner (`CurlHeaderList`), which must outlive the transfer.
 // - Control-plane transfers (last section of this file): a `CurlTransferRunner` lives on one loop
 //   thread and owns its CurlMulti, its DNSChannel, a pool of CurlEasy and every transfer in flight.
@@ -243,6 +246,69 @@ package struct PolicyRefusal {
     package var rangeName: String
 }
 
+/// The options of a transfer that follow from its monitor and its hop's scheme alone (not from
+/// the URL, the address or the time left), plus what the transfer records of the answer.
+///
+/// A class, shared: the engine makes one per distinct profile and a monitor's checks all hold
+/// it, so a pooled handle whose last transfer had this very profile keeps its options as they
+/// are (`CurlEasy.prepareForTransfer`), found by one pointer comparison. Equality and hashing
+/// are by value, to find the shared one.
+package final class CurlTransferProfile: Hashable, Sendable {
+    /// The hop is HTTPS: the handle reads the CA bundle and the peer's certificate.
+    package let wantsCertificate: Bool
+    package let method: String
+    package let body: String?
+    package let lowSpeedBytesPerSecond: Int
+    package let lowSpeedSeconds: Int
+    package let verifyTLS: Bool
+    package let reuseConnection: Bool
+    package let tlsSessionReuse: Bool
+    package let httpVersion: MonitorHTTPVersion
+    package let acceptEncoding: Bool
+    /// The body cap (decoded bytes) and whether the body is kept for the monitor's assertions.
+    package let maxBodyBytes: Int
+    package let captureBody: Bool
+
+    package init(_ monitor: Monitor, overTLS: Bool) {
+        wantsCertificate = overTLS
+        method = monitor.method
+        body = monitor.body
+        lowSpeedBytesPerSecond = monitor.lowSpeedBytesPerSecond
+        lowSpeedSeconds = monitor.lowSpeedSeconds
+        verifyTLS = monitor.verifyTLS
+        reuseConnection = monitor.reuseConnection
+        tlsSessionReuse = monitor.tlsSessionReuse
+        httpVersion = monitor.httpVersion
+        acceptEncoding = monitor.acceptEncoding
+        maxBodyBytes = monitor.maxBodyBytes
+        captureBody = monitor.needsBody
+    }
+
+    package static func == (left: CurlTransferProfile, right: CurlTransferProfile) -> Bool {
+        left.wantsCertificate == right.wantsCertificate && left.method == right.method && left.body == right.body
+            && left.lowSpeedBytesPerSecond == right.lowSpeedBytesPerSecond
+            && left.lowSpeedSeconds == right.lowSpeedSeconds && left.verifyTLS == right.verifyTLS
+            && left.reuseConnection == right.reuseConnection && left.tlsSessionReuse == right.tlsSessionReuse
+            && left.httpVersion == right.httpVersion && left.acceptEncoding == right.acceptEncoding
+            && left.maxBodyBytes == right.maxBodyBytes && left.captureBody == right.captureBody
+    }
+
+    package func hash(into hasher: inout Hasher) {
+        hasher.combine(wantsCertificate)
+        hasher.combine(method)
+        hasher.combine(body)
+        hasher.combine(lowSpeedBytesPerSecond)
+        hasher.combine(lowSpeedSeconds)
+        hasher.combine(verifyTLS)
+        hasher.combine(reuseConnection)
+        hasher.combine(tlsSessionReuse)
+        hasher.combine(httpVersion)
+        hasher.combine(acceptEncoding)
+        hasher.combine(maxBodyBytes)
+        hasher.combine(captureBody)
+    }
+}
+
 /// What one transfer of a `CurlEasy` records and how it was set up (see `CurlEasy.transfer`).
 private struct TransferRecord {
     var bodyBytes = 0
@@ -283,10 +349,15 @@ package final class CurlEasy {
     /// starts with one assignment (one exclusivity check instead of one per field, per check).
     private var transfer = TransferRecord()
     private var connectTo: UnsafeMutablePointer<curl_slist>?
+    /// CURLOPT_CONNECT_TO is set (to `connectTo`).
+    private var hasConnectTo = false
+    /// The profile the handle's options were last set for (nil: none, or a custom transfer's).
+    private var appliedProfile: CurlTransferProfile?
     private let errorBuffer: UnsafeMutablePointer<CChar>
     /// The target policy every socket this easy opens must pass (redirects and DNS answers included).
     package let policy: TargetPolicy
     private let caBundlePath: String?
+    private let userAgent: String
     private let trustStore: CurlTrustStore?
     /// The share the easy is attached to between session-reusing transfers (see `init`).
     private let restingShare: CurlTLSSessionShare?
@@ -299,13 +370,14 @@ package final class CurlEasy {
     /// off unless the monitor reuses sessions. Without it curl gives the easy a cache of its own,
     /// which attaching a share would orphan (curl 7.88 overwrites the pointer).
     package init(
-        policy: TargetPolicy, caBundlePath: String?, trustStore: CurlTrustStore? = nil,
+        policy: TargetPolicy, caBundlePath: String?, userAgent: String, trustStore: CurlTrustStore? = nil,
         restingShare: CurlTLSSessionShare? = nil
     ) {
         guard let handle = curl_easy_init() else { fatalError("curl_easy_init failed: out of memory") }
         raw = handle
         self.policy = policy
         self.caBundlePath = caBundlePath
+        self.userAgent = userAgent
         self.trustStore = trustStore
         self.restingShare = restingShare
         errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
@@ -320,22 +392,106 @@ package final class CurlEasy {
         errorBuffer.deallocate()
     }
 
-    /// Clears every option and per-transfer record, then sets the options every check shares.
-    package func prepareForTransfer(captureBody: Bool, bodyLimit: Int, wantsCertificate: Bool) {
+    /// Starts a transfer's setup: clears the per-transfer record and brings the handle's options
+    /// to `profile`. A handle keeps its options between transfers (curl resets only a transfer's
+    /// state), so when its last transfer had the same profile — most of a fleet shares one —
+    /// nothing is reset or set again here; `configure` then sets what differs per check. Measured
+    /// in docs/BENCHMARKS.md ("Instructions per check"): the reset and the ~20 options set again
+    /// cost several thousand instructions per check.
+    package func prepareForTransfer(_ profile: CurlTransferProfile) {
+        body.removeAll(keepingCapacity: body.capacity <= 1 << 20)
+        transfer = TransferRecord(
+            captureBody: profile.captureBody, bodyLimit: profile.maxBodyBytes,
+            wantsCertificate: profile.wantsCertificate, requiresHTTP2: profile.httpVersion == .http2)
+        errorBuffer[0] = 0
+        if appliedProfile !== profile {
+            applyProfile(profile)
+            appliedProfile = profile
+        }
+    }
+
+    /// For a transfer whose caller sets its own options (the delivery runner): every option is
+    /// cleared but the handle's own callbacks, and the handle forgets its profile.
+    package func prepareForCustomTransfer() {
+        body.removeAll(keepingCapacity: body.capacity <= 1 << 20)
+        transfer = TransferRecord(bodyLimit: .max)
+        errorBuffer[0] = 0
+        resetOptions()
+        appliedProfile = nil
+    }
+
+    /// Clears every option, then sets the ones every transfer of `profile` shares.
+    private func applyProfile(_ profile: CurlTransferProfile) {
+        resetOptions()
+        // Only an HTTPS hop reads the bundle (a plain check need not copy its path) and the
+        // peer's certificate, when the first header arrives (curl calls the header function for
+        // every header line: plain checks do without it).
+        if profile.wantsCertificate {
+            let me = UnsafeMutableRawPointer(Unmanaged.passUnretained(self).toOpaque())
+            _ = CEngineShims_curl_easy_setopt_write_function(raw, CURLOPT_HEADERFUNCTION, curlHeaderCallback)
+            set(CURLOPT_HEADERDATA, pointer: me)
+            if let trustStore {
+                _ = CEngineShims_curl_easy_use_trust_store(raw, trustStore.raw)
+            } else if let caBundlePath {
+                set(CURLOPT_CAINFO, caBundlePath)
+            }
+        }
+        set(CURLOPT_USERAGENT, userAgent)
+        switch profile.method {
+        case "GET": break
+        case "HEAD": set(CURLOPT_NOBODY, 1)
+        case "POST": set(CURLOPT_POST, 1)
+        default: set(CURLOPT_CUSTOMREQUEST, profile.method)
+        }
+        if let body = profile.body {
+            set(CURLOPT_POSTFIELDSIZE_LARGE, offset: Int64(body.utf8.count))
+            set(CURLOPT_COPYPOSTFIELDS, body)
+        } else if profile.method == "POST" {
+            set(CURLOPT_POSTFIELDSIZE_LARGE, offset: 0)
+            set(CURLOPT_COPYPOSTFIELDS, "")
+        }
+        if profile.lowSpeedBytesPerSecond > 0 {
+            set(CURLOPT_LOW_SPEED_LIMIT, profile.lowSpeedBytesPerSecond)
+            set(CURLOPT_LOW_SPEED_TIME, profile.lowSpeedSeconds)
+        }
+        if !profile.verifyTLS {
+            set(CURLOPT_SSL_VERIFYPEER, 0)
+            set(CURLOPT_SSL_VERIFYHOST, 0)
+        }
+        if !profile.reuseConnection {
+            // A fresh connection per check: connect and TLS timings are real. An HTTP/1.1 request
+            // also says "Connection: close" so the server closes first and keeps the TIME_WAIT.
+            set(CURLOPT_FRESH_CONNECT, 1)
+            set(CURLOPT_FORBID_REUSE, 1)
+        }
+        if profile.wantsCertificate && !profile.tlsSessionReuse {
+            // curl keeps a TLS session cache per easy by default, and easies are pooled: without
+            // this a later check to the same host would resume whichever session its easy held.
+            set(CURLOPT_SSL_SESSIONID_CACHE, 0)
+        }
+        configureHTTPVersion(profile.httpVersion, overTLS: profile.wantsCertificate)
+        if profile.acceptEncoding {
+            // "" = every encoding this libcurl decodes (gzip, deflate, br, zstd). The write
+            // callback counts decoded bytes against the cap, so a compression bomb stops there.
+            set(CURLOPT_ACCEPT_ENCODING, "")
+        } else {
+            // Refuse early when the server announces a body over the cap; chunked bodies are
+            // counted in the write callback. (Not when decoding: Content-Length counts encoded bytes.)
+            set(CURLOPT_MAXFILESIZE_LARGE, offset: Int64(profile.maxBodyBytes))
+        }
+    }
+
+    /// Clears every option, then sets the handle's callbacks and the settings of every transfer.
+    private func resetOptions() {
         curl_easy_reset(raw)
         curl_slist_free_all(connectTo)
         connectTo = nil
-        body.removeAll(keepingCapacity: body.capacity <= 1 << 20)
-        transfer = TransferRecord(captureBody: captureBody, bodyLimit: bodyLimit, wantsCertificate: wantsCertificate)
-        errorBuffer[0] = 0
-
+        hasConnectTo = false
         let me = UnsafeMutableRawPointer(Unmanaged.passUnretained(self).toOpaque())
         set(CURLOPT_PRIVATE, pointer: me)
         set(CURLOPT_ERRORBUFFER, pointer: UnsafeRawPointer(errorBuffer))
         _ = CEngineShims_curl_easy_setopt_write_function(raw, CURLOPT_WRITEFUNCTION, curlWriteCallback)
         set(CURLOPT_WRITEDATA, pointer: me)
-        _ = CEngineShims_curl_easy_setopt_write_function(raw, CURLOPT_HEADERFUNCTION, curlHeaderCallback)
-        set(CURLOPT_HEADERDATA, pointer: me)
         _ = CEngineShims_curl_easy_setopt_opensocket_function(raw, curlOpenSocketCallback)
         set(CURLOPT_OPENSOCKETDATA, pointer: me)
         set(CURLOPT_NOSIGNAL, 1)
@@ -345,14 +501,6 @@ package final class CurlEasy {
         // store on every handshake (59 checks/s instead of 1.8k, docs/PLATFORM.md). A bundle file
         // alone is parsed once and cached in the multi handle.
         set(CURLOPT_CAPATH, pointer: nil)
-        // Only an HTTPS hop reads the bundle; a plain check need not copy its path.
-        if wantsCertificate {
-            if let trustStore {
-                _ = CEngineShims_curl_easy_use_trust_store(raw, trustStore.raw)
-            } else if let caBundlePath {
-                set(CURLOPT_CAINFO, caBundlePath)
-            }
-        }
     }
 
     // MARK: options
@@ -384,78 +532,42 @@ package final class CurlEasy {
     package func setConnectTo(host: String?, port: Int, address: IPAddress) {
         let target = address.isIPv6 ? "[\(address)]" : "\(address)"
         let hostPart = host.map { $0.contains(":") ? "[\($0)]" : $0 } ?? ""
-        curl_slist_free_all(connectTo)
+        let previous = connectTo
         connectTo = curl_slist_append(nil, "\(hostPart):\(port):\(target):\(port)")
         set(CURLOPT_CONNECT_TO, pointer: UnsafeRawPointer(connectTo))
+        curl_slist_free_all(previous)
+        hasConnectTo = true
     }
 
-    /// Sets everything one HTTP request needs. `timeoutMs` is what is left of the check's
-    /// budget (DNS and earlier redirect hops already spent the rest).
-    package func configure(
-        url: String, monitor: Monitor, headers: CurlHeaderList?, timeoutMs: Int, connectTimeoutMs: Int,
-        userAgent: String
-    ) {
+    /// Lets the transfer connect to whatever its URL names (an IP-literal host): clears a
+    /// connect-to list an earlier transfer of this handle set.
+    package func clearConnectTo() {
+        guard hasConnectTo else { return }
+        set(CURLOPT_CONNECT_TO, pointer: nil)
+        hasConnectTo = false
+        curl_slist_free_all(connectTo)
+        connectTo = nil
+    }
+
+    /// Sets what differs between checks of one profile. `timeoutMs` is what is left of the
+    /// check's budget (DNS and earlier redirect hops already spent the rest).
+    package func configure(url: String, headers: CurlHeaderList?, timeoutMs: Int, connectTimeoutMs: Int) {
         set(CURLOPT_URL, url)
-        switch monitor.method {
-        case "GET": break
-        case "HEAD": set(CURLOPT_NOBODY, 1)
-        case "POST": set(CURLOPT_POST, 1)
-        default: set(CURLOPT_CUSTOMREQUEST, monitor.method)
-        }
-        if let body = monitor.body {
-            set(CURLOPT_POSTFIELDSIZE_LARGE, offset: Int64(body.utf8.count))
-            set(CURLOPT_COPYPOSTFIELDS, body)
-        } else if monitor.method == "POST" {
-            set(CURLOPT_POSTFIELDSIZE_LARGE, offset: 0)
-            set(CURLOPT_COPYPOSTFIELDS, "")
-        }
         setHeaders(headers)
-        set(CURLOPT_USERAGENT, userAgent)
         set(CURLOPT_TIMEOUT_MS, max(timeoutMs, 1))
         set(CURLOPT_CONNECTTIMEOUT_MS, max(min(connectTimeoutMs, timeoutMs), 1))
-        if monitor.lowSpeedBytesPerSecond > 0 {
-            set(CURLOPT_LOW_SPEED_LIMIT, monitor.lowSpeedBytesPerSecond)
-            set(CURLOPT_LOW_SPEED_TIME, monitor.lowSpeedSeconds)
-        }
-        if !monitor.verifyTLS {
-            set(CURLOPT_SSL_VERIFYPEER, 0)
-            set(CURLOPT_SSL_VERIFYHOST, 0)
-        }
-        if !monitor.reuseConnection {
-            // A fresh connection per check: connect and TLS timings are real. An HTTP/1.1 request
-            // also says "Connection: close" so the server closes first and keeps the TIME_WAIT.
-            set(CURLOPT_FRESH_CONNECT, 1)
-            set(CURLOPT_FORBID_REUSE, 1)
-        }
-        if transfer.wantsCertificate && !monitor.tlsSessionReuse {
-            // curl keeps a TLS session cache per easy by default, and easies are pooled: without
-            // this a later check to the same host would resume whichever session its easy held.
-            set(CURLOPT_SSL_SESSIONID_CACHE, 0)
-        }
-        configureHTTPVersion(monitor.httpVersion)
-        if monitor.acceptEncoding {
-            // "" = every encoding this libcurl decodes (gzip, deflate, br, zstd). The write
-            // callback counts decoded bytes against the cap, so a compression bomb stops there.
-            set(CURLOPT_ACCEPT_ENCODING, "")
-        } else {
-            // Refuse early when the server announces a body over the cap; chunked bodies are
-            // counted in the write callback. (Not when decoding: Content-Length counts encoded bytes.)
-            set(CURLOPT_MAXFILESIZE_LARGE, offset: Int64(monitor.maxBodyBytes))
-        }
     }
 
-    private func configureHTTPVersion(_ version: MonitorHTTPVersion) {
+    private func configureHTTPVersion(_ version: MonitorHTTPVersion, overTLS: Bool) {
         switch version {
         case .http1_1, .automatic:
-            // Over plain http both are libcurl's default (HTTP/1.1): no call per check. Over TLS
-            // "1.1" is explicit, libcurl's own default (since 7.62) being HTTP/2 when offered.
-            guard transfer.wantsCertificate else { return }
+            // Over plain http both are libcurl's default (HTTP/1.1): no option. Over TLS "1.1" is
+            // explicit, libcurl's own default (since 7.62) being HTTP/2 when offered.
+            guard overTLS else { return }
             set(CURLOPT_HTTP_VERSION, version == .http1_1 ? CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2TLS)
         case .http2:
-            transfer.requiresHTTP2 = true
             // https: h2 agreed by ALPN; http: HTTP/2 from the first byte (no Upgrade round trip).
-            let wanted = transfer.wantsCertificate ? CURL_HTTP_VERSION_2_0 : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
-            set(CURLOPT_HTTP_VERSION, wanted)
+            set(CURLOPT_HTTP_VERSION, overTLS ? CURL_HTTP_VERSION_2_0 : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
         }
     }
 
@@ -531,10 +643,9 @@ package final class CurlEasy {
 
     package var errorText: String { String(cString: errorBuffer) }
 
-    /// Frees per-transfer C memory early (the connect-to list) once a transfer is over.
+    /// Ends a transfer's hold on shared state. (The connect-to list stays until the next
+    /// transfer replaces or clears it: curl keeps a pointer to it among the options.)
     package func finishTransfer() {
-        curl_slist_free_all(connectTo)
-        connectTo = nil
         // Give a monitor's share back, so that it can be freed when the monitor starts over.
         if attachedShare !== restingShare { attach(restingShare) }
     }
@@ -1087,9 +1198,9 @@ package final class CurlTransferRunner: CurlMultiDelegate {
         if let index = spareEasies.lastIndex(where: { $0.policy == policy }) {
             easy = spareEasies.remove(at: index)
         } else {
-            easy = CurlEasy(policy: policy, caBundlePath: nil)
+            easy = CurlEasy(policy: policy, caBundlePath: nil, userAgent: "")
         }
-        easy.prepareForTransfer(captureBody: false, bodyLimit: .max, wantsCertificate: false)
+        easy.prepareForCustomTransfer()
         let recorder = TransferRecorder(
             upload: request.mail == nil ? [] : request.body,
             bodyLimit: max(request.maxResponseBytes, 0),

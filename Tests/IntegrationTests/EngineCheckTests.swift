@@ -301,6 +301,45 @@ struct EngineCheckTests {
         }
     }
 
+    @Test("one pooled handle serving monitors with different methods, bodies and headers sends each its own")
+    func pooledHandleKeepsNoOptionsOfAnotherMonitor() throws {
+        // The engine keeps a handle's curl options from one check to the next while the checks
+        // share their option profile, and sets them anew when it changes. One slot makes every
+        // check use the same handle, in an order the phases choose; the farm echoes each request
+        // and every monitor asserts on what arrived, so an option left over from the previous
+        // check (a POST body, HEAD's no-body, a method) turns a check DOWN.
+        try withFarm { farm in
+            let echo = farm.url(path: "/echo")
+            let monitors: [[String: Any]] = [
+                ["id": "get", "url": echo + "?m=get", "jsonPath": "$.method", "jsonEquals": "GET"],
+                [
+                    "id": "post", "url": echo, "method": "POST", "body": "alpha", "jsonPath": "$.body",
+                    "jsonEquals": "alpha",
+                ],
+                ["id": "head", "url": echo, "method": "HEAD"],
+                [
+                    "id": "put", "url": echo, "method": "PUT", "body": "beta", "jsonPath": "$.method",
+                    "jsonEquals": "PUT",
+                ],
+                [
+                    "id": "get-header", "url": echo + "?m=header", "headers": ["X-Probe": "one"],
+                    "jsonPath": "$.headers.x-probe", "jsonEquals": "one",
+                ],
+                ["id": "get-after", "url": echo + "?m=after", "jsonPath": "$.method", "jsonEquals": "GET"],
+            ].map { $0.merging(["intervalSeconds": 0.5]) { first, _ in first } }
+            let run = try EngineRun.run(
+                monitors: monitors,
+                arguments: ["--allow-private-targets", "--loops", "1", "--max-in-flight", "1", "--duration", "3"])
+            #expect(run.exitStatus == 0, "stderr: \(run.standardError)")
+            for monitor in monitors {
+                let id = monitor["id"] as! String
+                let checks = run.checks(of: id)
+                #expect(checks.count >= 4, "\(id) checked every 0.5 s for 3 s: \(checks.count)")
+                for check in checks { #expect(check.status == "UP", "\(id): \(check.fields)") }
+            }
+        }
+    }
+
     @Test("checks of monitors spread over the interval instead of bursting")
     func phasesSpreadChecks() throws {
         try withFarm { farm in

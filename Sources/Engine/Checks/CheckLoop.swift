@@ -108,8 +108,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     /// permit this loop gives back is offered to its own bucket's queue only (never a scan of
     /// every waiting check); every `permitRetryInterval` the head of each waiting bucket is
     /// retried for permits other loops free.
-    private var permitQueues: [Int: [Int32]] = [:]
-    private var permitWaiters = 0
+    private var permitQueues: PermitWaitQueues
     private var permitRetryTimer: LoopTimer!
     private var spareEasies: [CurlEasy] = []
     private var outgoing: [CheckResult] = []
@@ -120,6 +119,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     /// Shared request headers for monitors without their own: "Connection: close".
     private let closeHeaders = CurlHeaderList(["Connection: close"])
     private let tlsSessions = TLSSessionReuse()
+    private var transferProfiles = TransferProfiles()
 
     init(index: Int, monitors: [PreparedMonitor], configuration: Configuration, results: ResultPipeline) throws {
         self.index = index
@@ -138,6 +138,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         self.easies = Array(repeating: nil, count: configuration.maxInFlight)
         self.permits = Array(repeating: nil, count: configuration.maxInFlight)
         self.permitWaitBuckets = Array(repeating: nil, count: configuration.maxInFlight)
+        self.permitQueues = PermitWaitQueues(bucketCount: configuration.hostPermits?.bucketCount ?? 0)
         self.deadlines = Array(repeating: nil, count: configuration.maxInFlight)
         self.freeSlots = (0..<Int32(configuration.maxInFlight)).reversed()
         self.onceRemaining = monitors.count
@@ -467,10 +468,9 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             return
         }
         permitWaitBuckets[slot] = bucket
-        permitQueues[bucket, default: []].append(Int32(slot))
-        permitWaiters += 1
+        permitQueues.append(Int32(slot), bucket: bucket)
         LoopStatistics.add(statistics.hostWaits)
-        statistics.waitingForHost.store(permitWaiters, ordering: .relaxed)
+        statistics.waitingForHost.store(permitQueues.count, ordering: .relaxed)
         armDeadline(slot: slot, at: deadline, now: now)
         updatePermitRetryTimer()
     }
@@ -480,7 +480,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     /// give its permit back (which comes here again).
     private func drainPermitQueue(bucket: Int) {
         guard let hostPermits = configuration.hostPermits else { return }
-        while let head = permitQueues[bucket]?.first, let permit = hostPermits.acquire(bucket: bucket) {
+        while let head = permitQueues.first(inBucket: bucket), let permit = hostPermits.acquire(bucket: bucket) {
             let slot = Int(head)
             guard permitWaitBuckets[slot] != nil else {
                 // Not waiting any more (cannot happen: leaving the wait leaves the queue).
@@ -497,12 +497,12 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
 
     /// The periodic retry: each waiting bucket, for permits other loops gave back.
     private func retryWaitingPermits() {
-        for bucket in Array(permitQueues.keys) { drainPermitQueue(bucket: bucket) }
+        for bucket in permitQueues.waitingBuckets() { drainPermitQueue(bucket: bucket) }
         updatePermitRetryTimer()
     }
 
     private func updatePermitRetryTimer() {
-        if permitWaiters == 0 {
+        if permitQueues.count == 0 {
             permitRetryTimer.cancel()
         } else if !permitRetryTimer.isScheduled {
             permitRetryTimer.schedule(after: Self.permitRetryInterval)
@@ -518,11 +518,8 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     }
 
     private func removeFromPermitQueue(slot: Int, bucket: Int) {
-        guard let position = permitQueues[bucket]?.firstIndex(of: Int32(slot)) else { return }
-        permitQueues[bucket]?.remove(at: position)
-        if permitQueues[bucket]?.isEmpty == true { permitQueues[bucket] = nil }
-        permitWaiters -= 1
-        statistics.waitingForHost.store(permitWaiters, ordering: .relaxed)
+        guard permitQueues.remove(Int32(slot), bucket: bucket) else { return }
+        statistics.waitingForHost.store(permitQueues.count, ordering: .relaxed)
     }
 
     /// Gives the hop's permit back; its bucket, or nil if there was none.
@@ -537,35 +534,33 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
 
     private func startTransfer(_ transfer: CheckStateMachine.Transfer, slot: Int) {
         guard let prepared = slots[slot].prepared else { return }
-        let monitor = prepared.monitor
+        // `prepared.monitor` is read in place throughout: a local copy of the monitor would
+        // retain each of its strings and collections, per check.
         let url = transfer.url
-        if monitor.kind != .http {
+        if prepared.monitor.kind != .http {
             startProbe(slot: slot, address: transfer.connectTo ?? url.address, url: url)
             return
         }
         let easy =
             spareEasies.popLast()
             ?? CurlEasy(
-                policy: configuration.policy, caBundlePath: configuration.caBundlePath, trustStore: trustStore,
-                restingShare: tlsSessions.restingShare)
+                policy: configuration.policy, caBundlePath: configuration.caBundlePath,
+                userAgent: configuration.userAgent, trustStore: trustStore, restingShare: tlsSessions.restingShare)
         easy.checkSlot = Int32(slot)
-        easy.prepareForTransfer(
-            captureBody: monitor.needsBody,
-            bodyLimit: monitor.maxBodyBytes,
-            wantsCertificate: url.scheme == .https
-        )
+        let profile = transferProfiles.profile(for: prepared, overTLS: url.scheme == .https)
+        easy.prepareForTransfer(profile)
         easy.configure(
             url: url.requestURL,
-            monitor: monitor,
-            headers: prepared.headers ?? (monitor.reuseConnection ? nil : closeHeaders),
+            headers: prepared.headers ?? (prepared.monitor.reuseConnection ? nil : closeHeaders),
             timeoutMs: transfer.timeoutMs,
-            connectTimeoutMs: monitor.connectTimeoutMs,
-            userAgent: configuration.userAgent
+            connectTimeoutMs: prepared.monitor.connectTimeoutMs
         )
-        tlsSessions.prepare(easy, for: monitor, now: Clock.monotonicMicros())
+        if profile.tlsSessionReuse { tlsSessions.prepare(easy, for: prepared, now: Clock.monotonicMicros()) }
         if let address = transfer.connectTo {
             // A literal host matches any host name: curl's spelling of an IPv6 literal may differ.
             easy.setConnectTo(host: url.hostIsIPLiteral ? nil : url.host, port: url.port, address: address)
+        } else {
+            easy.clearConnectTo()
         }
         easies[slot] = easy
         multi.add(easy)

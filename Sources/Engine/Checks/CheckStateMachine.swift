@@ -252,9 +252,12 @@ struct CheckStateMachine: Sendable {
         if wantsRedirectLocation(httpStatus: httpStatus), let location = outcome.redirectLocation {
             return followRedirect(to: location, httpStatus: httpStatus, timings: outcome.timings, now: now)
         }
-        // Read in place: a copy of the monitor would retain each of its strings.
-        let verdict = ResponseEvaluator.evaluate(
-            prepared.unsafelyUnwrapped.monitor, httpStatus: httpStatus, body: outcome.body)
+        // Most monitors ask for a 2xx and nothing more: decided without the monitor, whose copy
+        // (to pass it) would retain each of its strings.
+        let verdict =
+            prepared.unsafelyUnwrapped.judgesStatusOnly && (200...299).contains(httpStatus)
+            ? .up
+            : ResponseEvaluator.evaluate(prepared.unsafelyUnwrapped.monitor, httpStatus: httpStatus, body: outcome.body)
         return finish(
             now: now, status: verdict.status, httpStatus: httpStatus, errorCode: verdict.errorCode,
             message: verdict.message, timings: outcome.timings)

@@ -9,7 +9,8 @@ import LookoutFFI
 /// docs/BENCHMARKS.md, "Instructions per check").
 final class PreparedMonitor: @unchecked Sendable {
     // @unchecked: `headers` is an immutable C list that curl only reads; the `var`s are set by the
-    // code that makes the monitor, before it is handed to a loop, and never changed afterwards.
+    // code that makes the monitor, before it is handed to a loop, and never changed afterwards,
+    // except `transferProfile`, which only the one loop that checks the monitor reads and writes.
     let monitor: Monitor
     let url: MonitorURL
     let intervalMicros: Int64
@@ -28,6 +29,13 @@ final class PreparedMonitor: @unchecked Sendable {
     /// Cluster hand-over: a loop that takes the monitor in starts its checks on the monitor's
     /// grid from this instant (epoch µs), the one the previous owner checks until. nil: from now.
     var checkFromWallMicros: Int64?
+    /// An HTTP answer is judged by its status alone, and any 2xx is UP: the common case is
+    /// decided without reading the monitor's assertions (`ResponseEvaluator`).
+    let judgesStatusOnly: Bool
+    /// The curl options of this monitor's transfers over its URL's scheme, shared with the loop's
+    /// other monitors that have the same (`TransferProfiles`); set at the first check, on the
+    /// loop thread.
+    var transferProfile: CurlTransferProfile?
 
     init(_ monitor: Monitor) throws(MonitorValidationError) {
         self.monitor = monitor
@@ -40,6 +48,7 @@ final class PreparedMonitor: @unchecked Sendable {
         }
         self.intervalMicros = Int64((monitor.intervalSeconds * 1_000_000).rounded())
         self.phaseOffsetMicros = CheckPhase.offset(id: monitor.id, intervalMicros: intervalMicros)
+        self.judgesStatusOnly = monitor.expectedStatus.isEmpty && !monitor.needsBody
         if monitor.headers.isEmpty && monitor.body == nil && monitor.httpVersion == .http1_1 {
             headers = nil
         } else {

@@ -15,11 +15,11 @@ final class TLSSessionReuse {
 
     /// Lends `easy` the monitor's sessions for the transfer about to start (a no-op for
     /// monitors without `tlsSessionReuse`).
-    func prepare(_ easy: CurlEasy, for monitor: Monitor, now: Int64) {
-        guard monitor.tlsSessionReuse else { return }
+    func prepare(_ easy: CurlEasy, for prepared: PreparedMonitor, now: Int64) {
+        guard prepared.monitor.tlsSessionReuse else { return }
         let (share, _) = schedule.store(
-            for: monitor.id,
-            fullHandshakeEverySeconds: monitor.tlsFullHandshakeSeconds,
+            for: prepared.monitor.id,
+            fullHandshakeEverySeconds: prepared.monitor.tlsFullHandshakeSeconds,
             now: now,
             makeStore: CurlTLSSessionShare.init
         )
