@@ -25,16 +25,23 @@ public enum IPAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// 16 network-order bytes for IPv6 (`bytes.count == 16`) or 4 for IPv4.
-    public init?(bytes: [UInt8]) {
+    /// The address in `bytes` (4 or 16, network order), read in place: no array per address
+    /// (the engine reads every connection's address this way).
+    public init?(networkOrder bytes: UnsafeRawBufferPointer) {
         if bytes.count == 4 {
-            self = .v4(bytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+            self = .v4(UInt32(bigEndian: bytes.loadUnaligned(as: UInt32.self)))
         } else if bytes.count == 16 {
-            let high = bytes[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-            let low = bytes[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            let high = UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self))
+            let low = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
             self = .v6(high: high, low: low)
         } else {
             return nil
         }
+    }
+
+    public init?(bytes: [UInt8]) {
+        guard let address = bytes.withUnsafeBytes({ IPAddress(networkOrder: $0) }) else { return nil }
+        self = address
     }
 
     static func parseIPv4(_ text: Substring) -> UInt32? {

@@ -63,7 +63,12 @@ private struct LineWriter {
         ascii(",\"checkedAt\":\"")
         count += RFC3339.write(epochMilliseconds: result.checkedAtMs, to: start + count)
         ascii("\",\"status\":\"")
-        ascii(result.status.name)
+        switch result.status {
+        case .up: ascii("UP")
+        case .down: ascii("DOWN")
+        case .timeout: ascii("TIMEOUT")
+        case .error: ascii("ERROR")
+        }
         ascii("\",\"httpStatus\":")
         integer(Int64(result.httpStatus))
         ascii(",\"dnsMs\":")

@@ -97,7 +97,7 @@ struct EngineRuntime {
             userAgent: configuration.userAgent)
         if configuration.maxPerHost > 0 {
             // One table for all loops: the limit is per process, not per loop.
-            loopConfiguration.hostPermits = HostPermits(limit: configuration.maxPerHost)
+            loopConfiguration.hostPermits = HostPermits(limit: configuration.maxPerHost, loopCount: loopCount)
         }
         if let coordinator, let cluster = configuration.cluster {
             // Confirmed state changes go to the Redis stream the control plane consumes.

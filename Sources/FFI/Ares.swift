@@ -147,9 +147,10 @@ package final class DNSChannel: LoopIOHandler {
             let length = withUnsafeMutableBytes(of: &bytes) {
                 CEngineShims_ares_node_ip(current, $0.baseAddress!.assumingMemoryBound(to: UInt8.self))
             }
-            if length > 0,
-                let address = withUnsafeBytes(of: &bytes, { IPAddress(bytes: Array($0.prefix(Int(length)))) })
-            {
+            let address = withUnsafeBytes(of: &bytes) { buffer in
+                IPAddress(networkOrder: UnsafeRawBufferPointer(rebasing: buffer.prefix(Int(length))))
+            }
+            if length > 0, let address {
                 if address.isIPv6 {
                     if !v6.contains(address) { v6.append(address) }
                 } else if !v4.contains(address) {

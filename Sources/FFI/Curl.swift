@@ -680,7 +680,7 @@ package final class CurlEasy {
             CEngineShims_curl_sockaddr_ip(address, buffer.baseAddress!.assumingMemoryBound(to: UInt8.self))
         }
         let ip: IPAddress? = withUnsafeBytes(of: &bytes) { buffer in
-            length == 0 ? nil : IPAddress(bytes: Array(buffer.prefix(Int(length))))
+            IPAddress(networkOrder: UnsafeRawBufferPointer(rebasing: buffer.prefix(Int(length))))
         }
         guard let ip else {
             transfer.policyRefusal = PolicyRefusal(address: .v4(0), rangeName: "non-IP address family")

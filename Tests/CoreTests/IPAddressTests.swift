@@ -149,6 +149,17 @@ struct IPAddressTests {
         #expect(IPAddress(bytes: Array(repeating: 0, count: 15) + [1]) == IPAddress(parsing: "::1"))
     }
 
+    @Test("reads an address in place from unaligned memory, as from a socket address")
+    func readsInPlaceFromUnalignedBytes() {
+        // One byte in front puts both addresses off any alignment.
+        let v4: [UInt8] = [0xFF, 10, 1, 2, 3]
+        let v6: [UInt8] = [0xFF, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34]
+        let readV4 = v4.withUnsafeBytes { IPAddress(networkOrder: UnsafeRawBufferPointer(rebasing: $0.dropFirst())) }
+        let readV6 = v6.withUnsafeBytes { IPAddress(networkOrder: UnsafeRawBufferPointer(rebasing: $0.dropFirst())) }
+        #expect(readV4 == .v4(0x0A01_0203))
+        #expect(readV6 == .v6(high: 0x2001_0DB8_0000_0000, low: 0x1234))
+    }
+
     @Test("refuses byte counts other than 4 or 16", arguments: [0, 1, 3, 5, 6, 15, 17, 32])
     func refusesOtherByteCounts(count: Int) {
         #expect(IPAddress(bytes: Array(repeating: 1, count: count)) == nil)

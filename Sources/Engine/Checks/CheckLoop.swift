@@ -74,6 +74,8 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     private var dnsQueries: DNSQueryQueue
     private var scheduler: CheckScheduler
     private var schedulerTimer: LoopTimer!
+    /// The due time `schedulerTimer` was last set for (monotonic µs).
+    private var schedulerTimerDue: Int64 = 0
     private var flushTimer: LoopTimer!
     private var wakeup: LoopWakeup!
     private let stopFlag = Atomic<Bool>(false)
@@ -109,7 +111,11 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     /// every waiting check); every `permitRetryInterval` the head of each waiting bucket is
     /// retried for permits other loops free.
     private var permitQueues: PermitWaitQueues
+    /// No permit wait ends by its budget before this instant (monotonic µs; `.max`: none waits).
+    private var earliestPermitWaitDeadline: Int64 = .max
     private var permitRetryTimer: LoopTimer!
+    /// Fires at `earliestPermitWaitDeadline`.
+    private var permitDeadlineTimer: LoopTimer!
     private var spareEasies: [CurlEasy] = []
     private var outgoing: [CheckResult] = []
     private var inFlight = 0
@@ -163,6 +169,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         schedulerTimer = LoopTimer(loop: loop) { [unowned self] in self.admitDueChecks() }
         flushTimer = LoopTimer(loop: loop) { [unowned self] in self.flushResults() }
         permitRetryTimer = LoopTimer(loop: loop) { [unowned self] in self.retryWaitingPermits() }
+        permitDeadlineTimer = LoopTimer(loop: loop) { [unowned self] in self.expirePermitWaits() }
         wakeup = LoopWakeup(loop: loop) { [unowned self] in
             self.applyPendingCommands()
             self.stopRequested()
@@ -287,6 +294,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     private func shutDown() {
         schedulerTimer.cancel()
         permitRetryTimer.cancel()
+        permitDeadlineTimer.cancel()
         flushResults()
         loop.breakLoop()
     }
@@ -341,6 +349,9 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             schedulerTimer.cancel()
             return
         }
+        // Most finished checks leave the next due time as it was: no timer change then.
+        if schedulerTimer.isScheduled && schedulerTimerDue == next { return }
+        schedulerTimerDue = next
         schedulerTimer.schedule(after: Double(max(next - now, 0)) / 1_000_000)
     }
 
@@ -471,7 +482,12 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         permitQueues.append(Int32(slot), bucket: bucket)
         LoopStatistics.add(statistics.hostWaits)
         statistics.waitingForHost.store(permitQueues.count, ordering: .relaxed)
-        armDeadline(slot: slot, at: deadline, now: now)
+        // No timer per wait: one timer for the earliest deadline among the waits
+        // (`expirePermitWaits`), moved only when a wait with an earlier deadline arrives.
+        if deadline < earliestPermitWaitDeadline {
+            earliestPermitWaitDeadline = deadline
+            permitDeadlineTimer.schedule(after: Double(max(deadline - now, 0)) / 1_000_000)
+        }
         updatePermitRetryTimer()
     }
 
@@ -501,8 +517,28 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         updatePermitRetryTimer()
     }
 
+    /// The permit deadline timer: ends every permit wait whose check's budget has run out, and
+    /// sets the timer for the earliest deadline left. (A wait that ended meanwhile may have been
+    /// the earliest: the slots are scanned then too, and nothing expires early.)
+    private func expirePermitWaits() {
+        let now = Clock.monotonicMicros()
+        earliestPermitWaitDeadline = .max
+        for slot in permitWaitBuckets.indices where permitWaitBuckets[slot] != nil {
+            let deadline = slots[slot].deadline
+            if now >= deadline {
+                deadlinePassed(slot: slot)
+            } else {
+                earliestPermitWaitDeadline = min(earliestPermitWaitDeadline, deadline)
+            }
+        }
+        if earliestPermitWaitDeadline != .max {
+            permitDeadlineTimer.schedule(after: Double(earliestPermitWaitDeadline - now) / 1_000_000)
+        }
+    }
+
     private func updatePermitRetryTimer() {
-        if permitQueues.count == 0 {
+        // One loop alone frees its permits itself, and offers each to its queue at once.
+        if permitQueues.count == 0 || (configuration.hostPermits?.loopCount ?? 1) < 2 {
             permitRetryTimer.cancel()
         } else if !permitRetryTimer.isScheduled {
             permitRetryTimer.schedule(after: Self.permitRetryInterval)
@@ -513,7 +549,6 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     private func stopWaitingForPermit(slot: Int) {
         guard let bucket = permitWaitBuckets[slot] else { return }
         permitWaitBuckets[slot] = nil
-        deadlines[slot]?.cancel()
         removeFromPermitQueue(slot: slot, bucket: bucket)
     }
 

@@ -21,6 +21,9 @@ final class HostPermits: Sendable {
 
     /// Checks in flight to one address at most (at least 1).
     let limit: Int
+    /// The loops that share the table: with more than one, a permit one loop gives back may be
+    /// what another loop's waiting check needs (the loops retry their queues periodically).
+    let loopCount: Int
     private let counts: [Counter]
     private let seed = UInt64.random(in: 0 ... .max)
 
@@ -32,9 +35,10 @@ final class HostPermits: Sendable {
     }
 
     /// `bucketCount` is rounded up to a power of two.
-    init(limit: Int, bucketCount: Int = 4096) {
+    init(limit: Int, loopCount: Int = 1, bucketCount: Int = 4096) {
         precondition(limit >= 1, "the per-host limit is validated by the command line")
         self.limit = limit
+        self.loopCount = loopCount
         var size = 1
         while size < bucketCount { size <<= 1 }
         self.counts = (0..<size).map { _ in Counter() }
