@@ -39,6 +39,7 @@ public enum IPAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The address in `bytes` (4 or 16, network order); nil for any other count.
     public init?(bytes: [UInt8]) {
         guard let address = bytes.withUnsafeBytes({ IPAddress(networkOrder: $0) }) else { return nil }
         self = address
