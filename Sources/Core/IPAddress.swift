@@ -24,9 +24,9 @@ public enum IPAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// 16 network-order bytes for IPv6 (`bytes.count == 16`) or 4 for IPv4.
-    /// The address in `bytes` (4 or 16, network order), read in place: no array per address
-    /// (the engine reads every connection's address this way).
+    /// The address in `bytes`: 4 network-order bytes for IPv4, 16 for IPv6; nil for any other
+    /// count. Read in place, at any alignment: no array per address (the engine reads every
+    /// connection's address this way).
     public init?(networkOrder bytes: UnsafeRawBufferPointer) {
         if bytes.count == 4 {
             self = .v4(UInt32(bigEndian: bytes.loadUnaligned(as: UInt32.self)))
