@@ -131,7 +131,7 @@ final class ClusterMonitorSync: @unchecked Sendable {
                 remove(leaving)
             }
             if !gained.isEmpty {
-                load(where: "shard = ANY($1::int[])", [Self.arrayLiteral(gained.sorted())])
+                load(where: "shard = ANY($1::int[])", [Self.arrayLiteral(gained.sorted())], collectingIds: false)
             }
             log.info("owning \(shards.count) shards (+\(gained.count) −\(lost.count)), \(running.count) monitors")
         case .ownedShardsWillChange(let shards, let atWallMicros):
@@ -145,7 +145,9 @@ final class ClusterMonitorSync: @unchecked Sendable {
                 remove(leaving, atWallMicros: atWallMicros)
             }
             if !gained.isEmpty {
-                load(where: "shard = ANY($1::int[])", [Self.arrayLiteral(gained.sorted())], checkFrom: atWallMicros)
+                load(
+                    where: "shard = ANY($1::int[])", [Self.arrayLiteral(gained.sorted())], checkFrom: atWallMicros,
+                    collectingIds: false)
             }
             let inMs = (atWallMicros - Clock.wallMicros()) / 1000
             log.info(
@@ -220,8 +222,9 @@ final class ClusterMonitorSync: @unchecked Sendable {
     /// their loops, each with the confirmed state the control plane recorded for it
     /// (`monitor_states`; no row = UNKNOWN): a loop that takes a monitor in starts from that
     /// state, so a hand-over sends no state change the monitor did not make. Returns the ids
-    /// found (nil when the database could not be read; the pages read before stay loaded and
-    /// the reconcile that follows loads the rest).
+    /// found (empty unless `collectingIds`: a take-over of a million rows needs no such set;
+    /// nil when the database could not be read: the pages read before stay loaded and the
+    /// reconcile that follows loads the rest).
     ///
     /// Streaming: the rows come in keyset pages on `id` (`pageRows`); while the sync thread
     /// reads a page, the previous one is decoded on every core (`MonitorPageDecoding`), then
@@ -230,7 +233,9 @@ final class ClusterMonitorSync: @unchecked Sendable {
     /// its rows, so a change to a row already loaded is applied then, and a row read after the
     /// change was committed is read with it.
     @discardableResult
-    private func load(where condition: String, _ parameters: [String?], checkFrom: Int64? = nil) -> Set<Int64>? {
+    private func load(
+        where condition: String, _ parameters: [String?], checkFrom: Int64? = nil, collectingIds: Bool = true
+    ) -> Set<Int64>? {
         let sql = """
             SELECT \(MonitorPageDecoding.columns)
             FROM monitors
@@ -248,7 +253,7 @@ final class ClusterMonitorSync: @unchecked Sendable {
             let result = query(sql, parameters + [shards, String(after), String(limit)])
             // The previous page was decoded while this one was read: its monitors go first.
             if let previous = decoding {
-                handOver(previous.rows(), found: &found)
+                handOver(previous.rows(), found: &found, collectingIds: collectingIds)
                 decoding = nil
             }
             guard let result else { return nil }
@@ -257,7 +262,7 @@ final class ClusterMonitorSync: @unchecked Sendable {
             let page = MonitorPageDecoding(
                 result, checkFrom: checkFrom, loopCount: loops.count, parallelism: configuration.decodeParallelism)
             if rowCount < limit {
-                handOver(page.rows(), found: &found)
+                handOver(page.rows(), found: &found, collectingIds: collectingIds)
                 break
             }
             decoding = page
@@ -269,10 +274,11 @@ final class ClusterMonitorSync: @unchecked Sendable {
 
     /// Upserts a decoded page into the loops (an invalid row is logged and, if it was loaded,
     /// removed) and records what runs.
-    private func handOver(_ rows: [MonitorPageDecoding.Row], found: inout Set<Int64>) {
+    private func handOver(_ rows: [MonitorPageDecoding.Row], found: inout Set<Int64>, collectingIds: Bool) {
         var commands = Array(repeating: [MonitorCommand](), count: loops.count)
+        for index in commands.indices { commands[index].reserveCapacity(rows.count / loops.count + 16) }
         for row in rows {
-            found.insert(row.id)
+            if collectingIds { found.insert(row.id) }
             switch row.outcome {
             case .prepared(let prepared):
                 commands[row.loop].append(.upsert(prepared))

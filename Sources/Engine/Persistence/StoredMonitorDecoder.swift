@@ -1,5 +1,9 @@
 import LookoutCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Makes a `monitors` row into a `Monitor` straight from the UTF-8 bytes of its `settings`
 /// (jsonb as text), for the rows a take-over reads by the million.
 ///
@@ -121,12 +125,20 @@ private struct SettingsReader {
             }
         }()
 
+        /// `names` by their first byte (ASCII), so a key is compared with one or two names.
+        static let byFirstByte: [[(key: Key, bytes: [UInt8])]] = {
+            var table = Array(repeating: [(key: Key, bytes: [UInt8])](), count: 128)
+            for entry in names { table[Int(entry.bytes[0])].append(entry) }
+            return table
+        }()
+
         init?(_ name: UnsafeRawBufferPointer) {
-            guard let first = name.first else { return nil }
-            for (key, bytes) in Self.names
-            where bytes.count == name.count && bytes[0] == first && bytes.elementsEqual(name) {
-                self = key
-                return
+            guard let first = name.first, first < 128, let base = name.baseAddress else { return nil }
+            for (key, bytes) in Self.byFirstByte[Int(first)] where bytes.count == name.count {
+                if bytes.withUnsafeBytes({ memcmp($0.baseAddress!, base, name.count) }) == 0 {
+                    self = key
+                    return
+                }
             }
             return nil
         }
