@@ -12,16 +12,17 @@ final class MonitorPageDecoding: @unchecked Sendable {
     // @unchecked: `result` is only read; each worker writes one slot of `pieces`, which the sync
     // thread reads after `group.wait()`.
 
-    /// The select list every page query uses; `Row` is read from these positions.
+    /// The select list every page query uses (`monitors LEFT JOIN monitor_states`: no row =
+    /// UNKNOWN); `Row` is read from these positions.
     static let columns = """
-        id, external_id, url, method, interval_seconds, timeout_ms, connect_timeout_ms, settings::text, shard,
-        \(versionExpression), confirmation_threshold, recovery_threshold,
-        (SELECT state FROM monitor_states WHERE monitor_states.monitor_id = monitors.id)
+        monitors.id, monitors.external_id, monitors.url, monitors.method, monitors.interval_seconds,
+        monitors.timeout_ms, monitors.connect_timeout_ms, monitors.settings::text, monitors.shard,
+        \(versionExpression), monitors.confirmation_threshold, monitors.recovery_threshold, monitor_states.state
         """
 
     /// `updated_at` as epoch µs: what `ClusterMonitorSync` compares to see that a row changed (a
     /// number per running monitor rather than a string of 29 bytes).
-    static let versionExpression = "coalesce((extract(epoch FROM updated_at) * 1000000)::bigint, 0)"
+    static let versionExpression = "coalesce((extract(epoch FROM monitors.updated_at) * 1000000)::bigint, 0)"
 
     /// One row, decoded.
     struct Row {
