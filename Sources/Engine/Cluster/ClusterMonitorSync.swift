@@ -259,16 +259,22 @@ final class ClusterMonitorSync: @unchecked Sendable {
         var decoding: MonitorPageDecoding?
         while true {
             let result = query(sql, parameters + [shards, String(after), String(limit)])
-            // The previous page was decoded while this one was read: its monitors go first.
-            if let previous = decoding {
-                handOver(previous.rows(), found: &found, collectingIds: collectingIds)
-                decoding = nil
+            // The previous page was decoded while this one was read: its monitors go first,
+            // handed over while the workers already decode this one.
+            let decoded = decoding?.rows()
+            decoding = nil
+            guard let result else {
+                if let decoded { handOver(decoded, found: &found, collectingIds: collectingIds) }
+                return nil
             }
-            guard let result else { return nil }
             let rowCount = result.rowCount
-            guard rowCount > 0, let last = result.int64(row: rowCount - 1, column: 0) else { break }
+            guard rowCount > 0, let last = result.int64(row: rowCount - 1, column: 0) else {
+                if let decoded { handOver(decoded, found: &found, collectingIds: collectingIds) }
+                break
+            }
             let page = MonitorPageDecoding(
                 result, checkFrom: checkFrom, loopCount: loops.count, parallelism: configuration.decodeParallelism)
+            if let decoded { handOver(decoded, found: &found, collectingIds: collectingIds) }
             if rowCount < limit {
                 handOver(page.rows(), found: &found, collectingIds: collectingIds)
                 break
