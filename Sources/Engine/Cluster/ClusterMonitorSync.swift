@@ -12,8 +12,10 @@ import Synchronization
 /// handling them in the same queue as the changes keeps their order.
 ///
 /// Threads: `deliver` from any thread (the coordinator's); everything else runs on the sync
-/// thread, which owns the database connection (libpq blocks; never on a loop thread). Loops get
-/// their changes through `CheckLoop.apply`, their own queue + ev_async.
+/// thread, which owns the database connection (libpq blocks; never on a loop thread), except
+/// the decoding of loaded pages, which runs on Dispatch's workers and reads nothing but the
+/// page's result (`MonitorPageDecoding`). Loops get their changes through `CheckLoop.apply`,
+/// their own queue + ev_async.
 final class ClusterMonitorSync: @unchecked Sendable {
     // @unchecked: `mailbox` is locked; the rest is confined to the sync thread.
     struct Configuration: Sendable {
