@@ -12,14 +12,37 @@ import Synchronization
 /// handling them in the same queue as the changes keeps their order.
 ///
 /// Threads: `deliver` from any thread (the coordinator's); everything else runs on the sync
-/// thread, which owns the database connection (libpq blocks; never on a loop thread). Loops get
-/// their changes through `CheckLoop.apply`, their own queue + ev_async.
+/// thread, which owns the database connection (libpq blocks; never on a loop thread), except
+/// the decoding of loaded pages, which runs on Dispatch's workers and reads nothing but the
+/// page's result (`MonitorPageDecoding`). Loops get their changes through `CheckLoop.apply`,
+/// their own queue + ev_async.
 final class ClusterMonitorSync: @unchecked Sendable {
     // @unchecked: `mailbox` is locked; the rest is confined to the sync thread.
     struct Configuration: Sendable {
         var databaseURL: String
         /// Seconds between full reconciles with the database. Default 30.
         var reconcileSeconds: Double = 30
+        /// Rows read per query when monitors are loaded (keyset pages on `id`). Each page goes to
+        /// the loops as soon as it is decoded, so a take-over of a million monitors starts
+        /// checking after its first page, and the engine never holds more than about two pages
+        /// of rows (a page of 20,000 is some 8 MB of libpq result). Default 20,000.
+        var pageRows: Int = 20_000
+        /// Rows of the first page of a load, smaller so the first checks start sooner.
+        /// Default 2,000 (never more than `pageRows`).
+        var firstPageRows: Int = 2_000
+        /// Workers that decode a page (parse `settings`, validate, prepare) while the next one
+        /// is read. Default: one per core.
+        var decodeParallelism: Int = MonitorFile.defaultParallelism
+        /// Called on the sync thread after each page of a load went to the loops, with the
+        /// database ids of its rows in page order (tests and progress reports; nil: nothing).
+        var pageHandedOver: (@Sendable ([Int64]) -> Void)? = nil
+    }
+
+    /// A loaded monitor, as the reconcile compares it with its row.
+    private struct RunningMonitor {
+        var shard: Int32
+        /// `monitors.updated_at` in epoch µs (`MonitorPageDecoding.versionExpression`).
+        var version: Int64
     }
 
     private struct Mailbox {
@@ -37,8 +60,8 @@ final class ClusterMonitorSync: @unchecked Sendable {
     // Sync-thread state.
     private var connection: PostgresConnection?
     private var ownedShards: Set<Int> = []
-    /// Running monitors: database id → (shard, updated_at as text).
-    private var running: [Int64: (shard: Int, version: String)] = [:]
+    /// Running monitors by database id.
+    private var running: [Int64: RunningMonitor] = [:]
     private var reconcileDue = false
 
     /// Monitors loaded right now (for metrics and tests).
@@ -106,11 +129,13 @@ final class ClusterMonitorSync: @unchecked Sendable {
             let gained = shards.subtracting(ownedShards)
             ownedShards = shards
             if !lost.isEmpty {
-                let leaving = running.filter { lost.contains($0.value.shard) }.map(\.key)
+                let leaving = running.filter { lost.contains(Int($0.value.shard)) }.map(\.key)
                 remove(leaving)
             }
             if !gained.isEmpty {
-                load(where: "shard = ANY($1::int[])", [Self.arrayLiteral(gained.sorted())])
+                load(
+                    where: "monitors.shard = ANY($1::smallint[])", [Self.arrayLiteral(gained.sorted())],
+                    collectingIds: false)
             }
             log.info("owning \(shards.count) shards (+\(gained.count) −\(lost.count)), \(running.count) monitors")
         case .ownedShardsWillChange(let shards, let atWallMicros):
@@ -120,11 +145,14 @@ final class ClusterMonitorSync: @unchecked Sendable {
             let gained = shards.subtracting(ownedShards)
             ownedShards = shards
             if !lost.isEmpty {
-                let leaving = running.filter { lost.contains($0.value.shard) }.map(\.key)
+                let leaving = running.filter { lost.contains(Int($0.value.shard)) }.map(\.key)
                 remove(leaving, atWallMicros: atWallMicros)
             }
             if !gained.isEmpty {
-                load(where: "shard = ANY($1::int[])", [Self.arrayLiteral(gained.sorted())], checkFrom: atWallMicros)
+                load(
+                    where: "monitors.shard = ANY($1::smallint[])", [Self.arrayLiteral(gained.sorted())],
+                    checkFrom: atWallMicros,
+                    collectingIds: false)
             }
             let inMs = (atWallMicros - Clock.wallMicros()) / 1000
             log.info(
@@ -133,7 +161,7 @@ final class ClusterMonitorSync: @unchecked Sendable {
         case .monitorsChanged(let changes):
             let ids = Set(changes.compactMap { Int64($0.monitorId) })
             // Re-read them: the row is the truth (a notification may be late or out of order).
-            let present = load(where: "id = ANY($1::bigint[])", [Self.arrayLiteral(ids.sorted())])
+            let present = load(where: "monitors.id = ANY($1::bigint[])", [Self.arrayLiteral(ids.sorted())])
             if let present { remove(ids.filter { !present.contains($0) && running[$0] != nil }) }
         case .monitorNotificationsResumed:
             reconcileDue = true
@@ -150,7 +178,7 @@ final class ClusterMonitorSync: @unchecked Sendable {
         let notLoaded = Set(requests.compactMap { Int64($0.monitorId) }.filter { running[$0] == nil })
         var readable = true
         if !notLoaded.isEmpty {
-            readable = load(where: "id = ANY($1::bigint[])", [Self.arrayLiteral(notLoaded.sorted())]) != nil
+            readable = load(where: "monitors.id = ANY($1::bigint[])", [Self.arrayLiteral(notLoaded.sorted())]) != nil
         }
         var commands = Array(repeating: [MonitorCommand](), count: loops.count)
         for request in requests {
@@ -174,78 +202,112 @@ final class ClusterMonitorSync: @unchecked Sendable {
             remove(Array(running.keys))
             return
         }
-        let sql = "SELECT id, shard, updated_at::text FROM monitors WHERE shard = ANY($1::int[]) AND NOT paused"
+        let sql = """
+            SELECT id, shard, \(MonitorPageDecoding.versionExpression)
+            FROM monitors WHERE shard = ANY($1::smallint[]) AND NOT paused
+            """
         guard let result = query(sql, [Self.arrayLiteral(ownedShards.sorted())]) else { return }
-        var stored: [Int64: (shard: Int, version: String)] = [:]
+        var stored: [Int64: RunningMonitor] = [:]
+        stored.reserveCapacity(result.rowCount)
         for row in 0..<result.rowCount {
             guard let id = result.int64(row: row, column: 0), let shard = result.int64(row: row, column: 1) else {
                 continue
             }
-            stored[id] = (Int(shard), result.string(row: row, column: 2) ?? "")
+            stored[id] = RunningMonitor(
+                shard: Int32(truncatingIfNeeded: shard), version: result.int64(row: row, column: 2) ?? 0)
         }
         remove(running.keys.filter { stored[$0] == nil })
         let changed = stored.filter { running[$0.key]?.version != $0.value.version }.map(\.key)
         if !changed.isEmpty {
-            load(where: "id = ANY($1::bigint[])", [Self.arrayLiteral(changed.sorted())])
+            load(where: "monitors.id = ANY($1::bigint[])", [Self.arrayLiteral(changed.sorted())])
         }
     }
 
-    /// Loads the monitors matching `condition` among the owned shards and upserts them into
+    // Shard lists are bound as smallint[], the column's type: PostgreSQL hashes `= ANY(array)`
+    // only when both sides share a hash function, and `smallint = ANY(int[])` scanned the 1,024
+    // owned shards for every row (4 s of server CPU per 200,000 rows here, 0.16 s hashed).
+
+    /// Loads the monitors matching `condition` (on `monitors.` columns) among the owned shards and upserts them into
     /// their loops, each with the confirmed state the control plane recorded for it
     /// (`monitor_states`; no row = UNKNOWN): a loop that takes a monitor in starts from that
     /// state, so a hand-over sends no state change the monitor did not make. Returns the ids
-    /// found (nil when the database could not be read).
+    /// found (empty unless `collectingIds`: a take-over of a million rows needs no such set;
+    /// nil when the database could not be read: the pages read before stay loaded and the
+    /// reconcile that follows loads the rest).
+    ///
+    /// Streaming: the rows come in keyset pages on `id` (`pageRows`); while the sync thread
+    /// reads a page, the previous one is decoded on every core (`MonitorPageDecoding`), then
+    /// handed to the loops, which check its monitors while the rest is read. Events that arrive
+    /// meanwhile wait in the mailbox and are handled, in order, after the load: each re-reads
+    /// its rows, so a change to a row already loaded is applied then, and a row read after the
+    /// change was committed is read with it.
     @discardableResult
-    private func load(where condition: String, _ parameters: [String?], checkFrom: Int64? = nil) -> Set<Int64>? {
+    private func load(
+        where condition: String, _ parameters: [String?], checkFrom: Int64? = nil, collectingIds: Bool = true
+    ) -> Set<Int64>? {
         let sql = """
-            SELECT id, external_id, url, method, interval_seconds, timeout_ms, connect_timeout_ms,
-                   settings::text, shard, updated_at::text, confirmation_threshold, recovery_threshold,
-                   (SELECT state FROM monitor_states WHERE monitor_states.monitor_id = monitors.id)
-            FROM monitors
-            WHERE \(condition) AND shard = ANY($2::int[]) AND NOT paused
+            SELECT \(MonitorPageDecoding.columns)
+            FROM monitors LEFT JOIN monitor_states ON monitor_states.monitor_id = monitors.id
+            WHERE \(condition) AND monitors.shard = ANY($2::smallint[]) AND NOT monitors.paused
+                AND monitors.id > $3::bigint
+            ORDER BY monitors.id
+            LIMIT $4::int
             """
-        guard let result = query(sql, parameters + [Self.arrayLiteral(ownedShards.sorted())]) else { return nil }
+        let shards = Self.arrayLiteral(ownedShards.sorted())
+        let pageRows = max(1, configuration.pageRows)
+        var limit = max(1, min(configuration.firstPageRows, pageRows))
+        var after = Int64.min
         var found: Set<Int64> = []
-        var commands = Array(repeating: [MonitorCommand](), count: loops.count)
-        for row in 0..<result.rowCount {
-            guard let id = result.int64(row: row, column: 0), let shard = result.int64(row: row, column: 8) else {
-                continue
+        var decoding: MonitorPageDecoding?
+        while true {
+            let result = query(sql, parameters + [shards, String(after), String(limit)])
+            // The previous page was decoded while this one was read: its monitors go first,
+            // handed over while the workers already decode this one.
+            let decoded = decoding?.rows()
+            decoding = nil
+            guard let result else {
+                if let decoded { handOver(decoded, found: &found, collectingIds: collectingIds) }
+                return nil
             }
-            found.insert(id)
-            let record = MonitorRecord(
-                externalId: result.string(row: row, column: 1) ?? "",
-                url: result.string(row: row, column: 2) ?? "",
-                method: result.string(row: row, column: 3) ?? "GET",
-                intervalSeconds: Double(result.string(row: row, column: 4) ?? "") ?? Monitor.defaultIntervalSeconds,
-                timeoutMs: Int(result.int64(row: row, column: 5) ?? Int64(Monitor.defaultTimeoutMs)),
-                connectTimeoutMs: Int(result.int64(row: row, column: 6) ?? 5000),
-                settingsJSON: result.string(row: row, column: 7) ?? "{}"
-            )
-            do {
-                var monitor = try record.monitor()
-                // In cluster mode results carry the database id: the writer and the control
-                // plane key everything on it.
-                monitor.id = String(id)
-                let prepared = try PreparedMonitor(monitor)
-                if let failure = result.int64(row: row, column: 10), let recovery = result.int64(row: row, column: 11),
-                    let thresholds = try? HealthThresholds(failure: Int(failure), recovery: Int(recovery))
-                {
-                    prepared.thresholds = thresholds
-                }
-                prepared.confirmedState =
-                    result.string(row: row, column: 12).flatMap(MonitorState.init(rawValue:)) ?? .unknown
-                prepared.checkFromWallMicros = checkFrom
-                commands[loopIndex(for: monitor.id)].append(.upsert(prepared))
-                running[id] = (Int(shard), result.string(row: row, column: 9) ?? "")
-            } catch {
-                log.warning("monitor \(id) (\(record.externalId)) is invalid and not checked: \(error.description)")
-                if running[id] != nil { commands[loopIndex(for: String(id))].append(.remove(id: String(id))) }
-                running[id] = nil
+            let rowCount = result.rowCount
+            guard rowCount > 0, let last = result.int64(row: rowCount - 1, column: 0) else {
+                if let decoded { handOver(decoded, found: &found, collectingIds: collectingIds) }
+                break
+            }
+            let page = MonitorPageDecoding(
+                result, checkFrom: checkFrom, loopCount: loops.count, parallelism: configuration.decodeParallelism)
+            if let decoded { handOver(decoded, found: &found, collectingIds: collectingIds) }
+            if rowCount < limit {
+                handOver(page.rows(), found: &found, collectingIds: collectingIds)
+                break
+            }
+            decoding = page
+            after = last
+            limit = pageRows
+        }
+        return found
+    }
+
+    /// Upserts a decoded page into the loops (an invalid row is logged and, if it was loaded,
+    /// removed) and records what runs.
+    private func handOver(_ rows: [MonitorPageDecoding.Row], found: inout Set<Int64>, collectingIds: Bool) {
+        var commands = Array(repeating: [MonitorCommand](), count: loops.count)
+        for index in commands.indices { commands[index].reserveCapacity(rows.count / loops.count + 16) }
+        for row in rows {
+            if collectingIds { found.insert(row.id) }
+            switch row.outcome {
+            case .prepared(let prepared):
+                commands[row.loop].append(.upsert(prepared))
+                running[row.id] = RunningMonitor(shard: row.shard, version: row.version)
+            case .invalid(let externalId, let reason):
+                log.warning("monitor \(row.id) (\(externalId)) is invalid and not checked: \(reason)")
+                if running[row.id] != nil { commands[row.loop].append(.remove(id: String(row.id))) }
+                running[row.id] = nil
             }
         }
         for (index, batch) in commands.enumerated() { loops[index].apply(batch) }
         monitorCount.store(running.count, ordering: .relaxed)
-        return found
+        configuration.pageHandedOver?(rows.map(\.id))
     }
 
     /// Stops checking `ids`: at once, or (a hand-over) from their first due time at or after
@@ -271,10 +333,15 @@ final class ClusterMonitorSync: @unchecked Sendable {
     private func query(_ sql: String, _ parameters: [String?]) -> PostgresResult? {
         do {
             if connection == nil || connection?.isHealthy == false {
-                connection = try PostgresConnection(
+                let fresh = try PostgresConnection(
                     url: configuration.databaseURL,
                     applicationName: "lookout-engine-sync"
                 )
+                // Pages are short index scans: compiling them (JIT) took 35-50 ms a page here
+                // and parallel workers added a gather, for nothing (docs/BENCHMARKS.md, start-up).
+                try fresh.executeScript(
+                    "SET jit = off; SET max_parallel_workers_per_gather = 0", operation: "configure the session")
+                connection = fresh
             }
             return try connection!.execute(sql, parameters, operation: "load monitors")
         } catch {

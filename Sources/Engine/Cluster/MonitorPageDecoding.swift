@@ -1,0 +1,142 @@
+import Dispatch
+import LookoutCore
+import LookoutFFI
+
+/// One page of `monitors` rows being made into what the loops run, on every core, while the
+/// sync thread reads the next page from PostgreSQL (`ClusterMonitorSync.load`).
+///
+/// The columns are `MonitorPageDecoding.columns`, in that order. Threads: made and waited for on
+/// the sync thread; the workers only read the result (a PGresult is read-only once made, so
+/// several threads may read it at once) and each writes its own slot of `pieces`.
+final class MonitorPageDecoding: @unchecked Sendable {
+    // @unchecked: `result` is only read; each worker writes one slot of `pieces`, which the sync
+    // thread reads after `group.wait()`.
+
+    /// The select list every page query uses (`monitors LEFT JOIN monitor_states`: no row =
+    /// UNKNOWN); `Row` is read from these positions.
+    static let columns = """
+        monitors.id, monitors.external_id, monitors.url, monitors.method, monitors.interval_seconds,
+        monitors.timeout_ms, monitors.connect_timeout_ms, monitors.settings::text, monitors.shard,
+        \(versionExpression), monitors.confirmation_threshold, monitors.recovery_threshold, monitor_states.state
+        """
+
+    /// `updated_at` as epoch µs: what `ClusterMonitorSync` compares to see that a row changed (a
+    /// number per running monitor rather than a string of 29 bytes).
+    static let versionExpression = "coalesce((extract(epoch FROM monitors.updated_at) * 1000000)::bigint, 0)"
+
+    /// One row, decoded.
+    struct Row {
+        var id: Int64
+        var shard: Int32
+        /// `updated_at` in epoch µs.
+        var version: Int64
+        /// The loop the monitor belongs to (a stable hash of its id).
+        var loop: Int
+        var outcome: Outcome
+    }
+
+    enum Outcome {
+        case prepared(PreparedMonitor)
+        /// The row does not describe a valid monitor: logged and not checked.
+        case invalid(externalId: String, reason: String)
+    }
+
+    /// Rows a worker decodes at least: below this a page is decoded by one worker.
+    static let rowsPerWorker = 1_000
+
+    private let result: PostgresResult
+    private let group = DispatchGroup()
+    private let pieces: UnsafeMutableBufferPointer<[Row]>
+
+    /// Starts decoding `result` on up to `parallelism` workers and returns at once.
+    /// - Parameters:
+    ///   - checkFrom: the hand-over instant the monitors are checked from (nil: from now).
+    ///   - loopCount: how many loops the monitors are spread over.
+    init(_ result: PostgresResult, checkFrom: Int64?, loopCount: Int, parallelism: Int) {
+        self.result = result
+        let rowCount = result.rowCount
+        let workers = max(1, min(parallelism, rowCount / Self.rowsPerWorker))
+        pieces = .allocate(capacity: workers)
+        pieces.initialize(repeating: [])
+        for worker in 0..<workers {
+            let range = (rowCount * worker / workers)..<(rowCount * (worker + 1) / workers)
+            DispatchQueue.global(qos: .userInitiated).async(group: group) { [self] in
+                var rows: [Row] = []
+                rows.reserveCapacity(range.count)
+                for row in range {
+                    if let decoded = Self.decode(self.result, row: row, checkFrom: checkFrom, loopCount: loopCount) {
+                        rows.append(decoded)
+                    }
+                }
+                pieces[worker] = rows
+            }
+        }
+    }
+
+    deinit {
+        group.wait()
+        pieces.deinitialize()
+        pieces.deallocate()
+    }
+
+    /// Waits for the workers; the rows in page order (rows without an id or shard left out).
+    func rows() -> [Row] {
+        group.wait()
+        if pieces.count == 1 { return pieces[0] }
+        return pieces.flatMap { $0 }
+    }
+
+    private static func decode(_ result: PostgresResult, row: Int, checkFrom: Int64?, loopCount: Int) -> Row? {
+        guard let id = result.int64(row: row, column: 0), let shard = result.int64(row: row, column: 8) else {
+            return nil
+        }
+        // In cluster mode results carry the database id: the writer and the control plane key
+        // everything on it, and the loop is chosen by it as in a standalone run.
+        let monitorId = String(id)
+        let loop = Int(CheckPhase.stableHash(monitorId) % UInt64(loopCount))
+        let version = result.int64(row: row, column: 9) ?? 0
+        let columns = StoredMonitorDecoder.Columns(
+            externalId: result.string(row: row, column: 1) ?? "",
+            url: result.string(row: row, column: 2) ?? "",
+            method: result.string(row: row, column: 3) ?? "GET",
+            intervalSeconds: result.string(row: row, column: 4).flatMap(Double.init) ?? Monitor.defaultIntervalSeconds,
+            timeoutMs: Int(result.int64(row: row, column: 5) ?? Int64(Monitor.defaultTimeoutMs)),
+            connectTimeoutMs: Int(result.int64(row: row, column: 6) ?? 5000)
+        )
+        let outcome: Outcome
+        do {
+            var monitor: Monitor
+            if let quick = result.withBytes(
+                row: row, column: 7, { StoredMonitorDecoder.monitor(columns, settings: $0) }),
+                let quick
+            {
+                monitor = quick
+            } else {
+                // Anything the quick reader does not know is judged (and a refusal worded) here.
+                let record = MonitorRecord(
+                    externalId: columns.externalId, url: columns.url, method: columns.method,
+                    intervalSeconds: columns.intervalSeconds, timeoutMs: columns.timeoutMs,
+                    connectTimeoutMs: columns.connectTimeoutMs,
+                    settingsJSON: result.string(row: row, column: 7) ?? "{}")
+                monitor = try record.monitor()
+            }
+            monitor.id = monitorId
+            let prepared = try PreparedMonitor(monitor)
+            if let failure = result.int64(row: row, column: 10), let recovery = result.int64(row: row, column: 11),
+                let thresholds = try? HealthThresholds(failure: Int(failure), recovery: Int(recovery))
+            {
+                prepared.thresholds = thresholds
+            }
+            // The confirmed state the control plane recorded (no row = UNKNOWN): a loop that
+            // takes the monitor in starts from it, so a hand-over sends no change the monitor
+            // did not make.
+            prepared.confirmedState =
+                result.string(row: row, column: 12).flatMap(MonitorState.init(rawValue:)) ?? .unknown
+            prepared.checkFromWallMicros = checkFrom
+            outcome = .prepared(prepared)
+        } catch {
+            outcome = .invalid(externalId: columns.externalId, reason: error.description)
+        }
+        return Row(id: id, shard: Int32(truncatingIfNeeded: shard), version: version, loop: loop, outcome: outcome)
+    }
+}
