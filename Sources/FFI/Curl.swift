@@ -399,7 +399,9 @@ package final class CurlEasy {
     /// in docs/BENCHMARKS.md ("Instructions per check"): the reset and the ~20 options set again
     /// cost several thousand instructions per check.
     package func prepareForTransfer(_ profile: CurlTransferProfile) {
-        body.removeAll(keepingCapacity: body.capacity <= 1 << 20)
+        // Only a body that was kept: the caller may still share the buffer (the last check's
+        // outcome), and clearing a shared buffer allocates a new one.
+        if !body.isEmpty { body.removeAll(keepingCapacity: body.capacity <= 1 << 20) }
         transfer = TransferRecord(
             captureBody: profile.captureBody, bodyLimit: profile.maxBodyBytes,
             wantsCertificate: profile.wantsCertificate, requiresHTTP2: profile.httpVersion == .http2)
