@@ -30,10 +30,13 @@ public enum MonitorFile {
 
     /// What a file holds: the valid monitors and the refused lines.
     public struct Parsed: Sendable {
-        /// The monitors of the valid lines, in file order.
-        public var monitors: [Monitor]
+        /// The monitors of the valid lines, in file order, each with the target its validation
+        /// parsed (the engine checks them without parsing their URLs again).
+        public var validated: [ValidatedMonitor]
         /// Every refused line.
         public var errors: [LineError]
+        /// The monitors of the valid lines, in file order.
+        public var monitors: [Monitor] { validated.map(\.monitor) }
     }
 
     /// Every key a monitor object may carry; anything else is refused (a typo would otherwise
@@ -80,7 +83,7 @@ public enum MonitorFile {
 
     /// One piece of a file as read on its own: line numbers count from the piece's start.
     private struct Piece {
-        var monitors: [(monitor: Monitor, line: Int)] = []
+        var monitors: [(monitor: ValidatedMonitor, line: Int)] = []
         var errors: [LineError] = []
         var lineCount = 0
     }
@@ -143,7 +146,7 @@ public enum MonitorFile {
     /// The pieces in file order, line numbers made absolute, a repeated id refused where it
     /// repeats.
     private static func merge(_ pieces: [Piece]) -> Parsed {
-        var monitors: [Monitor] = []
+        var monitors: [ValidatedMonitor] = []
         monitors.reserveCapacity(pieces.reduce(0) { $0 + $1.monitors.count })
         var errors: [LineError] = []
         var seenIds: [String: Int] = [:]
@@ -158,10 +161,10 @@ public enum MonitorFile {
                     nextError = pieceErrors.next()
                 }
                 let absoluteLine = line + linesBefore
-                if let first = seenIds.updateValue(absoluteLine, forKey: monitor.id) {
-                    seenIds[monitor.id] = first
-                    errors.append(
-                        LineError(line: absoluteLine, reason: "id '\(monitor.id)' already used on line \(first)"))
+                let id = monitor.monitor.id
+                if let first = seenIds.updateValue(absoluteLine, forKey: id) {
+                    seenIds[id] = first
+                    errors.append(LineError(line: absoluteLine, reason: "id '\(id)' already used on line \(first)"))
                     continue
                 }
                 monitors.append(monitor)
@@ -172,7 +175,7 @@ public enum MonitorFile {
             }
             linesBefore += piece.lineCount
         }
-        return Parsed(monitors: monitors, errors: errors)
+        return Parsed(validated: monitors, errors: errors)
     }
 
     /// Why one line is refused: its JSON (with the column), or its content.
@@ -181,7 +184,7 @@ public enum MonitorFile {
         case invalid(MonitorValidationError)
     }
 
-    private static func parse(line: UnsafeRawBufferPointer) -> Result<Monitor, LineProblem> {
+    private static func parse(line: UnsafeRawBufferPointer) -> Result<ValidatedMonitor, LineProblem> {
         let object: Any
         do throws(StrictJSONReader.SyntaxError) {
             object = try StrictJSONReader.parse(line)
@@ -193,7 +196,7 @@ public enum MonitorFile {
                 .invalid(MonitorValidationError(field: "line", reason: "must be a JSON object (one monitor per line)")))
         }
         do throws(MonitorValidationError) {
-            return .success(try monitor(from: fields))
+            return .success(try validatedMonitor(from: fields))
         } catch {
             return .failure(.invalid(error))
         }
@@ -204,7 +207,7 @@ public enum MonitorFile {
     public static func parseLine(_ data: Data) throws(MonitorValidationError) -> Monitor {
         let result = data.withUnsafeBytes { parse(line: $0) }
         switch result {
-        case .success(let monitor): return monitor
+        case .success(let validated): return validated.monitor
         case .failure(.syntax(let error)): throw MonitorValidationError(field: "line", reason: error.description)
         case .failure(.invalid(let error)): throw error
         }
@@ -212,6 +215,11 @@ public enum MonitorFile {
 
     /// Validates one decoded JSON object (unknown keys refused) into a monitor.
     public static func monitor(from fields: [String: Any]) throws(MonitorValidationError) -> Monitor {
+        try validatedMonitor(from: fields).monitor
+    }
+
+    /// `monitor(from:)` with the target its validation parsed.
+    static func validatedMonitor(from fields: [String: Any]) throws(MonitorValidationError) -> ValidatedMonitor {
         for key in fields.keys.sorted() where !knownKeys.contains(key) {
             let suggestion = closestKnownKey(to: key).map { " (did you mean '\($0)'?)" } ?? ""
             throw MonitorValidationError(field: key, reason: "unknown field" + suggestion)
@@ -257,8 +265,7 @@ public enum MonitorFile {
             httpVersion: try reader.httpVersion("httpVersion") ?? .http1_1,
             acceptEncoding: try reader.bool("acceptEncoding") ?? false
         )
-        try monitor.validate()
-        return monitor
+        return try monitor.validate()
     }
 
     /// A `tcp`, `dns` or `tls` monitor. A field of another kind is refused by name (an HTTP
@@ -266,7 +273,7 @@ public enum MonitorFile {
     /// the monitor's own canonical form, which is how the database and the API hand it back.
     private static func probeMonitor(
         _ kind: MonitorKind, from reader: FieldReader
-    ) throws(MonitorValidationError) -> Monitor {
+    ) throws(MonitorValidationError) -> ValidatedMonitor {
         let id = try reader.string("id", required: true)!
         let monitor = Monitor.probe(
             id: id,
@@ -285,13 +292,13 @@ public enum MonitorFile {
             certMinDaysLeft: try reader.integer("certMinDaysLeft") ?? Monitor.defaultCertMinDaysLeft,
             verifyTLS: try reader.bool("verifyTLS") ?? true
         )
-        try monitor.validate()
+        let validated = try monitor.validate()
         if let url = try reader.string("url"), url != monitor.url {
             throw MonitorValidationError(
                 field: "url",
                 reason: "a \(kind.rawValue) monitor has no url of its own (it is \(monitor.url)): remove it")
         }
-        return monitor
+        return validated
     }
 }
 
