@@ -39,6 +39,15 @@ public enum MonitorFile {
         public var monitors: [Monitor] { validated.map(\.monitor) }
     }
 
+    /// What `parse(_:parallelism:making:)` makes of a file: one entry per valid line, and the
+    /// refused lines.
+    public struct ParsedEntries<Entry: Sendable>: Sendable {
+        /// What was made of each valid line's monitor, in file order.
+        public var entries: [Entry]
+        /// Every refused line.
+        public var errors: [LineError]
+    }
+
     /// Every key a monitor object may carry; anything else is refused (a typo would otherwise
     /// silently fall back to a default).
     public static let knownKeys: Set<String> = [
@@ -64,17 +73,27 @@ public enum MonitorFile {
     /// piece: file order, line numbers and the duplicate-id check span the whole file.
     /// `parallelism`: pieces to cut the file into; nil = one per core for a file over 1 MiB.
     public static func parse(_ data: Data, parallelism: Int? = nil) -> Parsed {
+        let parsed = parse(data, parallelism: parallelism) { $0 }
+        return Parsed(validated: parsed.entries, errors: parsed.errors)
+    }
+
+    /// `parse(_:parallelism:)`, with each valid monitor turned into an `Entry` by `make` on the
+    /// core that read its line, as soon as it is read: the engine makes its prepared monitors
+    /// there, and a million monitors are never held as values and as prepared monitors at once.
+    public static func parse<Entry: Sendable>(
+        _ data: Data, parallelism: Int? = nil, making make: @escaping @Sendable (ValidatedMonitor) -> Entry
+    ) -> ParsedEntries<Entry> {
         data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
             let automatic = raw.count < 1 << 20 ? 1 : defaultParallelism
             let pieces = pieceBounds(of: raw, count: max(1, parallelism ?? automatic))
-            let parsedPieces = PieceResults(count: pieces.count)
+            let parsedPieces = PieceResults<Entry>(count: pieces.count)
             // Read-only for the duration of `concurrentPerform`, which returns only when every
             // worker has finished.
             nonisolated(unsafe) let file = raw
             DispatchQueue.concurrentPerform(iterations: pieces.count) { index in
-                parsedPieces.store(parse(UnsafeRawBufferPointer(rebasing: file[pieces[index]])), at: index)
+                parsedPieces.store(parse(UnsafeRawBufferPointer(rebasing: file[pieces[index]]), make), at: index)
             }
-            return merge(parsedPieces.all)
+            return merge(parsedPieces)
         }
     }
 
@@ -82,8 +101,8 @@ public enum MonitorFile {
     public static var defaultParallelism: Int { ProcessInfo.processInfo.activeProcessorCount }
 
     /// One piece of a file as read on its own: line numbers count from the piece's start.
-    private struct Piece {
-        var monitors: [(monitor: ValidatedMonitor, line: Int)] = []
+    private struct Piece<Entry> {
+        var monitors: [(entry: Entry, id: String, line: Int)] = []
         var errors: [LineError] = []
         var lineCount = 0
     }
@@ -91,8 +110,8 @@ public enum MonitorFile {
     /// Written by `concurrentPerform`'s workers, one slot each, read after all have finished.
     /// Raw storage rather than an array: two workers mutating one array property at once would
     /// be overlapping accesses.
-    private final class PieceResults: @unchecked Sendable {
-        private let slots: UnsafeMutableBufferPointer<Piece>
+    private final class PieceResults<Entry>: @unchecked Sendable {
+        private let slots: UnsafeMutableBufferPointer<Piece<Entry>>
         init(count: Int) {
             slots = .allocate(capacity: count)
             slots.initialize(repeating: Piece())
@@ -101,8 +120,14 @@ public enum MonitorFile {
             slots.deinitialize()
             slots.deallocate()
         }
-        func store(_ piece: Piece, at index: Int) { slots[index] = piece }
-        var all: [Piece] { Array(slots) }
+        func store(_ piece: Piece<Entry>, at index: Int) { slots[index] = piece }
+        var count: Int { slots.count }
+        var monitorCount: Int { slots.reduce(0) { $0 + $1.monitors.count } }
+        /// The piece at `index`, moved out: its slot no longer holds its monitors.
+        func take(_ index: Int) -> Piece<Entry> {
+            defer { slots[index] = Piece() }
+            return slots[index]
+        }
     }
 
     /// `count` byte ranges covering `raw`, each ending just after a newline (the last at the end).
@@ -118,8 +143,10 @@ public enum MonitorFile {
         return bounds
     }
 
-    private static func parse(_ raw: UnsafeRawBufferPointer) -> Piece {
-        var piece = Piece()
+    private static func parse<Entry>(
+        _ raw: UnsafeRawBufferPointer, _ make: (ValidatedMonitor) -> Entry
+    ) -> Piece<Entry> {
+        var piece = Piece<Entry>()
         var start = 0
         let count = raw.count
         while start < count {
@@ -132,8 +159,8 @@ public enum MonitorFile {
             let trimmed = line.drop(while: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D })
             if trimmed.isEmpty || trimmed.first == UInt8(ascii: "#") { continue }
             switch parse(line: line) {
-            case .success(let monitor):
-                piece.monitors.append((monitor, lineNumber))
+            case .success(let validated):
+                piece.monitors.append((make(validated), validated.monitor.id, lineNumber))
             case .failure(.syntax(let error)):
                 piece.errors.append(LineError(line: lineNumber, column: error.column, reason: error.reason))
             case .failure(.invalid(let error)):
@@ -144,30 +171,31 @@ public enum MonitorFile {
     }
 
     /// The pieces in file order, line numbers made absolute, a repeated id refused where it
-    /// repeats.
-    private static func merge(_ pieces: [Piece]) -> Parsed {
-        var monitors: [ValidatedMonitor] = []
-        monitors.reserveCapacity(pieces.reduce(0) { $0 + $1.monitors.count })
+    /// repeats. Each piece is freed once merged: a million monitors would otherwise be held
+    /// twice at the peak of start-up.
+    private static func merge<Entry>(_ pieces: PieceResults<Entry>) -> ParsedEntries<Entry> {
+        var monitors: [Entry] = []
+        monitors.reserveCapacity(pieces.monitorCount)
         var errors: [LineError] = []
         var seenIds: [String: Int] = [:]
         seenIds.reserveCapacity(monitors.capacity)
         var linesBefore = 0
-        for piece in pieces {
+        for index in 0..<pieces.count {
+            let piece = pieces.take(index)
             var pieceErrors = piece.errors.makeIterator()
             var nextError = pieceErrors.next()
-            for (monitor, line) in piece.monitors {
+            for (entry, id, line) in piece.monitors {
                 while let error = nextError, error.line < line {
                     errors.append(LineError(line: error.line + linesBefore, column: error.column, reason: error.reason))
                     nextError = pieceErrors.next()
                 }
                 let absoluteLine = line + linesBefore
-                let id = monitor.monitor.id
                 if let first = seenIds.updateValue(absoluteLine, forKey: id) {
                     seenIds[id] = first
                     errors.append(LineError(line: absoluteLine, reason: "id '\(id)' already used on line \(first)"))
                     continue
                 }
-                monitors.append(monitor)
+                monitors.append(entry)
             }
             while let error = nextError {
                 errors.append(LineError(line: error.line + linesBefore, column: error.column, reason: error.reason))
@@ -175,7 +203,7 @@ public enum MonitorFile {
             }
             linesBefore += piece.lineCount
         }
-        return Parsed(validated: monitors, errors: errors)
+        return ParsedEntries(entries: monitors, errors: errors)
     }
 
     /// Why one line is refused: its JSON (with the column), or its content.

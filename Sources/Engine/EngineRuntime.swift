@@ -324,12 +324,18 @@ struct EngineRuntime {
             // About 1/32 of the file, cut after a newline: what one core parses in a blink.
             var end = data.count / 32
             while end < data.count && data[data.startIndex + end - 1] != UInt8(ascii: "\n") { end += 1 }
-            let head = MonitorFile.parse(data.prefix(end), parallelism: 1)
-            if !head.validated.isEmpty && (head.errors.isEmpty || configuration.skipInvalid) {
-                return MonitorsFileLoad(first: Self.prepare(head.validated), rest: (data, head.validated.count))
+            let head = Self.parse(data.prefix(end), parallelism: 1)
+            if !head.entries.isEmpty && (head.errors.isEmpty || configuration.skipInvalid) {
+                return MonitorsFileLoad(first: head.entries, rest: (data, head.entries.count))
             }
         }
-        return MonitorsFileLoad(first: Self.prepare(try validMonitors(of: MonitorFile.parse(data))))
+        return MonitorsFileLoad(first: try validMonitors(of: Self.parse(data)))
+    }
+
+    /// The monitors of `data` (every line, or `parallelism` pieces), prepared on the core that
+    /// read each line: their URLs were parsed when they were validated, and are used as they are.
+    private static func parse(_ data: Data, parallelism: Int? = nil) -> MonitorFile.ParsedEntries<PreparedMonitor> {
+        MonitorFile.parse(data, parallelism: parallelism) { PreparedMonitor($0) }
     }
 
     /// Reads the whole file (the loops already check its first monitors), refuses it as a whole
@@ -338,11 +344,12 @@ struct EngineRuntime {
     private func finishLoadingMonitors(
         _ rest: (data: Data, firstCount: Int), into loops: [CheckLoop]
     )
-        throws(EngineError) -> [ValidatedMonitor]
+        throws(EngineError) -> [PreparedMonitor]
     {
-        let all = try validMonitors(of: MonitorFile.parse(rest.data))
-        // The first lines parse the same way inside the whole file: their monitors come first.
-        let added = Self.prepare(Array(all.dropFirst(rest.firstCount)))
+        let all = try validMonitors(of: Self.parse(rest.data))
+        // The first lines parse the same way inside the whole file: their monitors come first
+        // (the loops have them already; these copies are dropped).
+        let added = all[rest.firstCount...]
         var perLoop = Array(repeating: [MonitorCommand](), count: loops.count)
         for monitor in added {
             perLoop[Int(CheckPhase.stableHash(monitor.monitor.id) % UInt64(loops.count))].append(.upsert(monitor))
@@ -353,8 +360,10 @@ struct EngineRuntime {
 
     /// The valid monitors of a parsed file; throws for an empty file, and for a bad line unless
     /// `--skip-invalid` (then the bad lines are reported and skipped).
-    private func validMonitors(of parsed: MonitorFile.Parsed) throws(EngineError) -> [ValidatedMonitor] {
-        if parsed.validated.isEmpty && parsed.errors.isEmpty {
+    private func validMonitors(
+        of parsed: MonitorFile.ParsedEntries<PreparedMonitor>
+    ) throws(EngineError) -> [PreparedMonitor] {
+        if parsed.entries.isEmpty && parsed.errors.isEmpty {
             throw EngineError.monitorsFile(path: configuration.monitorsPath, reason: MonitorFile.emptyFileReason)
         }
         if !parsed.errors.isEmpty {
@@ -362,25 +371,12 @@ struct EngineRuntime {
             if !configuration.skipInvalid { throw EngineError.invalidMonitors(lines) }
             logger.warning(
                 "skipping \(lines.count) invalid line(s):\n  \(lines.prefix(20).joined(separator: "\n  "))")
-            if parsed.validated.isEmpty {
+            if parsed.entries.isEmpty {
                 throw EngineError.monitorsFile(
                     path: configuration.monitorsPath, reason: "none of its monitor lines is valid (see above)")
             }
         }
-        return parsed.validated
-    }
-
-    /// `PreparedMonitor`s of `monitors`, in order, made on every core (start-up work that grows
-    /// with the number of monitors; their URLs were parsed when they were validated).
-    static func prepare(_ monitors: [ValidatedMonitor]) -> [PreparedMonitor] {
-        let pieceCount = monitors.count < 10_000 ? 1 : MonitorFile.defaultParallelism
-        let pieces = Mutex([[PreparedMonitor]](repeating: [], count: pieceCount))
-        DispatchQueue.concurrentPerform(iterations: pieceCount) { piece in
-            let range = (monitors.count * piece / pieceCount)..<(monitors.count * (piece + 1) / pieceCount)
-            let prepared = monitors[range].map { PreparedMonitor($0) }
-            pieces.withLock { $0[piece] = prepared }
-        }
-        return pieces.withLock { $0.flatMap { $0 } }
+        return parsed.entries
     }
 
     /// A check holds a socket, and a loop holds thousands of checks: lift the soft limit on open
