@@ -257,8 +257,10 @@ public struct MonitorValidationError: Error, Sendable, Equatable, CustomStringCo
 }
 
 extension Monitor {
-    /// Checks every field against its documented range; throws the first problem found.
-    public func validate() throws(MonitorValidationError) {
+    /// Checks every field against its documented range; throws the first problem found. The
+    /// result carries the target parsed on the way (see `ValidatedMonitor`).
+    @discardableResult
+    public func validate() throws(MonitorValidationError) -> ValidatedMonitor {
         func fail(_ field: String, _ reason: String) -> MonitorValidationError {
             MonitorValidationError(field: field, reason: reason)
         }
@@ -266,11 +268,7 @@ extension Monitor {
         if id.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
             throw fail("id", "must not contain control characters")
         }
-        if kind == .http {
-            try MonitorURL.validate(url, field: "url")
-        } else {
-            try validateKindFields()
-        }
+        let target = kind == .http ? try MonitorURL(url, field: "url") : try validateKindFields()
         if !intervalSeconds.isFinite || intervalSeconds < 0.1 || intervalSeconds > 86_400 {
             throw fail("intervalSeconds", "must be between 0.1 and 86400 seconds")
         }
@@ -317,6 +315,7 @@ extension Monitor {
         if tlsFullHandshakeSeconds < 1 || tlsFullHandshakeSeconds > 604_800 {
             throw fail("tlsFullHandshakeSeconds", "must be between 1 and 604800 (7 days)")
         }
+        return ValidatedMonitor(monitor: self, target: target)
     }
 
     private static func isHeaderNameByte(_ byte: UInt8) -> Bool {

@@ -109,14 +109,14 @@ extension Monitor {
         return server + ":53"
     }
 
-    /// Checks the fields of a monitor that is not HTTP.
-    func validateKindFields() throws(MonitorValidationError) {
+    /// Checks the fields of a monitor that is not HTTP; returns its `connectTarget()`.
+    func validateKindFields() throws(MonitorValidationError) -> MonitorURL? {
         func fail(_ field: String, _ reason: String) -> MonitorValidationError {
             MonitorValidationError(field: field, reason: reason)
         }
         switch kind {
         case .http:
-            return
+            return nil
         case .tcp, .tls:
             guard let host, !host.isEmpty else { throw fail("host", "is required for a \(kind.rawValue) monitor") }
             guard let port else { throw fail("port", "is required for a \(kind.rawValue) monitor") }
@@ -124,7 +124,7 @@ extension Monitor {
             if host.contains("/") || host.contains("@") || host.contains("?") {
                 throw fail("host", "must be a host name or IP address, not a URL")
             }
-            _ = try connectTarget()
+            let target = try connectTarget()
             if let send {
                 if send.isEmpty || send.utf8.count > Self.maxSendBytes {
                     throw fail("send", "must be 1 to \(Self.maxSendBytes) bytes")
@@ -134,13 +134,15 @@ extension Monitor {
             if kind == .tls && (certMinDaysLeft < 0 || certMinDaysLeft > 3650) {
                 throw fail("certMinDaysLeft", "must be between 0 (off) and 3650 days")
             }
+            return target
         case .dns:
             guard let dnsName, !dnsName.isEmpty else { throw fail("name", "is required for a dns monitor") }
             try Self.validateDNSName(dnsName)
-            _ = try connectTarget()
+            let target = try connectTarget()
             for value in expectedValues where value.isEmpty {
                 throw fail("expectedValues", "must not contain an empty string")
             }
+            return target
         }
     }
 

@@ -38,7 +38,8 @@ struct EngineRuntime {
         // Cluster mode starts with no monitors: they arrive from the database once the
         // coordinator knows which shards this engine owns.
         // A large file starts checking with its first lines while the rest is read (see
-        // `MonitorsFileLoad`); results are held until the whole file has proved valid.
+        // `MonitorsFileLoad`); results are held until the whole file has proved valid (and, with
+        // --database, until its monitors have their rows).
         let load = configuration.cluster == nil ? try beginLoadingMonitors() : MonitorsFileLoad(first: [])
         let prepared = load.first
         var monitorCount = prepared.count
@@ -46,14 +47,18 @@ struct EngineRuntime {
         defer { caBundle.remove() }
 
         // With --database: migrate, upsert the monitors, prepare the COPY writer (started below,
-        // once signals are blocked) and hand it every result batch.
+        // once signals are blocked) and hand it every result batch. A file read in two steps is
+        // upserted once it has proved valid as a whole (see `finishLoadingMonitors`).
+        var standaloneDatabase: StandaloneDatabase?
         let writer = try database.map { options throws(EngineError) in
             if let cluster = configuration.cluster {
                 return try ClusterDatabase.startWriter(
                     options: options, engineId: cluster.engineId, log: logger.component("database"))
             }
-            return try StandaloneDatabase.startWriter(
-                monitors: prepared.map(\.monitor), options: options, log: logger)
+            let standalone = try StandaloneDatabase(options: options, log: logger)
+            if load.rest == nil { try standalone.importMonitors(prepared.map(\.monitor)) }
+            standaloneDatabase = standalone
+            return standalone.writer
         }
         var coordinator: ClusterCoordinator?
         var monitorSync: ClusterMonitorSync?
@@ -74,10 +79,8 @@ struct EngineRuntime {
                 throw EngineError.invalidOption(name: "--redis", reason: error.description)
             }
         }
-        let results = try ResultPipeline(
-            path: configuration.resultsPath, format: configuration.resultFormat,
-            batchSink: Self.batchSink(writer, coordinator))
-        if load.rest == nil { results.start() }
+        let results = try ResultPipeline(path: configuration.resultsPath, format: configuration.resultFormat)
+        if load.rest == nil { results.start(batchSink: Self.batchSink(writer, coordinator)) }
 
         // Monitors go to loops by a stable hash of their id, so a monitor keeps its loop (and
         // its DNS cache entries) across restarts.
@@ -104,8 +107,11 @@ struct EngineRuntime {
             loopConfiguration.stateEvents = { coordinator.recordStateChanges($0) }
             loopConfiguration.engineId = cluster.engineId
         }
+        // A --once run that starts with the first lines of its file ends when every monitor of
+        // the whole file has been checked, not when the first ones have.
+        loopConfiguration.onceAwaitsAllMonitors = load.rest != nil
 
-        writer?.start()
+        if load.rest == nil { writer?.start() }
 
         var loops: [CheckLoop] = []
         do {
@@ -143,13 +149,18 @@ struct EngineRuntime {
         }
         if let rest = load.rest {
             do {
-                monitorCount += try finishLoadingMonitors(rest, into: loops)
+                let all = try finishLoadingMonitors(rest, into: loops)
+                monitorCount = all.count
+                // The rows a result row points at: written only now that the whole file is
+                // valid, and before the first result reaches the writer.
+                try standaloneDatabase?.importMonitors(all.map(\.monitor))
             } catch {
                 // Refused as a whole: nothing was written, the checks made meanwhile go unreported.
                 for loop in loops { loop.requestStop() }
                 throw error
             }
-            results.start()
+            writer?.start()
+            results.start(batchSink: Self.batchSink(writer, coordinator))
             checkingStarted = Clock.monotonicMicros()
         }
         if let cluster = configuration.cluster, let coordinator {
@@ -292,9 +303,14 @@ struct EngineRuntime {
     /// Files from this size start checking before they are read to the end.
     static let streamingThresholdBytes = 4 << 20
 
-    /// Reads the monitors file, or (a large file, without `--once` or `--database`) only its
-    /// first lines: a million monitors take seconds to read, and checks need not wait for them.
-    /// A bad line among the first ones refuses the file at once, as for a small file.
+    /// Reads the monitors file, or (a large file) only its first lines: a million monitors take
+    /// seconds to read, and checks need not wait for them. A bad line among the first ones
+    /// refuses the file at once, as for a small file.
+    ///
+    /// Every mode streams: `--once` loops wait for the rest (`onceAwaitsAllMonitors`), and
+    /// `--database` checks before the monitors have rows, because a result row is written only
+    /// after the whole file has proved valid and been upserted (the results are held until then),
+    /// so a bad last line still leaves nothing written, not even a monitor row.
     private func beginLoadingMonitors() throws(EngineError) -> MonitorsFileLoad {
         let data: Data
         do {
@@ -304,40 +320,50 @@ struct EngineRuntime {
                 FileManager.default.fileExists(atPath: configuration.monitorsPath) ? "not readable" : "no such file"
             throw EngineError.monitorsFile(path: configuration.monitorsPath, reason: reason)
         }
-        if data.count >= Self.streamingThresholdBytes && !configuration.once && database == nil {
+        if data.count >= Self.streamingThresholdBytes {
             // About 1/32 of the file, cut after a newline: what one core parses in a blink.
             var end = data.count / 32
             while end < data.count && data[data.startIndex + end - 1] != UInt8(ascii: "\n") { end += 1 }
-            let head = MonitorFile.parse(data.prefix(end), parallelism: 1)
-            if !head.monitors.isEmpty && (head.errors.isEmpty || configuration.skipInvalid) {
-                return MonitorsFileLoad(first: try Self.prepare(head.monitors), rest: (data, head.monitors.count))
+            let head = Self.parse(data.prefix(end), parallelism: 1)
+            if !head.entries.isEmpty && (head.errors.isEmpty || configuration.skipInvalid) {
+                return MonitorsFileLoad(first: head.entries, rest: (data, head.entries.count))
             }
         }
-        return MonitorsFileLoad(first: try Self.prepare(validMonitors(of: MonitorFile.parse(data))))
+        return MonitorsFileLoad(first: try validMonitors(of: Self.parse(data)))
+    }
+
+    /// The monitors of `data` (every line, or `parallelism` pieces), prepared on the core that
+    /// read each line: their URLs were parsed when they were validated, and are used as they are.
+    private static func parse(_ data: Data, parallelism: Int? = nil) -> MonitorFile.ParsedEntries<PreparedMonitor> {
+        MonitorFile.parse(data, parallelism: parallelism) { PreparedMonitor($0) }
     }
 
     /// Reads the whole file (the loops already check its first monitors), refuses it as a whole
-    /// if a line is bad, and hands the loops the monitors they do not have yet; returns how many.
+    /// if a line is bad, and hands the loops the monitors they do not have yet, then the end of
+    /// the file; returns every monitor of the file.
     private func finishLoadingMonitors(
         _ rest: (data: Data, firstCount: Int), into loops: [CheckLoop]
     )
-        throws(EngineError) -> Int
+        throws(EngineError) -> [PreparedMonitor]
     {
-        let all = try validMonitors(of: MonitorFile.parse(rest.data))
-        // The first lines parse the same way inside the whole file: their monitors come first.
-        let added = try Self.prepare(Array(all.dropFirst(rest.firstCount)))
+        let all = try validMonitors(of: Self.parse(rest.data))
+        // The first lines parse the same way inside the whole file: their monitors come first
+        // (the loops have them already; these copies are dropped).
+        let added = all[rest.firstCount...]
         var perLoop = Array(repeating: [MonitorCommand](), count: loops.count)
         for monitor in added {
             perLoop[Int(CheckPhase.stableHash(monitor.monitor.id) % UInt64(loops.count))].append(.upsert(monitor))
         }
-        for (loop, commands) in zip(loops, perLoop) { loop.apply(commands) }
-        return added.count
+        for (loop, commands) in zip(loops, perLoop) { loop.apply(commands + [.allMonitorsGiven]) }
+        return all
     }
 
     /// The valid monitors of a parsed file; throws for an empty file, and for a bad line unless
     /// `--skip-invalid` (then the bad lines are reported and skipped).
-    private func validMonitors(of parsed: MonitorFile.Parsed) throws(EngineError) -> [Monitor] {
-        if parsed.monitors.isEmpty && parsed.errors.isEmpty {
+    private func validMonitors(
+        of parsed: MonitorFile.ParsedEntries<PreparedMonitor>
+    ) throws(EngineError) -> [PreparedMonitor] {
+        if parsed.entries.isEmpty && parsed.errors.isEmpty {
             throw EngineError.monitorsFile(path: configuration.monitorsPath, reason: MonitorFile.emptyFileReason)
         }
         if !parsed.errors.isEmpty {
@@ -345,37 +371,12 @@ struct EngineRuntime {
             if !configuration.skipInvalid { throw EngineError.invalidMonitors(lines) }
             logger.warning(
                 "skipping \(lines.count) invalid line(s):\n  \(lines.prefix(20).joined(separator: "\n  "))")
-            if parsed.monitors.isEmpty {
+            if parsed.entries.isEmpty {
                 throw EngineError.monitorsFile(
                     path: configuration.monitorsPath, reason: "none of its monitor lines is valid (see above)")
             }
         }
-        return parsed.monitors
-    }
-
-    /// `PreparedMonitor`s of `monitors`, in order, made on every core (start-up work that grows
-    /// with the number of monitors).
-    static func prepare(_ monitors: [Monitor]) throws(EngineError) -> [PreparedMonitor] {
-        let pieceCount = monitors.count < 10_000 ? 1 : MonitorFile.defaultParallelism
-        let pieces = Mutex([[PreparedMonitor]](repeating: [], count: pieceCount))
-        let failures = Mutex<[String]>([])
-        DispatchQueue.concurrentPerform(iterations: pieceCount) { piece in
-            let range = (monitors.count * piece / pieceCount)..<(monitors.count * (piece + 1) / pieceCount)
-            var prepared: [PreparedMonitor] = []
-            prepared.reserveCapacity(range.count)
-            for monitor in monitors[range] {
-                do throws(MonitorValidationError) {
-                    prepared.append(try PreparedMonitor(monitor))
-                } catch {
-                    failures.withLock { $0.append("id \(monitor.id): \(error.description)") }
-                    return
-                }
-            }
-            pieces.withLock { $0[piece] = prepared }
-        }
-        let refused = failures.withLock { $0 }
-        if !refused.isEmpty { throw EngineError.invalidMonitors(refused) }
-        return pieces.withLock { $0.flatMap { $0 } }
+        return parsed.entries
     }
 
     /// A check holds a socket, and a loop holds thousands of checks: lift the soft limit on open

@@ -1,3 +1,5 @@
+import LookoutCore
+import LookoutFFI
 import Testing
 
 @testable import LookoutEngine
@@ -74,5 +76,52 @@ struct TLSHandshakeScheduleTests {
         _ = busy.store(for: "y", fullHandshakeEverySeconds: 60, now: second) { 2 }
         #expect(busy.count == 2)
         #expect(busy.store(for: "x", fullHandshakeEverySeconds: 60, now: 2 * second) { 3 }.store == 1)
+    }
+
+    @Test("a forgotten monitor holds no store, and starts over with a full handshake if it comes back")
+    func forgetDropsTheEntry() {
+        var schedule = TLSHandshakeSchedule<Int>()
+        var counter = Counter()
+        _ = schedule.store(for: "gone", fullHandshakeEverySeconds: 3600, now: 0) { counter.make() }
+        _ = schedule.store(for: "kept", fullHandshakeEverySeconds: 3600, now: 0) { counter.make() }
+        schedule.forget("gone")
+        schedule.forget("never-seen")
+        #expect(schedule.count == 1)
+        // Well within its period: without `forget` this would resume store 1.
+        let back = schedule.store(for: "gone", fullHandshakeEverySeconds: 3600, now: second) { counter.make() }
+        #expect(back.handshake == .full && back.store == 3)
+        #expect(
+            schedule.store(for: "kept", fullHandshakeEverySeconds: 3600, now: second) { counter.make() } == (2, .resume)
+        )
+    }
+}
+
+/// A loop's TLS session shares follow its monitors: cluster mode removes, hands over and edits
+/// monitors all the time, and a share of a monitor that left must not stay behind.
+@Suite("TLSSessionReuse")
+struct TLSSessionReuseTests {
+    private func prepared(
+        _ id: String, url: String = "https://example.com/", reuse: Bool = true
+    ) throws
+        -> PreparedMonitor
+    {
+        try PreparedMonitor(Monitor(id: id, url: url, tlsSessionReuse: reuse))
+    }
+
+    @Test("a monitor's share is made at its first transfer and dropped when the loop forgets it")
+    func sharesFollowTheMonitors() throws {
+        CurlGlobal.initialize()
+        let reuse = TLSSessionReuse()
+        let easy = CurlEasy(
+            policy: TargetPolicy(allowAll: true), caBundlePath: nil, userAgent: "test", restingShare: reuse.restingShare
+        )
+        for id in ["a", "b", "c"] { reuse.prepare(easy, for: try prepared(id), now: 0) }
+        reuse.prepare(easy, for: try prepared("plain", reuse: false), now: 0)
+        #expect(reuse.monitorCount == 3, "one share per monitor that resumes, none for the others")
+        reuse.forget(monitorId: "b")
+        reuse.forget(monitorId: "c")
+        #expect(reuse.monitorCount == 1)
+        reuse.forget(monitorId: "a")
+        #expect(reuse.monitorCount == 0, "every monitor left: no share is kept")
     }
 }

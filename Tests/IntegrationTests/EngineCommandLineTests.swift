@@ -199,6 +199,47 @@ struct LargeMonitorsFileTests {
         #expect(
             run.standardOutput.isEmpty, "nothing is reported from a refused file: \(run.standardOutput.prefix(300))")
     }
+
+    /// `count` monitor lines of about 450 bytes each (10,000 make a file over 4 MiB), so that a
+    /// `--once` run of the whole file stays short.
+    static func paddedLines(_ count: Int, port: Int) -> [String] {
+        let padding = String(repeating: "p", count: 400)
+        return (0..<count).map { #"{"id":"m-\#($0)","url":"http://127.0.0.1:\#(port)/\#(padding)/\#($0)"}"# }
+    }
+
+    @Test("--once checks every monitor of a large file once, the last lines' too, and waits for them all")
+    func onceChecksEveryMonitor() throws {
+        let lines = Self.paddedLines(10_000, port: 9)
+        let text = lines.joined(separator: "\n") + "\n"
+        try #require(text.utf8.count > 4 << 20, "the file must be large enough to be read in two steps")
+        let run = try EngineProcess.run(
+            ["--monitors", "monitors.jsonl", "--once", "--allow-private-targets", "--results", "-"],
+            monitorsText: text, limit: 300)
+        // Port 9 refuses: not every check is UP.
+        #expect(run.status == 1, "\(run.standardError)")
+        #expect(run.standardError.contains("10000 monitors on"), "\(run.standardError)")
+        let ids = run.standardOutput.split(separator: "\n").compactMap { line -> Substring? in
+            guard let start = line.range(of: #""monitorId":""#)?.upperBound,
+                let end = line[start...].firstIndex(of: "\"")
+            else { return nil }
+            return line[start..<end]
+        }
+        #expect(ids.count == 10_000, "one result per monitor")
+        #expect(Set(ids).count == 10_000, "no monitor checked twice")
+        #expect(ids.contains("m-9999"), "the last line's monitor was checked")
+    }
+
+    @Test("--once: a bad last line refuses the whole file and nothing is reported")
+    func onceBadLastLineRefusesTheFile() throws {
+        var lines = Self.paddedLines(10_000, port: 9)
+        lines.append(#"{"id":"broken","url":"ftp://example.com/"}"#)
+        let run = try EngineProcess.run(
+            ["--monitors", "monitors.jsonl", "--once", "--allow-private-targets", "--results", "-"],
+            monitorsText: lines.joined(separator: "\n") + "\n", limit: 300)
+        #expect(run.status == 2, "\(run.standardError)")
+        #expect(run.standardError.contains("line 10001: url: scheme 'ftp' is not supported"), "\(run.standardError)")
+        #expect(run.standardOutput.isEmpty, "nothing is reported: \(run.standardOutput.prefix(300))")
+    }
 }
 
 /// Polls `condition` every 20 ms until it holds (true) or `limit` seconds pass (false).

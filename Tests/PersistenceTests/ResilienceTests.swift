@@ -510,7 +510,7 @@ private final class RedisServerProcess {
     }
 }
 
-private enum ResilienceSupport {
+enum ResilienceSupport {
     struct Check {
         let monitor: String
         let at: Double

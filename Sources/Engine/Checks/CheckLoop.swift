@@ -16,6 +16,10 @@ enum MonitorCommand: Sendable {
     /// times. Satisfied without a new check when one is in flight or already requested; ignored
     /// for a monitor the loop does not have (and in `once` runs).
     case checkNow(id: String)
+    /// Every monitor of the run has been given (the upserts before this command were the last):
+    /// a `once` loop made with `onceAwaitsAllMonitors` may end when their checks are done.
+    /// Ignored otherwise.
+    case allMonitorsGiven
 }
 
 /// One engine thread: a libev loop that keeps up to `maxInFlight` checks in flight with one curl
@@ -54,6 +58,10 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         var engineId: String = ""
         /// `--max-per-host`: shared by every loop of the process; nil = no per-address limit.
         var hostPermits: HostPermits? = nil
+        /// A `once` run whose loops start before every monitor is known (a large monitors file
+        /// read in two steps): the rest arrive as upserts, each checked at once, and a loop ends
+        /// only after `.allMonitorsGiven` and the checks of all its monitors. Default false.
+        var onceAwaitsAllMonitors = false
     }
 
     let index: Int
@@ -124,7 +132,8 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     private var onceRemaining: Int
     /// Shared request headers for monitors without their own: "Connection: close".
     private let closeHeaders = CurlHeaderList(["Connection: close"])
-    private let tlsSessions = TLSSessionReuse()
+    /// Loop thread only (tests read it once the loop has ended).
+    let tlsSessions = TLSSessionReuse()
     private var transferProfiles = TransferProfiles()
 
     init(index: Int, monitors: [PreparedMonitor], configuration: Configuration, results: ResultPipeline) throws {
@@ -147,7 +156,8 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
         self.permitQueues = PermitWaitQueues(bucketCount: configuration.hostPermits?.bucketCount ?? 0)
         self.deadlines = Array(repeating: nil, count: configuration.maxInFlight)
         self.freeSlots = (0..<Int32(configuration.maxInFlight)).reversed()
-        self.onceRemaining = monitors.count
+        // One more while monitors may still come: `.allMonitorsGiven` is the last thing waited for.
+        self.onceRemaining = monitors.count + (configuration.once && configuration.onceAwaitsAllMonitors ? 1 : 0)
         self.outgoing.reserveCapacity(Self.flushBatchSize)
         multi = CurlMulti(loop: loop)
         multi.delegate = self
@@ -203,7 +213,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
                 )
             scheduler.schedule(monitor: Int32(index), due: due)
         }
-        if table.count == 0 && configuration.once { return }
+        if configuration.once && onceRemaining == 0 { return }
         if stopFlag.load(ordering: .relaxed) { return }
         // The first admission runs inside the loop: a check that finishes at once (policy,
         // cached DNS failure) may end a --once run, and ev_break before ev_run would be lost.
@@ -239,10 +249,19 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
                 upsert(prepared, wallNow: wallNow, now: now)
             case .remove(let id):
                 table.remove(id: id)
+                tlsSessions.forget(monitorId: id)
             case .retire(let id, let atWallMicros):
+                // Its sessions are forgotten when it leaves the table (`admitDueChecks`).
                 table.retire(id: id, at: now + (atWallMicros - wallNow))
             case .checkNow(let id):
                 requestCheck(id: id, now: now)
+            case .allMonitorsGiven:
+                guard configuration.once && configuration.onceAwaitsAllMonitors else { continue }
+                onceRemaining -= 1
+                if onceRemaining == 0 {
+                    shutDown()
+                    return
+                }
             }
         }
         statistics.monitors.store(table.count, ordering: .relaxed)
@@ -250,8 +269,21 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     }
 
     private func upsert(_ prepared: PreparedMonitor, wallNow: Int64, now: Int64) {
+        let previous = table.index(of: prepared.monitor.id).flatMap { table.monitors[$0] }
+        if let previous, previous.url != prepared.url || !prepared.monitor.tlsSessionReuse {
+            // Sessions of another target, or of a monitor that no longer resumes: of no more use.
+            tlsSessions.forget(monitorId: prepared.monitor.id)
+        }
         let change = table.upsert(prepared)
         guard change.needsSchedule else { return }
+        if configuration.once {
+            // A monitor of a `once` run that arrives late is checked at once, like the first ones
+            // (and only once: an edit is not a second monitor).
+            guard previous == nil else { return }
+            onceRemaining += 1
+            scheduler.schedule(monitor: Int32(change.index), due: now, generation: change.generation)
+            return
+        }
         // A hand-over starts on the grid from the agreed instant (even one just past: the check
         // due then is ours, late rather than lost), never more than an interval back.
         let from = max(prepared.checkFromWallMicros ?? wallNow, wallNow - prepared.intervalMicros)
@@ -326,6 +358,7 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             if entry.due >= table.retireAt[monitorIndex] {
                 // Handed over: from this due time on the monitor is another engine's.
                 table.remove(id: prepared.monitor.id)
+                tlsSessions.forget(monitorId: prepared.monitor.id)
                 continue
             }
             if !configuration.once && !entry.isRecheck {

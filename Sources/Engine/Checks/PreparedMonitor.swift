@@ -37,15 +37,27 @@ final class PreparedMonitor: @unchecked Sendable {
     /// loop thread.
     var transferProfile: CurlTransferProfile?
 
-    init(_ monitor: Monitor) throws(MonitorValidationError) {
-        self.monitor = monitor
+    /// A monitor read from a file: its target was parsed when it was validated, and is taken as
+    /// it is (a million monitors at start-up, docs/BENCHMARKS.md "Start-up").
+    convenience init(_ validated: ValidatedMonitor) {
+        self.init(validated.monitor, url: validated.target ?? Self.resolverPlaceholder)
+    }
+
+    /// A monitor whose target has not been parsed yet (cluster mode, tests): parses it. Only the
+    /// target is judged here, not the rest of the definition.
+    convenience init(_ monitor: Monitor) throws(MonitorValidationError) {
         // `tcp`, `tls`: the target; `dns` with a server: the server (both judged by the target
-        // policy like an HTTP host). A `dns` check through the engine's resolver never reads it.
-        if let target = try monitor.connectTarget() {
-            self.url = target
-        } else {
-            self.url = try MonitorURL(monitor.kind == .http ? monitor.url : "http://localhost/")
-        }
+        // policy like an HTTP host).
+        let target = monitor.kind == .http ? try MonitorURL(monitor.url) : try monitor.connectTarget()
+        self.init(monitor, url: target ?? Self.resolverPlaceholder)
+    }
+
+    /// The `url` of a `dns` monitor that asks the engine's resolver: never read by its checks.
+    private static let resolverPlaceholder = try! MonitorURL("http://localhost/")
+
+    private init(_ monitor: Monitor, url: MonitorURL) {
+        self.monitor = monitor
+        self.url = url
         self.intervalMicros = Int64((monitor.intervalSeconds * 1_000_000).rounded())
         self.phaseOffsetMicros = CheckPhase.offset(id: monitor.id, intervalMicros: intervalMicros)
         self.judgesStatusOnly = monitor.expectedStatus.isEmpty && !monitor.needsBody

@@ -6,9 +6,10 @@
 /// left. Pure bookkeeping on an injected monotonic clock (microseconds); `Store` is whatever
 /// holds a monitor's sessions (a curl share in the engine, anything in tests).
 ///
-/// Entries are keyed by monitor id. An entry whose full handshake is due holds nothing worth
+/// Entries are keyed by monitor id. The owner forgets a monitor that leaves (`forget`); as a
+/// safety net for any it misses, an entry whose full handshake is due holds nothing worth
 /// keeping (it would be started over anyway), so such entries are swept when the table has
-/// doubled since the last sweep: a removed monitor's store lives at most one handshake period.
+/// doubled since the last sweep.
 struct TLSHandshakeSchedule<Store> {
     /// What the caller's transfer should do.
     enum Handshake: Equatable {
@@ -53,6 +54,11 @@ struct TLSHandshakeSchedule<Store> {
         entries[monitorId] = Entry(store: store, startedAt: now, everyMicros: everyMicros)
         if entries.count >= sweepAtCount { sweep(now: now) }
         return (store, .full)
+    }
+
+    /// Drops the monitor's entry: its next check, if it comes back, starts over.
+    mutating func forget(_ monitorId: String) {
+        entries[monitorId] = nil
     }
 
     /// Drops every entry whose full handshake is due at `now`.

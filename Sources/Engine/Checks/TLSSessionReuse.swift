@@ -25,4 +25,14 @@ final class TLSSessionReuse {
         )
         easy.useTLSSessions(from: share)
     }
+
+    /// Drops the monitor's sessions (it was removed or handed over, or no longer resumes): a
+    /// loop whose monitors come and go keeps a share only for the monitors it checks. A transfer
+    /// in flight keeps its share alive until it ends (the easy holds it).
+    func forget(monitorId: String) {
+        schedule.forget(monitorId)
+    }
+
+    /// Monitors whose sessions are kept.
+    var monitorCount: Int { schedule.count }
 }

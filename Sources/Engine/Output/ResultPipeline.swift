@@ -24,17 +24,17 @@ final class ResultPipeline: @unchecked Sendable {
     private let closeOutput: Bool
     private var writeError: String?
     /// Also receives every batch, on the writer thread (the database's COPY writer hooks in
-    /// here: `CheckWriter.submit`, which only queues). nil without `--database`.
-    private let batchSink: (@Sendable ([CheckResult]) -> Void)?
+    /// here: `CheckWriter.submit`, which only queues). nil without `--database`. Set by `start`,
+    /// before the writer thread exists.
+    private var batchSink: (@Sendable ([CheckResult]) -> Void)?
 
+    /// Batches submitted before `start` wait in memory (a monitors file read in two steps holds
+    /// its results until it has proved valid).
+    ///
     /// - Parameters:
     ///   - path: a file to (over)write, `-` for standard output, nil for no results file.
     ///   - format: JSON Lines, or a table for people (coloured on a terminal).
-    ///   - batchSink: called with every batch on the writer thread (see `batchSink`).
-    init(
-        path: String?, format: ResultFormat = .json, batchSink: (@Sendable ([CheckResult]) -> Void)? = nil
-    ) throws(EngineError) {
-        self.batchSink = batchSink
+    init(path: String?, format: ResultFormat = .json) throws(EngineError) {
         switch path {
         case nil:
             output = nil
@@ -55,7 +55,11 @@ final class ResultPipeline: @unchecked Sendable {
         }
     }
 
-    func start() {
+    /// Starts writing; `batchSink` is called with every batch on the writer thread (see
+    /// `batchSink`): given here, because the database writer of a file read in two steps can
+    /// take results only once the file's monitors have their rows.
+    func start(batchSink: (@Sendable ([CheckResult]) -> Void)? = nil) {
+        self.batchSink = batchSink
         let thread = Thread { [self] in self.writerLoop() }
         thread.name = "lookout-results"
         thread.start()

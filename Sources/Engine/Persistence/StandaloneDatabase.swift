@@ -10,17 +10,30 @@ struct DatabaseRunOptions: Sendable {
     var ownerEmail = LookoutSchema.standaloneOwnerEmail
 }
 
-/// Start-up of a standalone engine with a database: migrate, keep partitions ahead, upsert the
-/// monitors file for the owner (reusing the importer), and build the writer with the external
-/// id → `monitors.id` directory. Runs on the main thread before any loop starts.
-enum StandaloneDatabase {
-    static func startWriter(
-        monitors: [Monitor],
-        options: DatabaseRunOptions,
-        log: Logger
-    )
-        throws(EngineError) -> CheckWriter
-    {
+/// Start-up of a standalone engine with a database: the writer is made first (unconnected, with
+/// an empty external id → `monitors.id` directory), then `importMonitors` migrates, keeps
+/// partitions ahead, upserts the monitors file for the owner (reusing the importer) and fills
+/// the directory. Both run on the main thread, before the writer is started and before the
+/// first result reaches it: a result row needs its monitor's id.
+///
+/// Two steps, because a large file starts checking before it has been read to the end
+/// (`EngineRuntime.beginLoadingMonitors`): its monitors are upserted only once the whole file
+/// has proved valid, so a bad line leaves the database untouched.
+struct StandaloneDatabase {
+    /// The COPY writer, not started.
+    let writer: CheckWriter
+    private let directory = MonitorIdDirectory()
+    private let options: DatabaseRunOptions
+    private let log: Logger
+
+    init(options: DatabaseRunOptions, log: Logger) throws(EngineError) {
+        self.options = options
+        self.log = log
+        self.writer = try CheckWriter(configuration: options.writer, directory: directory, log: log)
+    }
+
+    /// Connects, migrates, upserts `monitors` for the owner and records their ids for the writer.
+    func importMonitors(_ monitors: [Monitor]) throws(EngineError) {
         let outcome: MonitorImporter.Outcome
         do throws(ImportError) {
             let connection: PostgresConnection
@@ -42,11 +55,6 @@ enum StandaloneDatabase {
                 "monitors of \(options.ownerEmail) in the database: \(outcome.inserted) inserted, \(outcome.updated) updated, \(outcome.unchanged) unchanged"
             )
         }
-        let writer = try CheckWriter(
-            configuration: options.writer,
-            directory: MonitorIdDirectory(outcome.ids),
-            log: log
-        )
-        return writer
+        directory.update(outcome.ids)
     }
 }
