@@ -43,12 +43,12 @@ struct ClusterStreamingLoadTests {
                     [String(invalidId)])
 
                 let checked = Mutex<[String: [Int32]]>([:])
-                let results = try ResultPipeline(path: nil) { batch in
+                let results = try ResultPipeline(path: nil)
+                results.start { batch in
                     checked.withLock { seen in
                         for result in batch { seen[result.monitorId, default: []].append(result.httpStatus) }
                     }
                 }
-                results.start()
                 let loopConfiguration = CheckLoop.Configuration(
                     maxInFlight: 64, policy: TargetPolicy(allowAll: true), caBundlePath: nil,
                     dnsServer: "127.0.0.1:\(farm.dnsPort)", dnsTimeoutMs: 500, dnsTries: 1,
