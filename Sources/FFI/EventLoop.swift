@@ -112,21 +112,9 @@ package final class LoopTimer {
 
     /// Fires once after `seconds` (0 = on the next loop iteration).
     package func schedule(after seconds: Double) {
-        guard seconds > 0 else {
-            // Due now: `at` = the loop's time, so the loop polls without blocking. (Through
-            // ev_timer_again below a zero delay would mean "stop".)
-            ev_timer_stop(loop.raw, watcher)
-            CEngineShims_ev_timer_set(watcher, 0, 0)
-            ev_timer_start(loop.raw, watcher)
-            return
-        }
-        // curl's multi timer and the scheduler's are re-armed a few times per check, mostly while
-        // they are running: ev_timer_again moves a running timer within libev's heap in one call
-        // (a stop and a start take it out and put it back). It reads `repeat` as the delay; setting
-        // `repeat` back to 0 right after keeps the timer one-shot (libev stops it when it fires).
-        watcher.pointee.repeat = seconds
-        ev_timer_again(loop.raw, watcher)
-        watcher.pointee.repeat = 0
+        ev_timer_stop(loop.raw, watcher)
+        CEngineShims_ev_timer_set(watcher, max(seconds, 0), 0)
+        ev_timer_start(loop.raw, watcher)
     }
 
     package func cancel() { ev_timer_stop(loop.raw, watcher) }
