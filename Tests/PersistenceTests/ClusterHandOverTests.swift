@@ -133,13 +133,18 @@ struct ClusterHandOverTests {
                     for check in schedule(running) { byMonitor[check.monitor, default: []].append(check) }
                 }
                 var doubledMonitors: [String: Int] = [:]
+                // The first few doubles, to tell which engines and which moment (a failure's story).
+                var doubleExamples: [(monitor: String, first: Check, second: Check)] = []
                 var largestGap: (gap: Double, monitor: String, at: Double) = (0, "", 0)
                 var handOvers = 0
                 var largestAnyGap = 0.0
                 for (monitor, checks) in byMonitor {
                     let sorted = checks.sorted { $0.at < $1.at }
                     for (previous, next) in zip(sorted, sorted.dropFirst()) {
-                        if next.at - previous.at < 0.5 * interval { doubledMonitors[monitor, default: 0] += 1 }
+                        if next.at - previous.at < 0.5 * interval {
+                            doubledMonitors[monitor, default: 0] += 1
+                            if doubleExamples.count < 8 { doubleExamples.append((monitor, previous, next)) }
+                        }
                         if previous.at >= start && next.at <= killedAt {
                             largestAnyGap = max(largestAnyGap, next.due - previous.due)
                         }
@@ -164,9 +169,12 @@ struct ClusterHandOverTests {
                         .filter { abs($0.at - largestGap.at) < 4 }
                     print("[handover] \(largestGap.monitor): \(around.map { "\($0.engine) \(relative($0.at))" })")
                 }
+                let examples = doubleExamples.map { example in
+                    "\(example.monitor): \(example.first.engine) at \(relative(example.first.at)) (due \(relative(example.first.due))), \(example.second.engine) at \(relative(example.second.at)) (due \(relative(example.second.due)))"
+                }
                 #expect(
                     doubledMonitors.count * 20 <= monitorCount,
-                    "doubles on at most 5% of the monitors: \(doubledMonitors.count)")
+                    "doubles on at most 5% of the monitors: \(doubledMonitors.count); first ones: \(examples)")
                 #expect(
                     doubledMonitors.values.allSatisfy { $0 <= 1 },
                     "no monitor doubled twice: \(doubledMonitors.filter { $0.value > 1 }.prefix(5))")
