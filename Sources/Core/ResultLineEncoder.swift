@@ -88,7 +88,7 @@ private struct LineWriter {
         ascii(",\"errorCode\":")
         if let code = result.errorCode {
             byte(UInt8(ascii: "\""))
-            ascii(code.rawValue)
+            asciiText(code.rawValue)
             byte(UInt8(ascii: "\""))
         } else {
             ascii("null")
@@ -167,8 +167,10 @@ private struct LineWriter {
         count += text.utf8CodeUnitCount
     }
 
+    /// Named apart from `ascii(_: StaticString)`: a literal would otherwise pick this overload (a
+    /// string literal's default type is `String`) and pay a release per fixed piece of the line.
     @inline(__always)
-    private mutating func ascii(_ text: String) {
+    private mutating func asciiText(_ text: String) {
         var text = text
         text.withUTF8 { utf8 in
             guard let base = utf8.baseAddress else { return }

@@ -54,7 +54,7 @@ struct EngineConfiguration: Sendable {
     /// Write the end-of-run summary as JSON here (`--summary-json`).
     var summaryJSONPath: String?
     /// Sent with every check (`--user-agent`).
-    var userAgent = "Lookout/0.1 (uptime check)"
+    var userAgent = "Lookout/0.1"
 
     /// Cluster mode (`--redis`): monitors come from the database for the shards this engine owns.
     var cluster: ClusterOptions?

@@ -51,6 +51,25 @@ struct TargetPolicyTests {
         }
     }
 
+    @Test("a proxy named in the environment is never used: the check goes to the target the policy judged")
+    func environmentProxyIsIgnored() throws {
+        try withFarm { farm in
+            // Were curl to honour these, every check would go to the witness instead (and the
+            // policy would judge the proxy's address, not the target's).
+            let proxy = try ConnectionWitness()
+            let proxyURL = "http://127.0.0.1:\(proxy.port)"
+            let run = try EngineRun.run(
+                monitors: [["id": "through-no-proxy", "url": farm.url(path: "/ok"), "timeoutMs": 2000]],
+                arguments: ["--once", "--allow-private-targets", "--dns-server", "127.0.0.1:\(farm.dnsPort)"],
+                environment: [
+                    "http_proxy": proxyURL, "HTTP_PROXY": proxyURL, "all_proxy": proxyURL, "ALL_PROXY": proxyURL,
+                ])
+            let check = try run.check("through-no-proxy")
+            #expect(check.status == "UP", "\(check.fields); \(run.standardError)")
+            #expect(proxy.takeConnectionCount() == 0, "nothing connected to the proxy")
+        }
+    }
+
     @Test("without any allowance even loopback is refused")
     func defaultPolicyRefusesLoopback() throws {
         try withFarm { farm in

@@ -409,8 +409,8 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     }
 
     /// Carries out what a check's state machine asked for.
-    private func perform(_ action: CheckStateMachine.Action, slot: Int) {
-        switch action {
+    private func perform(_ action: consuming CheckStateMachine.Action, slot: Int) {
+        switch consume action {
         case .resolve(let name, let at, let deadline):
             resolve(name, slot: slot, at: at, deadline: deadline)
         case .requestPermit(let address, let at, let deadline):
@@ -656,16 +656,19 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             httpVersion: easy.answeredHTTPVersion,
             tlsResumed: easy.tlsResumed
         )
-        let action = slots[slot].transferFinished(outcome, now: Clock.monotonicMicros())
-        if case .finish(let result) = action {
+        let next: CheckStateMachine.Action
+        switch slots[slot].transferFinished(outcome, now: Clock.monotonicMicros()) {
+        case .finish(let result):
             finish(slot: slot, result: result)
             return
+        case let other:
+            next = other
         }
         // A redirect: hand the finished hop's handle and permit back before the next hop takes
         // its own.
         recycleEasy(slot: slot)
         let releasedPermit = releasePermit(slot: slot)
-        perform(action, slot: slot)
+        perform(next, slot: slot)
         // After the next hop had its chance: a redirect to the same host keeps its turn.
         if let releasedPermit { drainPermitQueue(bucket: releasedPermit) }
     }
@@ -682,13 +685,14 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     /// Where every check's result ends up (the one place a check kind other than HTTP would
     /// report through): the slot's resources go back, the result joins the outgoing batch and
     /// the monitor's health, and the next due checks are admitted.
-    private func finish(slot: Int, result: CheckResult) {
+    /// `result` is moved along (into the batch): a copy would retain and release its strings.
+    private func finish(slot: Int, result: consuming CheckResult) {
         if permitWaitBuckets[slot] != nil { stopWaitingForPermit(slot: slot) }
         let releasedPermit = releasePermit(slot: slot)
         recycleEasy(slot: slot)
         let monitorIndex = Int(slots[slot].monitorIndex)
+        result.checkId = nextCheckId()
         outgoing.append(result)
-        outgoing[outgoing.count - 1].checkId = nextCheckId()
         if configuration.stateEvents != nil, let prepared = slots[slot].prepared {
             trackHealth(
                 of: monitorIndex, prepared: prepared, result: outgoing[outgoing.count - 1], now: Clock.monotonicMicros()

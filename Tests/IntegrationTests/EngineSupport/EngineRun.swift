@@ -40,18 +40,20 @@ struct EngineRun {
 
     /// Writes `monitors` (one JSON object each) and runs the engine with `arguments`, waiting at
     /// most `timeout` seconds (then the engine is killed and the run fails).
+    /// `environment`: variables added to the test's own for the engine process.
     static func run(
-        monitors: [[String: Any]], arguments: [String], timeout: Double = 60,
+        monitors: [[String: Any]], arguments: [String], timeout: Double = 60, environment: [String: String] = [:],
         whileRunning: ((Int32) throws -> Void)? = nil
     ) throws -> EngineRun {
         let lines = try monitors.map { String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }
         return try run(
             monitorsText: lines.joined(separator: "\n") + "\n", arguments: arguments, timeout: timeout,
-            whileRunning: whileRunning)
+            environment: environment, whileRunning: whileRunning)
     }
 
     static func run(
-        monitorsText: String, arguments: [String], timeout: Double = 60, whileRunning: ((Int32) throws -> Void)? = nil
+        monitorsText: String, arguments: [String], timeout: Double = 60, environment: [String: String] = [:],
+        whileRunning: ((Int32) throws -> Void)? = nil
     ) throws -> EngineRun {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "lookout-engine-\(UUID().uuidString)")
@@ -68,6 +70,9 @@ struct EngineRun {
         process.arguments = ["--monitors", monitorsFile.path, "--results", resultsFile.path] + arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: stderrFile)
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         try process.run()
         let pid = process.processIdentifier
         var callbackError: Error?
