@@ -213,12 +213,19 @@ public enum MonitorFile {
     }
 
     /// Why one line is refused: its JSON (with the column), or its content.
-    private enum LineProblem: Error {
+    enum LineProblem: Error {
         case syntax(StrictJSONReader.SyntaxError)
         case invalid(MonitorValidationError)
     }
 
     private static func parse(line: UnsafeRawBufferPointer) -> Result<ValidatedMonitor, LineProblem> {
+        if let common = CommonMonitorLine.decode(line) { return .success(common) }
+        return parseInGeneral(line: line)
+    }
+
+    /// Any line, through a dictionary: every field and every refusal (see `CommonMonitorLine`
+    /// for the shape most lines have, read without one).
+    static func parseInGeneral(line: UnsafeRawBufferPointer) -> Result<ValidatedMonitor, LineProblem> {
         let object: Any
         do throws(StrictJSONReader.SyntaxError) {
             object = try StrictJSONReader.parse(line)
