@@ -14,9 +14,7 @@
 enum CommonMonitorLine {
     /// The validated monitor of `line`, or nil when the line needs the general path.
     static func decode(_ line: UnsafeRawBufferPointer) -> ValidatedMonitor? {
-        var scanner = Scanner(bytes: line)
-        guard let fields = scanner.object() else { return nil }
-        guard let id = fields.id, let url = fields.url else { return nil }
+        guard let fields = fields(of: line), let id = fields.id, let url = fields.url else { return nil }
         let monitor = Monitor(
             id: id,
             url: url,
@@ -42,164 +40,52 @@ enum CommonMonitorLine {
         var keyword: String?
         var followRedirects: Bool?
         var verifyTLS: Bool?
-        var typeGiven = false
+        /// Only `http` (other kinds carry other fields: the general path reads them).
+        var type: String?
     }
 
-    /// One JSON value of the accepted kinds.
-    private enum Value {
-        case string(UnsafeRawBufferPointer)
-        /// The number's text and whether it has a fraction.
-        case number(UnsafeRawBufferPointer, fractional: Bool)
-        case boolean(Bool)
+    /// `{ "key": value, ... }` and nothing after it; nil for anything else.
+    private static func fields(of line: UnsafeRawBufferPointer) -> Fields? {
+        var scanner = PlainJSONScanner(line)
+        var fields = Fields()
+        guard scanner.consume(UInt8(ascii: "{")) else { return nil }
+        repeat {
+            guard let name = scanner.plainStringBytes(), scanner.consume(UInt8(ascii: ":")) else { return nil }
+            guard read(Key(name), from: &scanner, into: &fields) else { return nil }
+        } while scanner.consume(UInt8(ascii: ","))
+        guard scanner.consume(UInt8(ascii: "}")), scanner.atEnd() else { return nil }
+        return fields
     }
 
-    private struct Scanner {
-        let bytes: UnsafeRawBufferPointer
-        var offset = 0
-
-        /// `{ "key": value, ... }` with blanks around every token, and nothing after it.
-        mutating func object() -> Fields? {
-            skipBlanks()
-            guard take(UInt8(ascii: "{")) else { return nil }
-            var fields = Fields()
-            skipBlanks()
-            if take(UInt8(ascii: "}")) { return nil }  // {} has no id: the general path says so
-            while true {
-                skipBlanks()
-                guard let key = string() else { return nil }
-                skipBlanks()
-                guard take(UInt8(ascii: ":")) else { return nil }
-                skipBlanks()
-                guard let value = value(), Self.store(value, key: key, in: &fields) else { return nil }
-                skipBlanks()
-                if take(UInt8(ascii: ",")) { continue }
-                guard take(UInt8(ascii: "}")) else { return nil }
-                skipBlanks()
-                return offset == bytes.count ? fields : nil
-            }
+    /// Reads the value of the field `key` names; false for an unknown key, a repeated one, or a
+    /// value of another form than the field's.
+    private static func read(_ key: Key, from scanner: inout PlainJSONScanner, into fields: inout Fields) -> Bool {
+        switch key {
+        case .id: return fill(&fields.id, asciiString(&scanner))
+        case .url: return fill(&fields.url, asciiString(&scanner))
+        case .method: return fill(&fields.method, asciiString(&scanner))
+        case .keyword: return fill(&fields.keyword, asciiString(&scanner))
+        case .type: return fill(&fields.type, asciiString(&scanner)) && fields.type == MonitorKind.http.rawValue
+        case .intervalSeconds: return fill(&fields.intervalSeconds, scanner.double())
+        case .timeoutMs: return fill(&fields.timeoutMs, scanner.integer())
+        case .connectTimeoutMs: return fill(&fields.connectTimeoutMs, scanner.integer())
+        case .followRedirects: return fill(&fields.followRedirects, scanner.bool())
+        case .verifyTLS: return fill(&fields.verifyTLS, scanner.bool())
+        case .other: return false
         }
+    }
 
-        /// Puts `value` in the field `key` names; false for an unknown key, a repeated one, or a
-        /// value of another type than the field's.
-        private static func store(_ value: Value, key: UnsafeRawBufferPointer, in fields: inout Fields) -> Bool {
-            switch (Key(key), value) {
-            case (.id, .string(let text)) where fields.id == nil:
-                fields.id = String(decoding: text, as: UTF8.self)
-            case (.url, .string(let text)) where fields.url == nil:
-                fields.url = String(decoding: text, as: UTF8.self)
-            case (.method, .string(let text)) where fields.method == nil:
-                fields.method = String(decoding: text, as: UTF8.self)
-            case (.keyword, .string(let text)) where fields.keyword == nil:
-                fields.keyword = String(decoding: text, as: UTF8.self)
-            case (.type, .string(let text)) where !fields.typeGiven:
-                guard text.elementsEqual("http".utf8) else { return false }
-                fields.typeGiven = true
-            case (.intervalSeconds, .number(let text, let fractional)) where fields.intervalSeconds == nil:
-                let seconds =
-                    fractional ? Double(String(decoding: text, as: UTF8.self)) : integer(text).map(Double.init)
-                guard let seconds, seconds.isFinite else { return false }
-                fields.intervalSeconds = seconds
-            case (.timeoutMs, .number(let text, fractional: false)) where fields.timeoutMs == nil:
-                guard let value = integer(text) else { return false }
-                fields.timeoutMs = value
-            case (.connectTimeoutMs, .number(let text, fractional: false)) where fields.connectTimeoutMs == nil:
-                guard let value = integer(text) else { return false }
-                fields.connectTimeoutMs = value
-            case (.followRedirects, .boolean(let flag)) where fields.followRedirects == nil:
-                fields.followRedirects = flag
-            case (.verifyTLS, .boolean(let flag)) where fields.verifyTLS == nil:
-                fields.verifyTLS = flag
-            default:
-                return false
-            }
-            return true
-        }
+    /// Stores `value` in a field not given before; false if it was, or if there is no value.
+    private static func fill<Value>(_ field: inout Value?, _ value: Value?) -> Bool {
+        guard field == nil, let value else { return false }
+        field = value
+        return true
+    }
 
-        /// A whole number of at most 15 digits (exact as a Double, as the general path reads it).
-        private static func integer(_ text: UnsafeRawBufferPointer) -> Int? {
-            var digits = text[...]
-            let negative = digits.first == UInt8(ascii: "-")
-            if negative { digits = digits.dropFirst() }
-            guard !digits.isEmpty, digits.count <= 15 else { return nil }
-            var value = 0
-            for digit in digits { value = value * 10 + Int(digit &- UInt8(ascii: "0")) }
-            return negative ? -value : value
-        }
-
-        private mutating func value() -> Value? {
-            guard offset < bytes.count else { return nil }
-            switch bytes[offset] {
-            case UInt8(ascii: "\""): return string().map(Value.string)
-            case UInt8(ascii: "t"): return literal("true") ? .boolean(true) : nil
-            case UInt8(ascii: "f"): return literal("false") ? .boolean(false) : nil
-            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return number()
-            default: return nil
-            }
-        }
-
-        /// A string of printable ASCII without escapes; its bytes between the quotes.
-        private mutating func string() -> UnsafeRawBufferPointer? {
-            guard take(UInt8(ascii: "\"")) else { return nil }
-            let start = offset
-            while offset < bytes.count {
-                let byte = bytes[offset]
-                if byte == UInt8(ascii: "\"") {
-                    offset += 1
-                    return UnsafeRawBufferPointer(rebasing: bytes[start..<offset - 1])
-                }
-                guard byte >= 0x20, byte < 0x7F, byte != UInt8(ascii: "\\") else { return nil }
-                offset += 1
-            }
-            return nil
-        }
-
-        /// `-?(0|[1-9][0-9]*)(.[0-9]+)?`: JSON's number without an exponent.
-        private mutating func number() -> Value? {
-            let start = offset
-            _ = take(UInt8(ascii: "-"))
-            guard offset < bytes.count, isDigit(bytes[offset]) else { return nil }
-            if take(UInt8(ascii: "0")) {
-                if offset < bytes.count, isDigit(bytes[offset]) { return nil }
-            } else {
-                while offset < bytes.count, isDigit(bytes[offset]) { offset += 1 }
-            }
-            var fractional = false
-            if take(UInt8(ascii: ".")) {
-                fractional = true
-                guard offset < bytes.count, isDigit(bytes[offset]) else { return nil }
-                while offset < bytes.count, isDigit(bytes[offset]) { offset += 1 }
-            }
-            if offset < bytes.count, bytes[offset] | 0x20 == UInt8(ascii: "e") { return nil }
-            return .number(UnsafeRawBufferPointer(rebasing: bytes[start..<offset]), fractional: fractional)
-        }
-
-        private mutating func literal(_ word: StaticString) -> Bool {
-            let count = word.utf8CodeUnitCount
-            guard offset + count <= bytes.count else { return false }
-            let text = UnsafeRawBufferPointer(start: word.utf8Start, count: count)
-            guard UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + count]).elementsEqual(text) else {
-                return false
-            }
-            offset += count
-            return true
-        }
-
-        private mutating func take(_ byte: UInt8) -> Bool {
-            guard offset < bytes.count, bytes[offset] == byte else { return false }
-            offset += 1
-            return true
-        }
-
-        private mutating func skipBlanks() {
-            while offset < bytes.count {
-                switch bytes[offset] {
-                case 0x20, 0x09, 0x0A, 0x0D: offset += 1
-                default: return
-                }
-            }
-        }
-
-        private func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+    /// A plain string of ASCII only (the full reader decides what other text means).
+    private static func asciiString(_ scanner: inout PlainJSONScanner) -> String? {
+        guard let raw = scanner.plainStringBytes(), raw.allSatisfy({ $0 < 0x80 }) else { return nil }
+        return String(decoding: raw, as: UTF8.self)
     }
 
     /// The field names this reader knows, told apart by their bytes.

@@ -299,14 +299,7 @@ public struct StrictJSONReader {
 
     // MARK: helpers
 
-    private mutating func skipBlanks() {
-        while offset < bytes.count {
-            switch bytes[offset] {
-            case 0x20, 0x09, 0x0A, 0x0D: offset += 1
-            default: return
-            }
-        }
-    }
+    private mutating func skipBlanks() { offset = PlainJSONScanner.endOfBlanks(in: bytes, from: offset) }
 
     private func peek(_ byte: UInt8) -> Bool { offset < bytes.count && bytes[offset] == byte }
 

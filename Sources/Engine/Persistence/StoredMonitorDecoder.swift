@@ -97,10 +97,9 @@ private struct HTTPSettings {
 /// whole read gives up) at the first thing outside the simple form described on
 /// `StoredMonitorDecoder`.
 private struct SettingsReader {
-    let bytes: UnsafeRawBufferPointer
-    var offset = 0
+    private var scanner: PlainJSONScanner
 
-    init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    init(bytes: UnsafeRawBufferPointer) { scanner = PlainJSONScanner(bytes) }
 
     /// The keys this reader knows, in one bit each, so a repeated key is noticed.
     private enum Key: Int {
@@ -147,64 +146,66 @@ private struct SettingsReader {
     mutating func readHTTPSettings() -> HTTPSettings? {
         var settings = HTTPSettings()
         var seen = 0
-        guard consume(UInt8(ascii: "{")) else { return nil }
-        if consume(UInt8(ascii: "}")) { return atEnd() ? settings : nil }
+        guard scanner.consume(UInt8(ascii: "{")) else { return nil }
+        if scanner.consume(UInt8(ascii: "}")) { return scanner.atEnd() ? settings : nil }
         repeat {
-            guard let name = plainStringBytes(), consume(UInt8(ascii: ":")), let key = Key(name) else { return nil }
+            guard let name = scanner.plainStringBytes(), scanner.consume(UInt8(ascii: ":")), let key = Key(name) else {
+                return nil
+            }
             guard seen & (1 << key.rawValue) == 0 else { return nil }
             seen |= 1 << key.rawValue
             switch key {
             case .acceptEncoding:
-                guard let value = bool() else { return nil }
+                guard let value = scanner.bool() else { return nil }
                 settings.acceptEncoding = value
             case .followRedirects:
-                guard let value = bool() else { return nil }
+                guard let value = scanner.bool() else { return nil }
                 settings.followRedirects = value
             case .reuseConnection:
-                guard let value = bool() else { return nil }
+                guard let value = scanner.bool() else { return nil }
                 settings.reuseConnection = value
             case .tlsSessionReuse:
-                guard let value = bool() else { return nil }
+                guard let value = scanner.bool() else { return nil }
                 settings.tlsSessionReuse = value
             case .verifyTLS:
-                guard let value = bool() else { return nil }
+                guard let value = scanner.bool() else { return nil }
                 settings.verifyTLS = value
             case .body:
-                guard let value = string() else { return nil }
+                guard let value = scanner.string() else { return nil }
                 settings.body = value
             case .jsonEquals:
-                guard let value = string() else { return nil }
+                guard let value = scanner.string() else { return nil }
                 settings.jsonEquals = value
             case .jsonPath:
-                guard let value = string() else { return nil }
+                guard let value = scanner.string() else { return nil }
                 settings.jsonPath = value
             case .keyword:
-                guard let value = string() else { return nil }
+                guard let value = scanner.string() else { return nil }
                 settings.keyword = value
             case .keywordAbsent:
-                guard let value = string() else { return nil }
+                guard let value = scanner.string() else { return nil }
                 settings.keywordAbsent = value
             case .lowSpeedBytesPerSecond:
-                guard let value = integer() else { return nil }
+                guard let value = scanner.integer() else { return nil }
                 settings.lowSpeedBytesPerSecond = value
             case .lowSpeedSeconds:
-                guard let value = integer() else { return nil }
+                guard let value = scanner.integer() else { return nil }
                 settings.lowSpeedSeconds = value
             case .maxBodyBytes:
-                guard let value = integer() else { return nil }
+                guard let value = scanner.integer() else { return nil }
                 settings.maxBodyBytes = value
             case .maxRedirects:
-                guard let value = integer() else { return nil }
+                guard let value = scanner.integer() else { return nil }
                 settings.maxRedirects = value
             case .tlsFullHandshakeSeconds:
-                guard let value = integer() else { return nil }
+                guard let value = scanner.integer() else { return nil }
                 settings.tlsFullHandshakeSeconds = value
             case .httpVersion:
-                guard let text = string(), let version = MonitorHTTPVersion(rawValue: text) else { return nil }
+                guard let text = scanner.string(), let version = MonitorHTTPVersion(rawValue: text) else { return nil }
                 settings.httpVersion = version
             case .type:
                 // Other kinds carry other keys: the full reader knows them.
-                guard string() == MonitorKind.http.rawValue else { return nil }
+                guard scanner.string() == MonitorKind.http.rawValue else { return nil }
             case .expectedStatus:
                 guard let value = statusList() else { return nil }
                 settings.expectedStatus = value
@@ -212,119 +213,35 @@ private struct SettingsReader {
                 guard let value = stringObject() else { return nil }
                 settings.headers = value
             }
-        } while consume(UInt8(ascii: ","))
-        guard consume(UInt8(ascii: "}")) else { return nil }
-        return atEnd() ? settings : nil
+        } while scanner.consume(UInt8(ascii: ","))
+        guard scanner.consume(UInt8(ascii: "}")) else { return nil }
+        return scanner.atEnd() ? settings : nil
     }
 
     // MARK: values
 
-    private mutating func skipBlanks() {
-        while offset < bytes.count {
-            switch bytes[offset] {
-            case 0x20, 0x09, 0x0A, 0x0D: offset += 1
-            default: return
-            }
-        }
-    }
-
-    /// Skips blanks, then takes `byte` if it comes next.
-    private mutating func consume(_ byte: UInt8) -> Bool {
-        skipBlanks()
-        guard offset < bytes.count, bytes[offset] == byte else { return false }
-        offset += 1
-        return true
-    }
-
-    private mutating func atEnd() -> Bool {
-        skipBlanks()
-        return offset == bytes.count
-    }
-
-    /// The bytes between the quotes of a string without escapes or control characters.
-    private mutating func plainStringBytes() -> UnsafeRawBufferPointer? {
-        guard consume(UInt8(ascii: "\"")) else { return nil }
-        let start = offset
-        while offset < bytes.count {
-            let byte = bytes[offset]
-            if byte == UInt8(ascii: "\"") {
-                offset += 1
-                return UnsafeRawBufferPointer(rebasing: bytes[start..<(offset - 1)])
-            }
-            if byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
-            offset += 1
-        }
-        return nil
-    }
-
-    private mutating func string() -> String? {
-        guard let raw = plainStringBytes() else { return nil }
-        return String(validating: raw, as: UTF8.self)
-    }
-
-    private mutating func bool() -> Bool? {
-        skipBlanks()
-        if matches("true") { return true }
-        if matches("false") { return false }
-        return nil
-    }
-
-    private mutating func matches(_ word: StaticString) -> Bool {
-        let count = word.utf8CodeUnitCount
-        guard bytes.count - offset >= count else { return false }
-        for index in 0..<count where bytes[offset + index] != word.utf8Start[index] { return false }
-        offset += count
-        return true
-    }
-
-    /// A whole number written without fraction or exponent, of at most 15 digits (where a
-    /// `Double`, which the full reader goes through, holds it exactly).
-    private mutating func integer() -> Int? {
-        skipBlanks()
-        var negative = false
-        if offset < bytes.count && bytes[offset] == UInt8(ascii: "-") {
-            negative = true
-            offset += 1
-        }
-        let start = offset
-        var value = 0
-        while offset < bytes.count, bytes[offset] >= UInt8(ascii: "0"), bytes[offset] <= UInt8(ascii: "9") {
-            value = value * 10 + Int(bytes[offset] - UInt8(ascii: "0"))
-            offset += 1
-        }
-        let digits = offset - start
-        guard digits > 0 && digits <= 15 else { return nil }
-        if offset < bytes.count {
-            switch bytes[offset] {
-            case UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"): return nil
-            default: break
-            }
-        }
-        return negative ? -value : value
-    }
-
     /// `200` or `[200, 204]` (as `FieldReader.statusList` accepts them).
     private mutating func statusList() -> [Int]? {
-        guard consume(UInt8(ascii: "[")) else { return integer().map { [$0] } }
+        guard scanner.consume(UInt8(ascii: "[")) else { return scanner.integer().map { [$0] } }
         var statuses: [Int] = []
-        if consume(UInt8(ascii: "]")) { return statuses }
+        if scanner.consume(UInt8(ascii: "]")) { return statuses }
         repeat {
-            guard let status = integer() else { return nil }
+            guard let status = scanner.integer() else { return nil }
             statuses.append(status)
-        } while consume(UInt8(ascii: ","))
-        return consume(UInt8(ascii: "]")) ? statuses : nil
+        } while scanner.consume(UInt8(ascii: ","))
+        return scanner.consume(UInt8(ascii: "]")) ? statuses : nil
     }
 
     /// `{"Name": "value", ...}` with plain strings and no name twice.
     private mutating func stringObject() -> [String: String]? {
-        guard consume(UInt8(ascii: "{")) else { return nil }
+        guard scanner.consume(UInt8(ascii: "{")) else { return nil }
         var object: [String: String] = [:]
-        if consume(UInt8(ascii: "}")) { return object }
+        if scanner.consume(UInt8(ascii: "}")) { return object }
         repeat {
-            guard let name = string(), consume(UInt8(ascii: ":")), let value = string(),
+            guard let name = scanner.string(), scanner.consume(UInt8(ascii: ":")), let value = scanner.string(),
                 object.updateValue(value, forKey: name) == nil
             else { return nil }
-        } while consume(UInt8(ascii: ","))
-        return consume(UInt8(ascii: "}")) ? object : nil
+        } while scanner.consume(UInt8(ascii: ","))
+        return scanner.consume(UInt8(ascii: "}")) ? object : nil
     }
 }
