@@ -216,7 +216,9 @@ struct StoredMonitorDecoderTests {
             externalId: record.externalId, url: record.url, method: record.method,
             intervalSeconds: record.intervalSeconds, timeoutMs: record.timeoutMs,
             connectTimeoutMs: record.connectTimeoutMs)
-        return Array(record.settingsJSON.utf8).withUnsafeBytes { StoredMonitorDecoder.monitor(columns, settings: $0) }
+        return Array(record.settingsJSON.utf8).withUnsafeBytes {
+            StoredMonitorDecoder.monitor(columns, settings: $0)?.monitor
+        }
     }
 
     @Test("every stored form of an HTTP monitor reads back equal to the full reader's")

@@ -105,12 +105,12 @@ final class MonitorPageDecoding: @unchecked Sendable {
         )
         let outcome: Outcome
         do {
-            var monitor: Monitor
+            let prepared: PreparedMonitor
             if let quick = result.withBytes(
                 row: row, column: 7, { StoredMonitorDecoder.monitor(columns, settings: $0) }),
                 let quick
             {
-                monitor = quick
+                prepared = PreparedMonitor(quick.identified(as: monitorId))
             } else {
                 // Anything the quick reader does not know is judged (and a refusal worded) here.
                 let record = MonitorRecord(
@@ -118,10 +118,10 @@ final class MonitorPageDecoding: @unchecked Sendable {
                     intervalSeconds: columns.intervalSeconds, timeoutMs: columns.timeoutMs,
                     connectTimeoutMs: columns.connectTimeoutMs,
                     settingsJSON: result.string(row: row, column: 7) ?? "{}")
-                monitor = try record.monitor()
+                var monitor = try record.monitor()
+                monitor.id = monitorId
+                prepared = try PreparedMonitor(monitor)
             }
-            monitor.id = monitorId
-            let prepared = try PreparedMonitor(monitor)
             if let failure = result.int64(row: row, column: 10), let recovery = result.int64(row: row, column: 11),
                 let thresholds = try? HealthThresholds(failure: Int(failure), recovery: Int(recovery))
             {

@@ -28,8 +28,9 @@ enum StoredMonitorDecoder {
         var connectTimeoutMs: Int
     }
 
-    /// The validated monitor of a row, or nil when the full reader must decide.
-    static func monitor(_ columns: Columns, settings: UnsafeRawBufferPointer) -> Monitor? {
+    /// The validated monitor of a row (its URL parsed once, on the way), or nil when the full
+    /// reader must decide.
+    static func monitor(_ columns: Columns, settings: UnsafeRawBufferPointer) -> ValidatedMonitor? {
         // `FieldReader.method` refuses "get" with advice: leave such a row to it.
         guard !columns.method.utf8.contains(where: { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }) else {
             return nil
@@ -62,12 +63,7 @@ enum StoredMonitorDecoder {
             httpVersion: fields.httpVersion ?? .http1_1,
             acceptEncoding: fields.acceptEncoding ?? false
         )
-        do {
-            try monitor.validate()
-        } catch {
-            return nil  // the full reader words the refusal
-        }
-        return monitor
+        return try? monitor.validate()  // nil: the full reader words the refusal
     }
 }
 
