@@ -1,14 +1,14 @@
 /// The line a generated or exported monitors file repeats a million times, read straight from
 /// its bytes: one JSON object of `id` and `url`, and any of `intervalSeconds`, `timeoutMs`,
 /// `connectTimeoutMs`, `method`, `keyword`, `followRedirects`, `verifyTLS` and `"type":"http"`,
-/// with strings of printable ASCII and no escapes, plain numbers and booleans.
+/// with ASCII strings without escapes or control characters, plain numbers and booleans.
 ///
 /// Anything else — another field, an escape or a non-ASCII byte in a string, `null`, an array
 /// or object, an exponent, a fraction in a whole-number field, a repeated key, a value of the
 /// wrong type, a monitor `validate()` refuses — gives nil, and the line takes the general path
 /// (`StrictJSONReader` into a dictionary, then `FieldReader`), which also words every refusal.
-/// On the lines this reader accepts the two give the same monitor (MonitorFileTests compares
-/// them line by line). Why it exists: the general path hashed every known field name and cast
+/// On the lines this reader accepts the two give the same monitor (CommonMonitorLineTests
+/// compares them line by line). Why it exists: the general path hashed every known field name and cast
 /// every value out of `Any` for each line, about half of the CPU of loading a million monitors
 /// (docs/BENCHMARKS.md, "Start-up").
 enum CommonMonitorLine {
