@@ -274,4 +274,18 @@ struct StoredMonitorDecoderTests {
         empty.settingsJSON = "{}"
         #expect(Self.quick(empty) == (try empty.monitor()), "an empty object: every default")
     }
+
+    @Test("the default settings document, which a page reads back as NULL, means what {} means")
+    func defaultSettingsReadAsEmpty() throws {
+        // What the importer and the API store for an HTTP monitor with every setting at its default.
+        let stored = MonitorRecord(Monitor(id: "m", url: "https://example.com/x", timeoutMs: 2000, method: "HEAD"))
+        #expect(stored.settingsJSON == MonitorPageDecoding.defaultHTTPSettings)
+        var empty = stored
+        empty.settingsJSON = "{}"
+        #expect(try empty.monitor() == stored.monitor())
+        #expect(Self.quick(empty) == (try stored.monitor()))
+        // A monitor with one setting changed is not the default document.
+        let keyword = MonitorRecord(Monitor(id: "m", url: "https://example.com/x", keyword: "ok"))
+        #expect(keyword.settingsJSON != MonitorPageDecoding.defaultHTTPSettings)
+    }
 }

@@ -260,7 +260,8 @@ final class ClusterMonitorSync: @unchecked Sendable {
         var found: Set<Int64> = []
         var decoding: MonitorPageDecoding?
         while true {
-            let result = query(sql, parameters + [shards, String(after), String(limit)])
+            let result = query(
+                sql, parameters + [shards, String(after), String(limit), MonitorPageDecoding.defaultHTTPSettings])
             // The previous page was decoded while this one was read: its monitors go first,
             // handed over while the workers already decode this one.
             let decoded = decoding?.rows()
