@@ -94,9 +94,9 @@ enum CommonMonitorLine {
         case other
 
         init(_ bytes: UnsafeRawBufferPointer) {
+            // Each case has already matched the length.
             func named(_ name: StaticString) -> Bool {
-                bytes.count == name.utf8CodeUnitCount
-                    && bytes.elementsEqual(UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+                bytes.elementsEqual(UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
             }
             switch bytes.count {
             case 2 where named("id"): self = .id

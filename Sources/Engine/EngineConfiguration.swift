@@ -53,8 +53,10 @@ struct EngineConfiguration: Sendable {
     var metricsAddress = "127.0.0.1"
     /// Write the end-of-run summary as JSON here (`--summary-json`).
     var summaryJSONPath: String?
-    /// Sent with every check (`--user-agent`).
-    var userAgent = "Lookout/0.1"
+    /// Sent with every check (`--user-agent`). Short on purpose: curl formats request headers
+    /// byte by byte, and every byte costs each check (docs/BENCHMARKS.md).
+    var userAgent = Self.defaultUserAgent
+    static let defaultUserAgent = "Lookout/0.1"
 
     /// Cluster mode (`--redis`): monitors come from the database for the shards this engine owns.
     var cluster: ClusterOptions?

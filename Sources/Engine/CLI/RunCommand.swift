@@ -71,7 +71,7 @@ struct RunCommand: ParsableCommand {
     var summaryJSON: String?
 
     @Option(name: .long, help: "User-Agent header of every check.")
-    var userAgent: String = "Lookout/0.1"
+    var userAgent: String = EngineConfiguration.defaultUserAgent
 
     // Database (Persistence/, docs/DATABASE.md): results also go to PostgreSQL's `checks`.
 
