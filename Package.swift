@@ -140,7 +140,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["LookoutEngine", "LookoutFFI", "LookoutCore"],
+            dependencies: ["LookoutTestSupport", "LookoutEngine", "LookoutFFI", "LookoutCore"],
             path: "Tests/EngineTests"
         ),
         .testTarget(
@@ -160,7 +160,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["LookoutCore"],
+            dependencies: ["LookoutTestSupport", "LookoutCore"],
             path: "Tests/IntegrationTests",
             exclude: ["Fixtures"]
         ),

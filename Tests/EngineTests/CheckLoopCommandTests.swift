@@ -1,6 +1,7 @@
 import Foundation
 import LookoutCore
 import LookoutFFI
+import LookoutTestSupport
 import Testing
 
 @testable import LookoutEngine
@@ -8,7 +9,7 @@ import Testing
 /// A running loop takes monitor changes from another thread (cluster mode: API edits and shard
 /// hand-overs) without a restart. The targets are closed loopback ports: every check is a real,
 /// fast `connect_refused`.
-@Suite("CheckLoop monitor changes")
+@Suite("CheckLoop monitor changes", .blocksThreads)
 struct CheckLoopCommandTests {
     private static func monitor(_ id: String, port: Int, interval: Double = 0.1) throws -> PreparedMonitor {
         try PreparedMonitor(Monitor(id: id, url: "http://127.0.0.1:\(port)/", intervalSeconds: interval))
@@ -101,7 +102,7 @@ struct CheckLoopCommandTests {
 
 /// "Check now" (`MonitorCommand.checkNow`): a running loop checks a monitor at once, off its
 /// schedule, and never runs two checks of one monitor at a time because of requests.
-@Suite("CheckLoop check-now requests")
+@Suite("CheckLoop check-now requests", .blocksThreads)
 struct CheckLoopCheckNowTests {
     private static let dayInterval = 86_400.0
 

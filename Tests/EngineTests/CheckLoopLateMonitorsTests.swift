@@ -1,6 +1,7 @@
 import Foundation
 import LookoutCore
 import LookoutFFI
+import LookoutTestSupport
 import Testing
 
 @testable import LookoutEngine
@@ -9,7 +10,7 @@ import Testing
 /// (its last lines arrive while the first are checked), and the TLS session shares of monitors
 /// that come and go. The targets are closed loopback ports: every check is a real, fast
 /// `connect_refused`.
-@Suite("CheckLoop with monitors that arrive or leave while it runs")
+@Suite("CheckLoop with monitors that arrive or leave while it runs", .blocksThreads)
 struct CheckLoopLateMonitorsTests {
     /// A loop on its own thread writing results to a private file.
     private final class RunningLoop {

@@ -1,6 +1,7 @@
 import Foundation
 import LookoutCore
 import LookoutFFI
+import LookoutTestSupport
 import Synchronization
 import Testing
 
@@ -9,7 +10,7 @@ import Testing
 /// A loop that takes a monitor in starts its state tracking from the monitor's confirmed state
 /// (cluster mode: `monitor_states`, read on a take-over), and an edit of a monitor it already
 /// checks keeps the loop's own state. The target is a closed loopback port: every check fails.
-@Suite("CheckLoop seeded confirmed state")
+@Suite("CheckLoop seeded confirmed state", .blocksThreads)
 struct CheckLoopStateSeedTests {
     private static func monitor(_ id: String, port: Int, state: MonitorState) throws -> PreparedMonitor {
         let prepared = try PreparedMonitor(Monitor(id: id, url: "http://127.0.0.1:\(port)/", intervalSeconds: 0.1))

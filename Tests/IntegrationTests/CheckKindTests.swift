@@ -1,10 +1,11 @@
 import Foundation
+import LookoutTestSupport
 import Testing
 
 /// The `tcp`, `dns` and `tls` check kinds, end to end: the real `lookout-engine` binary against
 /// real servers on loopback (a line server, the bench's DNS server with its fixed records, nginx
 /// with test certificates).
-@Suite("Check kinds: tcp", .serialized)
+@Suite("Check kinds: tcp", .blocksThreads, .serialized)
 struct TCPCheckKindTests {
     @Test("connect, banner, send/expect: UP with connectMs; wrong reply DOWN; closed port ERROR")
     func upDownAndRefused() throws {
@@ -87,7 +88,7 @@ struct TCPCheckKindTests {
     }
 }
 
-@Suite("Check kinds: dns", .serialized)
+@Suite("Check kinds: dns", .blocksThreads, .serialized)
 struct DNSCheckKindTests {
     @Test("every record type, with and without expectedValues, through an explicit server")
     func recordTypes() throws {
@@ -159,7 +160,7 @@ struct DNSCheckKindTests {
     }
 }
 
-@Suite("Check kinds: tls", .serialized)
+@Suite("Check kinds: tls", .blocksThreads, .serialized)
 struct TLSCheckKindTests {
     @Test("valid UP with expiry, issuer, protocol, cipher; soon-expiring DOWN; expired, wrong name, self-signed ERROR")
     func certificates() throws {

@@ -1,10 +1,11 @@
 import Foundation
+import LookoutTestSupport
 import Testing
 
 /// The check engine against real servers on loopback: the bench farm (HTTP and its
 /// authoritative DNS server for *.bench.test), Debian's nginx for TLS, and plain sockets.
 /// Every status and error code the engine reports is produced here by a real server.
-@Suite("Engine checks against real servers", .serialized)
+@Suite("Engine checks against real servers", .blocksThreads, .serialized)
 struct EngineCheckTests {
     /// One monitor and what its single check must report.
     struct Case {

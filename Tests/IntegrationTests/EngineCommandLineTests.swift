@@ -3,11 +3,12 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import LookoutTestSupport
 #endif
 
 /// What a new user meets: messages that name the flag at fault, the start-up line, the signal
 /// line, refused monitors files, and results a person can read on a terminal.
-@Suite("Engine command line", .serialized)
+@Suite("Engine command line", .blocksThreads, .serialized)
 struct EngineCommandLineTests {
     static let oneMonitor = #"{"id":"local","url":"http://127.0.0.1:9/"}"# + "\n"
 
@@ -157,7 +158,7 @@ struct EngineCommandLineTests {
 }
 
 /// A file large enough that the engine starts checking its first lines while it reads the rest.
-@Suite("Engine start-up with a large monitors file", .serialized)
+@Suite("Engine start-up with a large monitors file", .blocksThreads, .serialized)
 struct LargeMonitorsFileTests {
     /// `count` monitor lines (over 4 MiB in all) of a closed loopback port, checked once a day:
     /// they load but cost nothing while the test runs.

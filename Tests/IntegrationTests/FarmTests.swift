@@ -1,9 +1,10 @@
 import Foundation
+import LookoutTestSupport
 import Testing
 
 /// The target farm (`lookout-bench farm`) as a real child process, probed over loopback with raw
 /// TCP and UDP, so each test sees exactly what the engine will see on the wire.
-@Suite("Target farm")
+@Suite("Target farm", .blocksThreads)
 struct FarmTests {
     @Test("/ok and /status/N answer with the right status and body")
     func okAndStatus() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import LookoutTestSupport
 import Testing
 
 /// Targets that misbehave on purpose, against the real engine: each is classified with the
@@ -6,7 +7,7 @@ import Testing
 /// reports (`totalMs`), however it misbehaves (hanging before or after the connection, a body
 /// that trickles or never ends, resets, redirect loops and schemes, bad TLS, a DNS server that
 /// never answers).
-@Suite("Hostile targets", .serialized)
+@Suite("Hostile targets", .blocksThreads, .serialized)
 struct HostileTargetTests {
     struct Case {
         let id: String

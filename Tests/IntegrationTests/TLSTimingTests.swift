@@ -1,9 +1,10 @@
 import Foundation
+import LookoutTestSupport
 import Testing
 
 /// Start-up work stays out of the figures of checks: the CA store is parsed when a loop is made,
 /// so the first HTTPS check of a loop reports a handshake like every later one.
-@Suite("TLS timings", .serialized)
+@Suite("TLS timings", .blocksThreads, .serialized)
 struct TLSTimingTests {
     @Test("the first HTTPS check's tlsMs is within a small factor of the later ones")
     func firstHandshakeCarriesNoStartUpWork() throws {

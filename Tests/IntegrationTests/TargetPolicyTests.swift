@@ -1,11 +1,12 @@
 import Foundation
+import LookoutTestSupport
 import Testing
 
 /// The SSRF policy end to end: refused targets produce `policy` errors and are never connected
 /// to, whether they come from the URL, from DNS or from a redirect. Nothing here leaves the
 /// machine: every refused address is either loopback (watched by a witness listener) or
 /// stopped by the policy before any socket exists.
-@Suite("Target policy end to end", .serialized)
+@Suite("Target policy end to end", .blocksThreads, .serialized)
 struct TargetPolicyTests {
     @Test("refused targets are reported as policy errors and never connected to")
     func refusedTargetsAreNeverConnected() throws {

@@ -1,9 +1,10 @@
 import Foundation
+import LookoutTestSupport
 import Testing
 
 /// The whole-check timeout (`timeoutMs`) bounds every phase, DNS included: a hostile target is
 /// classified within timeoutMs + 100 ms, by the figures the engine itself reports.
-@Suite("Whole-check time budget", .serialized)
+@Suite("Whole-check time budget", .blocksThreads, .serialized)
 struct TimeBudgetTests {
     @Test("a DNS server that never answers ends the check with dns_timeout within timeoutMs + 100 ms")
     func silentDNSServerIsBoundedByTheTimeout() throws {

@@ -1,9 +1,10 @@
 import Foundation
+import LookoutTestSupport
 import Testing
 
 /// HTTP versions, content decoding and TLS session reuse (`httpVersion`, `acceptEncoding`,
 /// `tlsSessionReuse`) with the real engine against Debian's nginx on loopback.
-@Suite("Transport options against nginx", .serialized)
+@Suite("Transport options against nginx", .blocksThreads, .serialized)
 struct TransportTests {
     private func engineArguments(_ nginx: NginxTLSServer) -> [String] {
         ["--allow-private-targets", "--ca-file", nginx.caFile, "--loops", "1"]

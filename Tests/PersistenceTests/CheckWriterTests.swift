@@ -69,7 +69,7 @@ private func spillFiles(_ path: String) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasSuffix(".copy") }
 }
 
-@Suite("COPY writer (real PostgreSQL)", .enabled(if: TestDatabase.enabled, TestDatabase.skipReason))
+@Suite("COPY writer (real PostgreSQL)", .blocksThreads, .enabled(if: TestDatabase.enabled, TestDatabase.skipReason))
 struct CheckWriterTests {
     @Test("N results become exactly N rows, with their values")
     func writesEveryRow() throws {

@@ -11,7 +11,7 @@ import Glibc
 /// no monitor twice and leaves none unchecked for more than two intervals, and a killed engine's
 /// monitors still move within two leases.
 @Suite(
-    "Cluster hand-over at an agreed moment (3 engines, real binaries)", .serialized,
+    "Cluster hand-over at an agreed moment (3 engines, real binaries)", .blocksThreads, .serialized,
     .enabled(if: ClusterTestEnvironment.shouldRun, ClusterTestEnvironment.skipReason))
 struct ClusterHandOverTests {
     typealias Engine = ClusterModeTests.Engine

@@ -19,7 +19,7 @@ enum ClusterTestEnvironment {
 }
 
 @Suite(
-    "Cluster mode end to end", .serialized,
+    "Cluster mode end to end", .blocksThreads, .serialized,
     .enabled(if: ClusterTestEnvironment.shouldRun, ClusterTestEnvironment.skipReason))
 struct ClusterModeTests {
 

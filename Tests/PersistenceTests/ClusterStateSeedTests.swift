@@ -6,7 +6,7 @@ import Testing
 /// `monitor_states` (no row = UNKNOWN), so a hand-over puts no state change on the stream that
 /// the monitor did not make. Real PostgreSQL, Redis, farm and engine binary.
 @Suite(
-    "Cluster mode: the confirmed state is seeded on take-over", .serialized,
+    "Cluster mode: the confirmed state is seeded on take-over", .blocksThreads, .serialized,
     .enabled(if: ClusterTestEnvironment.shouldRun, ClusterTestEnvironment.skipReason))
 struct ClusterStateSeedTests {
     @Test("seeded DOWN and still failing: no DOWN again; seeded DOWN and healthy: exactly one DOWN→UP")

@@ -14,7 +14,7 @@ import Testing
 /// PostgreSQL, real check loops, the bench's farm on loopback; no Redis is needed (the events a
 /// coordinator would send are delivered by the test).
 @Suite(
-    "Cluster mode: a take-over loads in pages and checks while it loads", .serialized,
+    "Cluster mode: a take-over loads in pages and checks while it loads", .blocksThreads, .serialized,
     .enabled(if: TestDatabase.enabled, TestDatabase.skipReason))
 struct ClusterStreamingLoadTests {
     @Test("the first page is checked before the rest is read; each monitor loaded once; a change mid-load is kept")

@@ -7,7 +7,7 @@ import Testing
 
 /// The real `lookout-engine` binary against the bench farm and PostgreSQL.
 @Suite(
-    "End to end: lookout-engine with --database (real binaries)",
+    "End to end: lookout-engine with --database (real binaries)", .blocksThreads,
     .enabled(if: TestDatabase.enabled, TestDatabase.skipReason)
 )
 struct EndToEndTests {
@@ -252,7 +252,7 @@ struct EndToEndTests {
 }
 
 @Suite(
-    "Spill directory on disk only when rows spill",
+    "Spill directory on disk only when rows spill", .blocksThreads,
     .enabled(if: TestDatabase.enabled, TestDatabase.skipReason)
 )
 struct SpillDirectoryCreationTests {

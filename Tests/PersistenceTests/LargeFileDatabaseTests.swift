@@ -7,7 +7,7 @@ import Testing
 /// with the first lines, while the monitors get their rows only once the whole file has proved
 /// valid, and no result row is written before its monitor's row exists.
 @Suite(
-    "End to end: a large monitors file with --database (real binaries)",
+    "End to end: a large monitors file with --database (real binaries)", .blocksThreads,
     .enabled(if: TestDatabase.enabled, TestDatabase.skipReason), .serialized
 )
 struct LargeFileDatabaseTests {

@@ -7,7 +7,7 @@ import Testing
 
 @testable import LookoutEngine
 
-@Suite("Migrations (real PostgreSQL)", .enabled(if: TestDatabase.enabled, TestDatabase.skipReason))
+@Suite("Migrations (real PostgreSQL)", .blocksThreads, .enabled(if: TestDatabase.enabled, TestDatabase.skipReason))
 struct MigratorTests {
     @Test("migrations apply once; a second run changes nothing")
     func appliesTwice() throws {

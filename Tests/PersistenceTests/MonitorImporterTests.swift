@@ -5,7 +5,7 @@ import Testing
 
 @testable import LookoutEngine
 
-@Suite("Monitor import (real PostgreSQL)", .enabled(if: TestDatabase.enabled, TestDatabase.skipReason))
+@Suite("Monitor import (real PostgreSQL)", .blocksThreads, .enabled(if: TestDatabase.enabled, TestDatabase.skipReason))
 struct MonitorImporterTests {
     private func monitors(_ count: Int, interval: Double = 30) -> [Monitor] {
         (0..<count).map { Monitor(id: "m-\($0)", url: "http://127.0.0.1:8080/\($0)", intervalSeconds: interval) }

@@ -7,7 +7,7 @@ import Testing
 @testable import LookoutEngine
 
 @Suite(
-    "Check partitions, retention and rollups (real PostgreSQL)",
+    "Check partitions, retention and rollups (real PostgreSQL)", .blocksThreads,
     .enabled(if: TestDatabase.enabled, TestDatabase.skipReason)
 )
 struct PartitionTests {

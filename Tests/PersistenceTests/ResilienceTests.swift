@@ -12,7 +12,7 @@ import Glibc
 /// farm, PostgreSQL (through a cuttable proxy where it must go away) and a private `redis-server`
 /// that is killed and started again. Each test has its own schema, temp directory and ports.
 @Suite(
-    "Resilience: database away, kill -9 mid-batch, Redis restart (real binaries)", .serialized,
+    "Resilience: database away, kill -9 mid-batch, Redis restart (real binaries)", .blocksThreads, .serialized,
     .enabled(if: ClusterTestEnvironment.shouldRun, ClusterTestEnvironment.skipReason))
 struct ResilienceTests {
 

@@ -13,7 +13,7 @@ import Testing
 /// 138 bytes here; 215 both before and after migration 4, whose two columns fit the heap tuple's
 /// alignment padding) are `Calibration.documented`'s row sizes; `capacity`'s cluster scenarios
 /// measure the same way on the operator's database.
-@Suite("Row sizes (real PostgreSQL)", .enabled(if: TestDatabase.enabled, TestDatabase.skipReason))
+@Suite("Row sizes (real PostgreSQL)", .blocksThreads, .enabled(if: TestDatabase.enabled, TestDatabase.skipReason))
 struct RowSizeTests {
     @Test("check and rollup rows written through the real path: bytes per row from pg_total_relation_size")
     func rowSizes() throws {
