@@ -19,12 +19,27 @@ public struct ResultLineEncoder {
     /// Empties the buffer, keeping its capacity.
     public mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
 
-    /// Appends `result` as one JSON line.
+    /// Appends each of `results` as one JSON line.
     ///
+    /// Each result is read where it lies, through a pointer into the batch: passed by value (to
+    /// any function, inlined or not) each was copied whole first, retaining and releasing its
+    /// strings — about 250 instructions a check.
+    public mutating func append(contentsOf results: [CheckResult]) {
+        results.withUnsafeBufferPointer { results in
+            guard let first = results.baseAddress else { return }
+            for index in results.indices { appendLine(of: first + index) }
+        }
+    }
+
+    /// Appends `result` as one JSON line.
+    public mutating func append(_ result: CheckResult) {
+        withUnsafePointer(to: result) { appendLine(of: $0) }
+    }
+
     /// The line is written through a pointer into a scratch buffer sized for the worst case, then
     /// appended in one copy: byte-wise `Array.append` paid a uniqueness and capacity check per
     /// byte, about 7k instructions per check (docs/BENCHMARKS.md, "Instructions per check").
-    public mutating func append(_ result: CheckResult) {
+    private mutating func appendLine(of result: UnsafePointer<CheckResult>) {
         let capacity = Self.maximumLineLength(result)
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { scratch in
             var line = LineWriter(start: scratch.baseAddress!)
@@ -36,11 +51,11 @@ public struct ResultLineEncoder {
 
     /// An upper bound of the encoded length of `result`: the fixed text and numbers fit in 512
     /// bytes; an escaped string byte takes at most 6 (`\u00XX`).
-    static func maximumLineLength(_ result: CheckResult) -> Int {
+    static func maximumLineLength(_ result: UnsafePointer<CheckResult>) -> Int {
         var length =
-            512 + 6 * result.monitorId.utf8.count + 6 * (result.errorMessage?.utf8.count ?? 0)
-            + (result.errorCode?.rawValue.utf8.count ?? 0)
-        if let details = result.details {
+            512 + 6 * result.pointee.monitorId.utf8.count + 6 * (result.pointee.errorMessage?.utf8.count ?? 0)
+            + (result.pointee.errorCode?.rawValue.utf8.count ?? 0)
+        if let details = result.pointee.details {
             // Names, quotes and separators: under 96; each answer adds its quotes and a comma.
             length += 96 + 6 * (details.tlsIssuer?.utf8.count ?? 0) + 6 * (details.tlsProtocol?.utf8.count ?? 0)
             length += 6 * (details.tlsCipher?.utf8.count ?? 0)
@@ -57,36 +72,38 @@ private struct LineWriter {
 
     init(start: UnsafeMutablePointer<UInt8>) { self.start = start }
 
-    mutating func write(_ result: CheckResult) {
+    /// Reads the result through a pointer, field by field: a result passed by value was copied
+    /// whole at every call (its strings retained and released), whatever the inlining.
+    mutating func write(_ result: UnsafePointer<CheckResult>) {
         ascii("{\"monitorId\":")
-        count += JSONString.writeQuoted(result.monitorId, to: start + count)
+        count += JSONString.writeQuoted(result.pointee.monitorId, to: start + count)
         ascii(",\"checkedAt\":\"")
-        count += RFC3339.write(epochMilliseconds: result.checkedAtMs, to: start + count)
+        count += RFC3339.write(epochMilliseconds: result.pointee.checkedAtMs, to: start + count)
         ascii("\",\"status\":\"")
-        switch result.status {
+        switch result.pointee.status {
         case .up: ascii("UP")
         case .down: ascii("DOWN")
         case .timeout: ascii("TIMEOUT")
         case .error: ascii("ERROR")
         }
         ascii("\",\"httpStatus\":")
-        integer(Int64(result.httpStatus))
+        integer(Int64(result.pointee.httpStatus))
         ascii(",\"dnsMs\":")
-        milliseconds(micros: Int64(result.dnsMicros))
+        milliseconds(micros: Int64(result.pointee.dnsMicros))
         ascii(",\"connectMs\":")
-        milliseconds(micros: Int64(result.connectMicros))
+        milliseconds(micros: Int64(result.pointee.connectMicros))
         ascii(",\"tlsMs\":")
-        milliseconds(micros: Int64(result.tlsMicros))
+        milliseconds(micros: Int64(result.pointee.tlsMicros))
         ascii(",\"ttfbMs\":")
-        milliseconds(micros: Int64(result.ttfbMicros))
+        milliseconds(micros: Int64(result.pointee.ttfbMicros))
         ascii(",\"totalMs\":")
-        milliseconds(micros: Int64(result.totalMicros))
+        milliseconds(micros: Int64(result.pointee.totalMicros))
         ascii(",\"lagMs\":")
-        milliseconds(micros: Int64(result.lagMicros))
+        milliseconds(micros: Int64(result.pointee.lagMicros))
         ascii(",\"redirects\":")
-        integer(Int64(result.redirects))
+        integer(Int64(result.pointee.redirects))
         ascii(",\"errorCode\":")
-        if let code = result.errorCode {
+        if let code = result.pointee.errorCode {
             byte(UInt8(ascii: "\""))
             asciiText(code.rawValue)
             byte(UInt8(ascii: "\""))
@@ -94,13 +111,13 @@ private struct LineWriter {
             ascii("null")
         }
         ascii(",\"errorMessage\":")
-        if let message = result.errorMessage {
+        if let message = result.pointee.errorMessage {
             count += JSONString.writeQuoted(message, to: start + count)
         } else {
             ascii("null")
         }
         ascii(",\"certExpiresAt\":")
-        if let expiry = result.certExpiresAt {
+        if let expiry = result.pointee.certExpiresAt {
             byte(UInt8(ascii: "\""))
             count += RFC3339.write(epochMilliseconds: expiry * 1000, to: start + count)
             byte(UInt8(ascii: "\""))
@@ -108,7 +125,7 @@ private struct LineWriter {
             ascii("null")
         }
         ascii(",\"httpVersion\":")
-        switch result.httpVersion {
+        switch result.pointee.httpVersion {
         case 0: ascii("null")
         case 10: ascii("\"1.0\"")
         case 11: ascii("\"1.1\"")
@@ -116,18 +133,18 @@ private struct LineWriter {
         case 30: ascii("\"3\"")
         default:
             byte(UInt8(ascii: "\""))
-            integer(Int64(result.httpVersion / 10))
+            integer(Int64(result.pointee.httpVersion / 10))
             byte(UInt8(ascii: "."))
-            integer(Int64(result.httpVersion % 10))
+            integer(Int64(result.pointee.httpVersion % 10))
             byte(UInt8(ascii: "\""))
         }
         ascii(",\"tlsResumed\":")
-        switch result.tlsResumed {
+        switch result.pointee.tlsResumed {
         case .some(true): ascii("true")
         case .some(false): ascii("false")
         case .none: ascii("null")
         }
-        if let details = result.details { write(details) }
+        if let details = result.pointee.details { write(details) }
         ascii("}\n")
     }
 

@@ -152,16 +152,21 @@ package final class CurlMulti: LoopIOHandler {
     }
 }
 
+// curl calls these only from inside a call the multi (or, for an easy handle's callbacks, the
+// multi driving it) makes itself, which keeps the object alive: the callbacks borrow it
+// (`_withUnsafeGuaranteedRef`) instead of retaining and releasing it on every call.
+
 private let curlSocketCallback: curl_socket_callback = { _, fd, what, userData, socketData in
     guard let userData else { return 0 }
-    Unmanaged<CurlMulti>.fromOpaque(userData).takeUnretainedValue().socketChanged(
-        fd: fd, what: what, watcher: socketData)
+    Unmanaged<CurlMulti>.fromOpaque(userData)._withUnsafeGuaranteedRef {
+        $0.socketChanged(fd: fd, what: what, watcher: socketData)
+    }
     return 0
 }
 
 private let curlTimerCallback: curl_multi_timer_callback = { _, timeoutMs, userData in
     guard let userData else { return 0 }
-    Unmanaged<CurlMulti>.fromOpaque(userData).takeUnretainedValue().timerChanged(timeoutMs: timeoutMs)
+    Unmanaged<CurlMulti>.fromOpaque(userData)._withUnsafeGuaranteedRef { $0.timerChanged(timeoutMs: timeoutMs) }
     return 0
 }
 
@@ -703,19 +708,20 @@ package final class CurlEasy {
 
 private let curlWriteCallback: curl_write_callback = { data, size, count, userData in
     guard let userData else { return 0 }
-    let easy = Unmanaged<CurlEasy>.fromOpaque(userData).takeUnretainedValue()
-    return easy.received(body: UnsafeRawBufferPointer(start: data, count: size * count))
+    return Unmanaged<CurlEasy>.fromOpaque(userData)._withUnsafeGuaranteedRef {
+        $0.received(body: UnsafeRawBufferPointer(start: data, count: size * count))
+    }
 }
 
 private let curlHeaderCallback: curl_write_callback = { _, size, count, userData in
     guard let userData else { return 0 }
-    Unmanaged<CurlEasy>.fromOpaque(userData).takeUnretainedValue().receivedHeader()
+    Unmanaged<CurlEasy>.fromOpaque(userData)._withUnsafeGuaranteedRef { $0.receivedHeader() }
     return size * count
 }
 
 private let curlOpenSocketCallback: curl_opensocket_callback = { clientData, _, address in
     guard let clientData, let address else { return CEngineShims_curl_SOCKET_BAD() }
-    return Unmanaged<CurlEasy>.fromOpaque(clientData).takeUnretainedValue().openSocket(address)
+    return Unmanaged<CurlEasy>.fromOpaque(clientData)._withUnsafeGuaranteedRef { $0.openSocket(address) }
 }
 
 // MARK: - Failure classification

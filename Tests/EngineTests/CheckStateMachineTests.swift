@@ -15,6 +15,8 @@ private struct Driver {
     var now: Int64 = 0
     let wallStart: Int64 = 1_700_000_000_000_000
     private(set) var actions: [CheckStateMachine.Action] = []
+    /// The monitor of the last `start`, as the shell holds it.
+    private(set) var started: PreparedMonitor?
 
     init(policy: TargetPolicy = TargetPolicy(), hostLimit: Int? = nil) {
         machine = CheckStateMachine(rules: .init(policy: policy, hostLimit: hostLimit))
@@ -39,6 +41,12 @@ private struct Driver {
         return nil
     }
 
+    /// The URL the last transfer requests: its redirect target, else the monitor's own.
+    var transferURL: MonitorURL? {
+        guard let transfer else { return nil }
+        return transfer.redirectedURL ?? started?.url
+    }
+
     /// Every transfer the machine asked for.
     var transfers: [CheckStateMachine.Transfer] {
         actions.compactMap { if case .startTransfer(let transfer) = $0 { transfer } else { nil } }
@@ -55,6 +63,7 @@ private struct Driver {
 
     mutating func start(_ monitor: Monitor, due: Int64? = nil) throws {
         let prepared = try PreparedMonitor(monitor)
+        started = prepared
         record(
             machine.start(
                 prepared, monitorIndex: 0, literal: prepared.url.address, due: due ?? now, now: now,
@@ -108,7 +117,8 @@ struct CheckStateMachineTests {
         let transfer = try #require(driver.transfer)
         #expect(transfer.timeoutMs == 2000)
         #expect(transfer.connectTo == nil)
-        #expect(transfer.url.requestURL == "http://93.184.216.34/health")
+        #expect(transfer.redirectedURL == nil)
+        #expect(driver.transferURL?.requestURL == "http://93.184.216.34/health")
         #expect(driver.resolvedNames.isEmpty)
     }
 
@@ -257,7 +267,8 @@ struct CheckStateMachineTests {
         var driver = Driver()
         try driver.start(Monitor.probe(id: "m", kind: .tcp, host: "93.184.216.34", port: 25))
         let transfer = try #require(driver.transfer)
-        #expect(transfer.url.address == .v4(0x5DB8_D822) && transfer.url.port == 25)
+        let url = try #require(driver.transferURL)
+        #expect(transfer.redirectedURL == nil && url.address == .v4(0x5DB8_D822) && url.port == 25)
         driver.advance(ms: 7)
         var outcome = ProbeOutcome.up()
         outcome.connectMicros = 4_000
@@ -495,7 +506,7 @@ struct CheckStateMachineTests {
         try driver.start(Monitor(id: "m", url: "http://93.184.216.34/b"))
         driver.answer(302, location: "http://93.184.216.34/a")
         #expect(
-            driver.transfer?.url.requestURL == "http://93.184.216.34/a", "not a loop: /a is this check's first visit")
+            driver.transferURL?.requestURL == "http://93.184.216.34/a", "not a loop: /a is this check's first visit")
         driver.answer(200)
         #expect(driver.result?.redirects == 1)
     }

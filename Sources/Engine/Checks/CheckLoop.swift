@@ -602,9 +602,18 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
 
     private func startTransfer(_ transfer: CheckStateMachine.Transfer, slot: Int) {
         guard let prepared = slots[slot].prepared else { return }
-        // `prepared.monitor` is read in place throughout: a local copy of the monitor would
-        // retain each of its strings and collections, per check.
-        let url = transfer.url
+        if let redirected = transfer.redirectedURL {
+            startTransfer(transfer, to: redirected, prepared: prepared, slot: slot)
+        } else {
+            startTransfer(transfer, to: prepared.url, prepared: prepared, slot: slot)
+        }
+    }
+
+    private func startTransfer(
+        _ transfer: CheckStateMachine.Transfer, to url: borrowing MonitorURL, prepared: PreparedMonitor, slot: Int
+    ) {
+        // `prepared.monitor` and the URL are read in place throughout: a local copy would
+        // retain each of their strings and collections, per check.
         if prepared.monitor.kind != .http {
             startProbe(slot: slot, address: transfer.connectTo ?? url.address, url: url)
             return
@@ -656,13 +665,11 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             httpVersion: easy.answeredHTTPVersion,
             tlsResumed: easy.tlsResumed
         )
-        let next: CheckStateMachine.Action
-        switch slots[slot].transferFinished(outcome, now: Clock.monotonicMicros()) {
-        case .finish(let result):
-            finish(slot: slot, result: result)
+        let next = slots[slot].transferFinished(outcome, now: Clock.monotonicMicros())
+        if case .finish = next {
+            // Handed on whole (`perform` consumes it): binding the result here would copy it.
+            perform(next, slot: slot)
             return
-        case let other:
-            next = other
         }
         // A redirect: hand the finished hop's handle and permit back before the next hop takes
         // its own.

@@ -28,9 +28,12 @@ struct CheckStateMachine: Sendable {
         var hostLimit: Int?
     }
 
-    /// One request to make: the shell sets up a transfer to `url` with `timeoutMs`.
+    /// One request to make: the shell sets up a transfer to the hop's URL with `timeoutMs`.
     struct Transfer: Sendable, Equatable {
-        var url: MonitorURL
+        /// The redirect target this hop requests; nil for the first hop, which requests the
+        /// monitor's own URL (`PreparedMonitor.url`, read in place: a copy here would retain its
+        /// strings on every check).
+        var redirectedURL: MonitorURL?
         /// Pin the connection to this address (CURLOPT_CONNECT_TO); nil for an IP-literal host,
         /// which the request URL already spells as the address the policy judged.
         var connectTo: IPAddress?
@@ -126,9 +129,9 @@ struct CheckStateMachine: Sendable {
     private(set) var redirects: Int16 = 0
     /// Status of the last redirect answer, reported when a later hop fails without one.
     private var redirectStatus: Int32 = 0
-    /// The URL of the current hop (the monitor's own, or a redirect target).
-    private(set) var hopURL: MonitorURL?
-    private var hopURLText: String = ""
+    /// The current hop's URL once a redirect was followed (nil: the monitor's own), and its text.
+    private var redirectedURL: MonitorURL?
+    private var redirectedText: String?
     /// URLs already requested, kept only once a redirect happened (loop detection).
     private var visited: [String] = []
 
@@ -164,8 +167,8 @@ struct CheckStateMachine: Sendable {
         permitWaitMicros = 0
         redirects = 0
         redirectStatus = 0
-        hopURL = prepared.url
-        hopURLText = prepared.monitor.url
+        redirectedURL = nil
+        redirectedText = nil
         if prepared.monitor.kind == .dns && prepared.monitor.dnsServer == nil {
             // Asked of the engine's own resolver, which the operator chose: no target to judge.
             return startTransfer(connectTo: nil, now: now)
@@ -279,6 +282,9 @@ struct CheckStateMachine: Sendable {
 
     // MARK: hops
 
+    /// The URL of the current hop (the monitor's own, or a redirect target).
+    private var hopURL: MonitorURL? { redirectedURL ?? prepared?.url }
+
     /// Resolves the current hop's host (or takes its literal address).
     private mutating func beginHop(now: Int64) -> Action {
         guard let url = hopURL else { return .none }
@@ -333,19 +339,19 @@ struct CheckStateMachine: Sendable {
     private mutating func startTransfer(connectTo: IPAddress?, now: Int64) -> Action {
         phase = .transferring
         let remainingMs = (deadline - now) / 1000
-        guard remainingMs > 0, let url = hopURL else {
+        guard remainingMs > 0, prepared != nil else {
             return finish(
                 now: now, status: .timeout, errorCode: .timeout,
                 message: "the time budget was spent before the request could start")
         }
-        return .startTransfer(Transfer(url: url, connectTo: connectTo, timeoutMs: Int(remainingMs)))
+        return .startTransfer(Transfer(redirectedURL: redirectedURL, connectTo: connectTo, timeoutMs: Int(remainingMs)))
     }
 
     private mutating func followRedirect(
         to location: String, httpStatus: Int, timings: TransferTimings, now: Int64
     ) -> Action {
         let maxRedirects = prepared?.monitor.maxRedirects ?? 0
-        if visited.isEmpty { visited.append(hopURLText) }
+        if visited.isEmpty { visited.append(redirectedText ?? prepared?.monitor.url ?? "") }
         if visited.contains(location) {
             let path = (visited + [location]).joined(separator: " -> ")
             return finish(
@@ -369,8 +375,8 @@ struct CheckStateMachine: Sendable {
         redirects += 1
         redirectStatus = Int32(httpStatus)
         visited.append(location)
-        hopURL = next
-        hopURLText = location
+        redirectedURL = next
+        redirectedText = location
         return beginHop(now: now)
     }
 
@@ -385,6 +391,12 @@ struct CheckStateMachine: Sendable {
         timings: TransferTimings = TransferTimings(),
         details: CheckDetails? = nil
     ) -> Action {
+        phase = .idle
+        if case .some = redirectedURL {
+            redirectedURL = nil
+            redirectedText = nil
+        }
+        if !visited.isEmpty { visited = [] }
         // Waiting for a per-host permit is waiting to start: it shows as lag, not duration.
         let permitWait = permitWaitMicros
         let result = CheckResult(
@@ -406,9 +418,6 @@ struct CheckStateMachine: Sendable {
             httpVersion: timings.httpVersion,
             tlsResumed: timings.tlsResumed
         )
-        phase = .idle
-        hopURL = nil
-        if !visited.isEmpty { visited = [] }
         return .finish(result)
     }
 

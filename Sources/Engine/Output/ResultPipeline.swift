@@ -102,14 +102,15 @@ final class ResultPipeline: @unchecked Sendable {
             if done { break }
             for batch in batches {
                 batchSink?(batch)
+                // The whole batch goes to each: a loop here copied every result to pass it.
                 summaryLock.lock()
-                for result in batch { summaryStorage.record(result) }
+                summaryStorage.record(contentsOf: batch)
                 summaryLock.unlock()
                 if output != nil {
                     if tableEncoder != nil {
-                        for result in batch { tableEncoder!.append(result) }
+                        tableEncoder!.append(contentsOf: batch)
                     } else {
-                        for result in batch { encoder.append(result) }
+                        encoder.append(contentsOf: batch)
                     }
                 }
             }

@@ -49,6 +49,11 @@ struct ResultTableEncoder {
 
     mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
 
+    /// Appends one line for each of `results` (for a person at a terminal: not the hot path).
+    mutating func append(contentsOf results: [CheckResult]) {
+        for result in results { append(result) }
+    }
+
     mutating func append(_ result: CheckResult) {
         appendTime(epochMilliseconds: result.checkedAtMs)
         bytes += "  ".utf8
