@@ -257,6 +257,15 @@ public struct MonitorValidationError: Error, Sendable, Equatable, CustomStringCo
 }
 
 extension Monitor {
+    /// Why `id` cannot name a monitor (1 to 200 characters, no control characters), or nil.
+    public static func idProblem(_ id: String) -> String? {
+        if id.isEmpty || id.utf8.count > 200 { return "must be 1 to 200 characters" }
+        if id.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            return "must not contain control characters"
+        }
+        return nil
+    }
+
     /// Checks every field against its documented range; throws the first problem found. The
     /// result carries the target parsed on the way (see `ValidatedMonitor`).
     @discardableResult
@@ -264,10 +273,7 @@ extension Monitor {
         func fail(_ field: String, _ reason: String) -> MonitorValidationError {
             MonitorValidationError(field: field, reason: reason)
         }
-        if id.isEmpty || id.utf8.count > 200 { throw fail("id", "must be 1 to 200 characters") }
-        if id.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
-            throw fail("id", "must not contain control characters")
-        }
+        if let problem = Self.idProblem(id) { throw fail("id", problem) }
         let target = kind == .http ? try MonitorURL(url, field: "url") : try validateKindFields()
         if !intervalSeconds.isFinite || intervalSeconds < 0.1 || intervalSeconds > 86_400 {
             throw fail("intervalSeconds", "must be between 0.1 and 86400 seconds")

@@ -18,6 +18,13 @@ public enum URLHostIPv4: Sendable, Equatable {
     /// Reads `host` (lower-cased, without brackets). Allocates nothing: it runs for every
     /// monitor at start-up.
     public static func parse(_ host: Substring) -> URLHostIPv4 {
+        if let quick = host.utf8.withContiguousStorageIfAvailable(quickRead), let quick { return quick }
+        return parseInGeneral(host)
+    }
+
+    /// The definition (WHATWG's IPv4 parser, every form); `parse` answers the usual cases
+    /// quicker and a test holds the two to the same answers.
+    package static func parseInGeneral(_ host: Substring) -> URLHostIPv4 {
         let bytes = host.utf8
         var end = bytes.endIndex
         if bytes.count > 1, bytes.last == UInt8(ascii: ".") { end = bytes.index(before: end) }
@@ -58,6 +65,42 @@ public enum URLHostIPv4: Sendable, Equatable {
             value += numbers[index] << (8 * UInt64(3 - index))
         }
         return .address(UInt32(value))
+    }
+
+    /// The two usual cases in one pass over the bytes (a take-over reads a million hosts): a
+    /// name whose last byte cannot end a number (`example.com`), and four decimal parts of
+    /// 0…255 without leading zeros (`10.0.0.1`). nil for anything else, which the general
+    /// reading decides.
+    private static func quickRead(_ bytes: UnsafeBufferPointer<UInt8>) -> URLHostIPv4? {
+        guard let last = bytes.last else { return nil }
+        let lowered = last | 0x20
+        let canEndNumber =
+            (last >= UInt8(ascii: "0") && last <= UInt8(ascii: "9"))
+            || (lowered >= UInt8(ascii: "a") && lowered <= UInt8(ascii: "f")) || lowered == UInt8(ascii: "x")
+            || last == UInt8(ascii: ".")
+        if !canEndNumber { return .notIPv4 }
+        var value: UInt32 = 0
+        var part: UInt32 = 0
+        var digits = 0
+        var dots = 0
+        for byte in bytes {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, dots < 3 else { return nil }
+                value = value << 8 | part
+                part = 0
+                digits = 0
+                dots += 1
+            } else {
+                let digit = byte &- UInt8(ascii: "0")
+                // A leading zero makes the part octal: the general reading's.
+                guard digit < 10, digits == 0 || part != 0 else { return nil }
+                part = part * 10 + UInt32(digit)
+                digits += 1
+                guard part <= 255 else { return nil }
+            }
+        }
+        guard dots == 3, digits > 0 else { return nil }
+        return .address(value << 8 | part)
     }
 
     /// WHATWG "ends in a number": the last part is all decimal digits, or `0x` and hex digits.

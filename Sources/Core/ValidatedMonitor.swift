@@ -15,12 +15,4 @@ public struct ValidatedMonitor: Sendable {
         self.monitor = monitor
         self.target = target
     }
-
-    /// The same monitor under another id (cluster mode checks a stored monitor under its
-    /// database id): validity does not depend on the id's spelling beyond what both ids share.
-    public func identified(as id: String) -> ValidatedMonitor {
-        var monitor = monitor
-        monitor.id = id
-        return ValidatedMonitor(monitor: monitor, target: target)
-    }
 }

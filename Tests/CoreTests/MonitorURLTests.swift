@@ -257,3 +257,34 @@ struct MonitorURLIPv4FormTests {
         #expect(try MonitorURL("https://example.com/x").requestURL == "https://example.com/x")
     }
 }
+
+@Suite("URLHostIPv4: the quick reading agrees with the definition")
+struct URLHostIPv4QuickReadingTests {
+    @Test("hosts made of digits, dots, hex letters, x and other letters: parse equals parseInGeneral")
+    func quickAgreesWithGeneral() {
+        var random = SplitMix64(seed: 20_261_202)
+        let alphabet = Array("0123456789....abcdefx-mz".utf8)
+        var addresses = 0
+        var names = 0
+        for round in 0..<20_000 {
+            let host: String
+            if round % 4 == 0 {
+                // The usual spelling, sometimes spoilt: four decimal parts, some out of range,
+                // some with a leading zero (octal).
+                let parts = (0..<4).map { _ in (random.next() % 6 == 0 ? "0" : "") + String(random.next() % 300) }
+                host = parts.joined(separator: ".") + (random.next() % 8 == 0 ? "." : "")
+            } else {
+                let length = 1 + Int(random.next() % 16)
+                host = String(
+                    decoding: (0..<length).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] },
+                    as: UTF8.self)
+            }
+            let quick = URLHostIPv4.parse(host[...])
+            #expect(quick == URLHostIPv4.parseInGeneral(host[...]), "\(host)")
+            if case .address = quick { addresses += 1 }
+            if case .notIPv4 = quick { names += 1 }
+        }
+        // Both quick cases and the general one were exercised.
+        #expect(addresses > 1_000 && names > 1_000 && addresses + names < 20_000)
+    }
+}

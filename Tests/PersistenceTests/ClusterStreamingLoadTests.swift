@@ -288,4 +288,26 @@ struct StoredMonitorDecoderTests {
         let keyword = MonitorRecord(Monitor(id: "m", url: "https://example.com/x", keyword: "ok"))
         #expect(keyword.settingsJSON != MonitorPageDecoding.defaultHTTPSettings)
     }
+
+    @Test("checked under the database id: that id from the start, and the external id still held to validate()'s rules")
+    func checkedUnderTheDatabaseId() throws {
+        let settings = Array(MonitorPageDecoding.defaultHTTPSettings.utf8)
+        func read(externalId: String) -> ValidatedMonitor? {
+            let columns = StoredMonitorDecoder.Columns(
+                externalId: externalId, url: "http://127.0.0.1:8080/", method: "GET", intervalSeconds: 30,
+                timeoutMs: 2000, connectTimeoutMs: 1000)
+            return settings.withUnsafeBytes { StoredMonitorDecoder.monitor(columns, settings: $0, checkedAs: "4711") }
+        }
+        let accepted = try #require(read(externalId: "api-health"))
+        var expected = try MonitorRecord(
+            externalId: "api-health", url: "http://127.0.0.1:8080/", method: "GET", intervalSeconds: 30,
+            timeoutMs: 2000, connectTimeoutMs: 1000, settingsJSON: MonitorPageDecoding.defaultHTTPSettings
+        ).monitor()
+        expected.id = "4711"
+        #expect(accepted.monitor == expected)
+        // An external id validate() refuses is left to the full reader, which words the refusal.
+        #expect(read(externalId: "") == nil)
+        #expect(read(externalId: "bad\u{7}id") == nil)
+        #expect(read(externalId: String(repeating: "x", count: 201)) == nil)
+    }
 }

@@ -44,6 +44,7 @@ struct MonitorTable {
         self.retireAt = Array(repeating: .max, count: monitors.count)
         self.health = monitors.map { MonitorHealth(state: $0.confirmedState) }
         self.removalPending = Array(repeating: false, count: monitors.count)
+        indexByID.reserveCapacity(monitors.count)
         for (index, monitor) in monitors.enumerated() { indexByID[monitor.monitor.id] = Int32(index) }
     }
 
@@ -60,7 +61,12 @@ struct MonitorTable {
     /// Adds the monitor, or replaces the definition of the monitor with the same id. A replaced
     /// monitor keeps its confirmed state; a new one starts from `prepared.confirmedState`.
     mutating func upsert(_ prepared: PreparedMonitor) -> Upsert {
-        if let existing = indexByID[prepared.monitor.id] {
+        // One hash of the id for both the look-up and, for a new monitor, the insertion (a
+        // take-over inserts a million): the entry is claimed with the number it will get.
+        let fresh = freeIndices.last ?? Int32(monitors.count)
+        var existing: Int32?
+        Self.claim(&indexByID[prepared.monitor.id, default: -1], fresh: fresh, existing: &existing)
+        if let existing {
             let index = Int(existing)
             let previousInterval = monitors[index]?.intervalMicros
             monitors[index] = prepared
@@ -81,7 +87,6 @@ struct MonitorTable {
             literalAddresses[index] = prepared.url.address
             retireAt[index] = .max
             generations[index] &+= 1
-            indexByID[prepared.monitor.id] = reused
             return Upsert(index: index, generation: generations[index], needsSchedule: true)
         }
         let index = monitors.count
@@ -92,8 +97,17 @@ struct MonitorTable {
         busy.append(false)
         removalPending.append(false)
         retireAt.append(.max)
-        indexByID[prepared.monitor.id] = Int32(index)
         return Upsert(index: index, generation: 0, needsSchedule: true)
+    }
+
+    /// `entry` is the map's entry for an id (-1 when it had none): a new entry takes `fresh`;
+    /// a known one is reported in `existing`.
+    private static func claim(_ entry: inout Int32, fresh: Int32, existing: inout Int32?) {
+        if entry < 0 {
+            entry = fresh
+        } else {
+            existing = entry
+        }
     }
 
     /// Forgets the monitor; false if it was not known. A check in flight keeps its number until

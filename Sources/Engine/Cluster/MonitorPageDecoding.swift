@@ -119,10 +119,14 @@ final class MonitorPageDecoding: @unchecked Sendable {
         do {
             let prepared: PreparedMonitor
             let quick =
-                result.withBytes(row: row, column: 7) { StoredMonitorDecoder.monitor(columns, settings: $0) }
-                ?? settingsAtDefaults.withUnsafeBytes { StoredMonitorDecoder.monitor(columns, settings: $0) }
+                result.withBytes(row: row, column: 7) {
+                    StoredMonitorDecoder.monitor(columns, settings: $0, checkedAs: monitorId)
+                }
+                ?? settingsAtDefaults.withUnsafeBytes {
+                    StoredMonitorDecoder.monitor(columns, settings: $0, checkedAs: monitorId)
+                }
             if let quick {
-                prepared = PreparedMonitor(quick.identified(as: monitorId))
+                prepared = PreparedMonitor(quick)
             } else {
                 // Anything the quick reader does not know is judged (and a refusal worded) here.
                 let record = MonitorRecord(

@@ -30,15 +30,23 @@ enum StoredMonitorDecoder {
 
     /// The validated monitor of a row (its URL parsed once, on the way), or nil when the full
     /// reader must decide.
-    static func monitor(_ columns: Columns, settings: UnsafeRawBufferPointer) -> ValidatedMonitor? {
+    ///
+    /// `checkedAs`: the id the monitor is checked under (cluster mode: the database id), given
+    /// to it from the start, so it is not copied afterwards to be renamed (a take-over reads a
+    /// million); the external id is then held to `validate()`'s rules on its own. nil: the
+    /// external id.
+    static func monitor(
+        _ columns: Columns, settings: UnsafeRawBufferPointer, checkedAs id: String? = nil
+    ) -> ValidatedMonitor? {
         // `FieldReader.method` refuses "get" with advice: leave such a row to it.
         guard !columns.method.utf8.contains(where: { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }) else {
             return nil
         }
+        if id != nil, Monitor.idProblem(columns.externalId) != nil { return nil }
         var reader = SettingsReader(bytes: settings)
         guard let fields = reader.readHTTPSettings() else { return nil }
         let monitor = Monitor(
-            id: columns.externalId,
+            id: id ?? columns.externalId,
             url: columns.url,
             intervalSeconds: columns.intervalSeconds,
             timeoutMs: columns.timeoutMs,
