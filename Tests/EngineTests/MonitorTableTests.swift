@@ -33,6 +33,21 @@ struct MonitorTableTests {
         #expect(table.health[1] == MonitorHealth(state: .down), "a new monitor starts from its confirmed state")
     }
 
+    @Test("room made ahead (a take-over's announced size) changes nothing the table answers")
+    func reservedRoom() throws {
+        var reserved = MonitorTable([try prepared("a")])
+        var plain = MonitorTable([try prepared("a")])
+        reserved.reserveCapacity(additional: 1_000)
+        for id in ["b", "c", "a", "d"] {
+            #expect(reserved.upsert(try prepared(id)) == plain.upsert(try prepared(id)))
+        }
+        #expect(reserved.remove(id: "c") && plain.remove(id: "c"))
+        #expect(reserved.upsert(try prepared("e")) == plain.upsert(try prepared("e")), "the freed number is reused")
+        #expect(reserved.count == 4 && reserved.capacity == plain.capacity)
+        let ids = ["a", "b", "d", "e"]
+        #expect(ids.map { reserved.index(of: $0) } == ids.map { plain.index(of: $0) })
+    }
+
     @Test("an edit that keeps the interval keeps the number, generation and schedule; a new interval starts over")
     func upsertEdit() throws {
         var table = MonitorTable([try prepared("a", interval: 60)])

@@ -20,6 +20,9 @@ enum MonitorCommand: Sendable {
     /// a `once` loop made with `onceAwaitsAllMonitors` may end when their checks are done.
     /// Ignored otherwise.
     case allMonitorsGiven
+    /// About `monitors` more are on their way (a take-over): room is made for them at once, so
+    /// the monitor table grows once instead of doubling its way up.
+    case reserve(monitors: Int)
 }
 
 /// One engine thread: a libev loop that keeps up to `maxInFlight` checks in flight with one curl
@@ -255,6 +258,9 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
                 table.retire(id: id, at: now + (atWallMicros - wallNow))
             case .checkNow(let id):
                 requestCheck(id: id, now: now)
+            case .reserve(let monitors):
+                table.reserveCapacity(additional: monitors)
+                scheduler.reserveCapacity(additional: monitors)
             case .allMonitorsGiven:
                 guard configuration.once && configuration.onceAwaitsAllMonitors else { continue }
                 onceRemaining -= 1

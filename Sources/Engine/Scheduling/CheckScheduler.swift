@@ -21,6 +21,11 @@ struct CheckScheduler {
 
     init(capacity: Int = 0) { entries.reserveCapacity(capacity) }
 
+    /// Makes room for `additional` more entries at once (see `MonitorTable.reserveCapacity`).
+    mutating func reserveCapacity(additional: Int) {
+        entries.reserveCapacity(entries.count + max(additional, 0))
+    }
+
     var count: Int { entries.count }
     var isEmpty: Bool { entries.isEmpty }
 
