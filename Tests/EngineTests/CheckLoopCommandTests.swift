@@ -304,4 +304,25 @@ struct CheckLoopCheckNowTests {
         #expect(waitedMs > 1000, "the waiting request's lag is its wait for the slot: \(waitedMs) ms")
         #expect(running.started == 3)
     }
+
+    @Test("a request after an edit is not answered by the old definition's check in flight: the new one runs after it")
+    func requestAfterAnEditWaitsForTheOldCheck() throws {
+        let server = try SilentServer()
+        defer { server.stop() }
+        // The old definition hangs until its 1.5 s timeout; the new one is refused at once.
+        let old = try Self.unscheduledMonitor("edited", url: "http://127.0.0.1:\(server.port)/", timeoutMs: 1500)
+        let id = old.monitor.id
+        let edited = try PreparedMonitor(
+            Monitor(
+                id: id, url: "http://127.0.0.1:\(CheckLoopCommandTests.closedPort())/",
+                intervalSeconds: Self.dayInterval, timeoutMs: 1500))
+        let running = try RunningLoop(monitors: [old], maxInFlight: 4)
+        running.loop.apply([.checkNow(id: id)])
+        #expect(Self.wait(5) { running.inFlight == 1 }, "the old definition's check started")
+        running.loop.apply([.upsert(edited), .checkNow(id: id)])
+        #expect(Self.wait(10) { running.finishedChecks >= 2 }, "the requested check ran after the one in flight")
+        let checks = try running.stop()
+        #expect(checks.map { $0["errorCode"] as? String } == ["timeout", "connect_refused"], "\(checks)")
+        #expect(running.started == 2, "never two checks of the monitor at once")
+    }
 }

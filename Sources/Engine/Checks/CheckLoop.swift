@@ -98,6 +98,9 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     private var requestedCheckHead = 0
     /// Ids in `requestedChecks`: a second request for one of them is answered by the first.
     private var requestedCheckIDs: Set<String> = []
+    /// Requests that wait for the check in flight to end: the monitor was changed after that
+    /// check started, so it cannot answer them (it runs the old definition).
+    private var requestsAfterCurrentCheck: Set<String> = []
     private var pendingStateEvents: [StateChangeEvent] = []
     /// Check ids: a random instance per loop and a counter (see `CheckID`).
     private let checkIdInstance = UInt64.random(in: 0 ... .max)
@@ -304,8 +307,18 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
 
     private func requestCheck(id: String, now: Int64) {
         guard !configuration.once, let index = table.index(of: id) else { return }
-        // A check in flight answers the request; so does a request already waiting.
-        guard !table.busy[index], requestedCheckIDs.insert(id).inserted else { return }
+        if table.busy[index] {
+            // A check in flight answers the request, unless it runs a definition the monitor
+            // no longer has (edited, then "check now"): the request then waits for it to end.
+            let current = table.monitors[index]
+            let runsOldDefinition = slots.contains {
+                $0.prepared != nil && Int($0.monitorIndex) == index && $0.prepared !== current
+            }
+            if runsOldDefinition { requestsAfterCurrentCheck.insert(id) }
+            return
+        }
+        // A request already waiting answers it too.
+        guard requestedCheckIDs.insert(id).inserted else { return }
         requestedChecks.append((id, now))
     }
 
@@ -712,8 +725,12 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
             )
         }
         if let deadline = deadlines[slot], deadline.isScheduled { deadline.cancel() }
+        let waitingRequest =
+            requestsAfterCurrentCheck.isEmpty
+            ? nil : slots[slot].prepared.flatMap { requestsAfterCurrentCheck.remove($0.monitor.id) }
         slots[slot].reset()
         table.checkEnded(index: monitorIndex)
+        if let waitingRequest { requestCheck(id: waitingRequest, now: Clock.monotonicMicros()) }
         inFlight -= 1
         freeSlots.append(Int32(slot))
         LoopStatistics.add(statistics.checksFinished)
