@@ -139,13 +139,10 @@ struct EngineRuntime {
         // making the loops (CA store included) took.
         var checkingStarted = Clock.monotonicMicros()
         for loop in loops {
-            let thread = Thread {
+            NamedThread.start("lookout-loop-\(loop.index)", stackSize: 1 << 20) {
                 loop.run()
                 finishedLoops.wrappingAdd(1, ordering: .releasing)
             }
-            thread.name = "lookout-loop-\(loop.index)"
-            thread.stackSize = 1 << 20
-            thread.start()
         }
         if let rest = load.rest {
             do {

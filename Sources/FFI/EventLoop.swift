@@ -176,16 +176,12 @@ package final class LoopThread: @unchecked Sendable {
     private var isStopped = false
     private var loop: EventLoop?
     private var wakeup: LoopWakeup?
-    private var thread: Thread?
     private var startError: EventLoopError?
 
     /// Starts the thread and returns once its loop is running. `name` shows in `top -H`.
     package init(name: String) throws(EventLoopError) {
-        let thread = Thread { [unowned self] in self.threadMain() }
-        thread.name = name
-        self.thread = thread
         ready.lock()
-        thread.start()
+        NamedThread.start(name) { [unowned self] in self.threadMain() }
         while !isRunning && startError == nil { ready.wait() }
         ready.unlock()
         if let startError { throw startError }

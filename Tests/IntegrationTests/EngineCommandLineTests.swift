@@ -118,6 +118,29 @@ struct EngineCommandLineTests {
         }
     }
 
+    @Test("each thread of a running engine carries its name, for top -H, ps -L and perf")
+    func threadsAreNamed() throws {
+        try withFarm { farm in
+            let engine = try EngineProcess(
+                arguments: [
+                    "--monitors", "monitors.jsonl", "--allow-private-targets", "--metrics-port", "0", "--loops", "2",
+                ],
+                // Two monitors: the engine makes no more loops than it has monitors.
+                monitorsText: (0..<2).map {
+                    #"{"id":"named-\#($0)","url":"\#(farm.url(path: "/ok"))","intervalSeconds":60}"#
+                }.joined(separator: "\n") + "\n")
+            #expect(engine.waitForStandardError(containing: "/metrics\n"), "\(engine.standardError)")
+            // The results writer starts last of them; every thread names itself as it starts.
+            #expect(
+                eventually {
+                    Set(["lookout-loop-0", "lookout-loop-1", "lookout-results", "lookout-metrics"])
+                        .isSubset(of: engine.threadNames)
+                }, "\(engine.threadNames)")
+            engine.send(SIGTERM)
+            #expect(engine.waitForExit() == 0, "\(engine.standardError)")
+        }
+    }
+
     @Test("--results - writes a table with --format table and JSON Lines by default when not a terminal")
     func tableFormat() throws {
         try withFarm { farm in

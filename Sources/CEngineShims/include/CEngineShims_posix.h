@@ -2,6 +2,7 @@
 #ifndef CENGINESHIMS_POSIX_H
 #define CENGINESHIMS_POSIX_H
 
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -25,6 +26,16 @@ static inline int64_t CEngineShims_posix_monotonic_micros(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/// Names the calling thread (PR_SET_NAME: the kernel keeps the first 15 bytes). prctl is variadic.
+static inline int CEngineShims_posix_name_current_thread(const char *name) {
+    return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
+}
+
+/// The calling thread's name into `buffer`, which must hold 16 bytes (PR_GET_NAME).
+static inline int CEngineShims_posix_current_thread_name(char *buffer) {
+    return prctl(PR_GET_NAME, (unsigned long)buffer, 0, 0, 0);
 }
 
 /// CPU time of this process (user, system) in microseconds, and peak RSS in KiB.

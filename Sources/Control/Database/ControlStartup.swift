@@ -27,15 +27,13 @@ enum ControlStartup {
     /// Runs the start-up steps off the Swift concurrency threads (libpq blocks).
     static func run(configuration: ControlConfiguration, logger: Logger) async throws -> Outcome {
         try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread {
+            NamedThread.start("lookout-startup") {
                 do {
                     continuation.resume(returning: try prepare(configuration: configuration, logger: logger))
                 } catch {
                     continuation.resume(throwing: error)
                 }
             }
-            thread.name = "lookout-startup"
-            thread.start()
         }
     }
 

@@ -87,7 +87,7 @@ final class ClusterCoordinator: @unchecked Sendable {
         }
         if alreadyStarted { return }
         let setup = SetupResult()
-        let thread = Thread { [self] in
+        NamedThread.start("lookout-cluster", stackSize: 1 << 20) { [self] in
             // hiredis writes to sockets the server may have closed: take EPIPE, not SIGPIPE.
             var pipe = sigset_t()
             sigemptyset(&pipe)
@@ -115,9 +115,6 @@ final class ClusterCoordinator: @unchecked Sendable {
             statistics.connected.store(0, ordering: .relaxed)
             threadFinished.signal()
         }
-        thread.name = "lookout-cluster"
-        thread.stackSize = 1 << 20
-        thread.start()
         setup.ready.wait()
         if let error = setup.error { throw ClusterConfigurationError(error) }
     }

@@ -74,12 +74,10 @@ final class ClusterMonitorSync: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in
+        NamedThread.start("lookout-sync") { [self] in
             self.run()
             self.finished.signal()
         }
-        thread.name = "lookout-cluster-sync"
-        thread.start()
     }
 
     /// Thread-safe hand-off from the coordinator thread; never blocks on the database.

@@ -259,9 +259,7 @@ final class MetricsServer: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in self.serve() }
-        thread.name = "lookout-metrics"
-        thread.start()
+        NamedThread.start("lookout-metrics") { [self] in self.serve() }
     }
 
     func stop() {

@@ -1,5 +1,6 @@
 import Foundation
 import LookoutCore
+import LookoutFFI
 
 #if canImport(Glibc)
 import Glibc
@@ -60,9 +61,7 @@ final class ResultPipeline: @unchecked Sendable {
     /// take results only once the file's monitors have their rows.
     func start(batchSink: (@Sendable ([CheckResult]) -> Void)? = nil) {
         self.batchSink = batchSink
-        let thread = Thread { [self] in self.writerLoop() }
-        thread.name = "lookout-results"
-        thread.start()
+        NamedThread.start("lookout-results") { [self] in self.writerLoop() }
     }
 
     /// Called by loop threads.

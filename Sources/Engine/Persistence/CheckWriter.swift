@@ -157,9 +157,7 @@ final class CheckWriter: @unchecked Sendable {
         condition.lock()
         started = true
         condition.unlock()
-        let thread = Thread { [self] in self.run() }
-        thread.name = "lookout-db-writer"
-        thread.start()
+        NamedThread.start("lookout-db") { [self] in self.run() }
     }
 
     /// Hands over a batch of results (any thread; one lock per batch).

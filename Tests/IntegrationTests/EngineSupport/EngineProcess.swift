@@ -49,6 +49,15 @@ final class EngineProcess {
     var standardError: String { (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? "" }
     var isRunning: Bool { process.isRunning }
 
+    /// The names the kernel knows the engine's threads by (`/proc/PID/task/*/comm`), sorted.
+    var threadNames: [String] {
+        let tasks = "/proc/\(process.processIdentifier)/task"
+        let ids = (try? FileManager.default.contentsOfDirectory(atPath: tasks)) ?? []
+        return ids.compactMap { id in
+            (try? String(contentsOfFile: "\(tasks)/\(id)/comm", encoding: .utf8))?.trimmingCharacters(in: .newlines)
+        }.sorted()
+    }
+
     /// Waits until standard error contains `text` or the engine exits; true when it appeared.
     /// `limit` only keeps a broken engine from hanging the suite.
     func waitForStandardError(containing text: String, limit: Double = 60) -> Bool {
