@@ -26,7 +26,7 @@ enum CommonMonitorLine {
             followRedirects: fields.followRedirects ?? true,
             verifyTLS: fields.verifyTLS ?? true
         )
-        return try? monitor.validate()
+        return try? monitor.validated()
     }
 
     /// The fields read so far; each may be given once.

@@ -260,7 +260,10 @@ extension Monitor {
     /// Why `id` cannot name a monitor (1 to 200 characters, no control characters), or nil.
     public static func idProblem(_ id: String) -> String? {
         if id.isEmpty || id.utf8.count > 200 { return "must be 1 to 200 characters" }
-        if id.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+        // On the UTF-8 bytes: a control character (C0 or DEL) is one byte below 0x20 or 0x7F,
+        // and no byte of a longer sequence is below 0x80. (The scalar view decoded every id
+        // first: 1.7% of a take-over's CPU.)
+        if id.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
             return "must not contain control characters"
         }
         return nil
@@ -270,6 +273,13 @@ extension Monitor {
     /// result carries the target parsed on the way (see `ValidatedMonitor`).
     @discardableResult
     public func validate() throws(MonitorValidationError) -> ValidatedMonitor {
+        try validated()
+    }
+
+    /// `validate()` for a monitor the caller is done with: the definition moves into the result
+    /// instead of being copied (a copy retains each of its strings and collections, once per
+    /// monitor of a million at start-up).
+    public consuming func validated() throws(MonitorValidationError) -> ValidatedMonitor {
         func fail(_ field: String, _ reason: String) -> MonitorValidationError {
             MonitorValidationError(field: field, reason: reason)
         }

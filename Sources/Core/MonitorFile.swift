@@ -311,7 +311,7 @@ public enum MonitorFile {
             httpVersion: try reader.httpVersion("httpVersion") ?? .http1_1,
             acceptEncoding: try reader.bool("acceptEncoding") ?? false
         )
-        return try monitor.validate()
+        return try monitor.validated()
     }
 
     /// A `tcp`, `dns` or `tls` monitor. A field of another kind is refused by name (an HTTP

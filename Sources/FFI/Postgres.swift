@@ -194,6 +194,19 @@ package final class PostgresResult {
         return body(UnsafeRawBufferPointer(start: value, count: Int(PQgetlength(raw, row32, column32))))
     }
 
+    /// `withBytes`, with `nullBytes` standing in for NULL: one result type, where the optional one
+    /// nested the body's own optional result (and unwrapping that copied it).
+    package func withBytes<Value>(
+        row: Int, column: Int, ifNull nullBytes: [UInt8], _ body: (UnsafeRawBufferPointer) -> Value
+    ) -> Value {
+        let row32 = Int32(row)
+        let column32 = Int32(column)
+        guard PQgetisnull(raw, row32, column32) == 0, let value = PQgetvalue(raw, row32, column32) else {
+            return nullBytes.withUnsafeBytes(body)
+        }
+        return body(UnsafeRawBufferPointer(start: value, count: Int(PQgetlength(raw, row32, column32))))
+    }
+
     /// Rows affected by INSERT / UPDATE / DELETE / COPY (`PQcmdTuples`), 0 when not applicable.
     package var affectedRows: Int {
         guard let text = PQcmdTuples(raw) else { return 0 }

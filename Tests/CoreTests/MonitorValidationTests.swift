@@ -120,6 +120,8 @@ struct MonitorValidationTests {
                 $0.lowSpeedSeconds = 1
             },
             monitor { $0.lowSpeedSeconds = 120 },
+            // Any character but a control one: multi-byte UTF-8 (none of whose bytes is below 0x80).
+            monitor { $0.id = "api-é-日本-🚀-\u{85}" },
         ]
     )
     func acceptsEdgesOfRanges(monitor: Monitor) {

@@ -53,10 +53,18 @@ struct MonitorTableTests {
         var table = MonitorTable([try prepared("a", interval: 60)])
         table.health[0] = MonitorHealth(state: .up)
         let sameInterval = table.upsert(try prepared("a", url: "http://example.com/", interval: 60))
-        #expect(sameInterval == MonitorTable.Upsert(index: 0, generation: 0, needsSchedule: false))
+        #expect(
+            sameInterval
+                == MonitorTable.Upsert(
+                    index: 0, generation: 0, needsSchedule: false, replaced: try prepared("a", interval: 60)))
         #expect(table.literalAddresses[0] == nil, "the new URL's host is a name")
         let newInterval = table.upsert(try prepared("a", interval: 30))
-        #expect(newInterval == MonitorTable.Upsert(index: 0, generation: 1, needsSchedule: true))
+        #expect(
+            newInterval
+                == MonitorTable.Upsert(
+                    index: 0, generation: 1, needsSchedule: true,
+                    replaced: try prepared("a", url: "http://example.com/", interval: 60)),
+            "the edit hands back the definition it replaced")
         #expect(table.health[0] == MonitorHealth(state: .up), "an edit keeps the loop's own confirmed state")
         #expect(table.count == 1)
     }

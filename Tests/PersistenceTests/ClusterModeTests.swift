@@ -77,6 +77,18 @@ struct ClusterModeTests {
         }
     }
 
+    /// Polls `condition` every 50 ms until it holds; fails after `seconds` (a bound, not a pause).
+    func waitUntil(_ seconds: Double, _ what: String, _ condition: () -> Bool) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !condition() {
+            guard Date() < deadline else {
+                Issue.record("timed out after \(seconds) s waiting for \(what)")
+                throw CancellationError()
+            }
+            usleep(50_000)
+        }
+    }
+
     /// Writes `lines` as a monitors file and imports it into `schema` with `lookout-engine import`.
     static func importMonitors(_ lines: [String], into schema: TestSchema, directory: String) throws {
         try (lines.joined(separator: "\n") + "\n").write(
@@ -115,16 +127,22 @@ struct ClusterModeTests {
                     second.stop()
                 }
 
-                // Let both register and settle, then look at a 4 s window (two intervals).
-                Thread.sleep(forTimeInterval: 5)
-                let windowStart = Date().timeIntervalSince1970
-                Thread.sleep(forTimeInterval: 4)
-                let windowEnd = Date().timeIntervalSince1970
-                func monitors(_ engine: Engine, from: Double, to: Double) -> Set<String> {
-                    Set(engine.checks().filter { $0.at >= from && $0.at < to }.map(\.monitor))
+                // Checks are placed by their due time (start less lag): on a busy machine a check may
+                // start late, which says nothing about which engine owns the monitor.
+                func monitors(_ engine: Engine, dueFrom from: Double, to: Double) -> Set<String> {
+                    Set(engine.checks().filter { $0.at - $0.lag >= from && $0.at - $0.lag < to }.map(\.monitor))
                 }
-                let byFirst = monitors(first, from: windowStart, to: windowEnd)
-                let bySecond = monitors(second, from: windowStart, to: windowEnd)
+                func latestDue(_ engine: Engine) -> Double { engine.checks().map { $0.at - $0.lag }.max() ?? 0 }
+                // Both registered and each checking its share; then a window of two intervals,
+                // read once both have checked past its end.
+                try waitUntil(60, "both engines checking") { latestDue(first) > 0 && latestDue(second) > 0 }
+                let windowStart = Date().timeIntervalSince1970 + 2 * Double(leaseMs) / 1000
+                let windowEnd = windowStart + 4
+                try waitUntil(60, "both engines checking past the window") {
+                    min(latestDue(first), latestDue(second)) > windowEnd + 0.5
+                }
+                let byFirst = monitors(first, dueFrom: windowStart, to: windowEnd)
+                let bySecond = monitors(second, dueFrom: windowStart, to: windowEnd)
                 #expect(
                     byFirst.isDisjoint(with: bySecond),
                     "no monitor is checked by both engines: \(byFirst.intersection(bySecond).prefix(5))")
@@ -133,7 +151,9 @@ struct ClusterModeTests {
                     "every monitor is checked: \(byFirst.count) + \(bySecond.count)")
                 #expect(!byFirst.isEmpty && !bySecond.isEmpty, "both engines got a share")
                 let perMonitor = Dictionary(
-                    grouping: (first.checks() + second.checks()).filter { $0.at >= windowStart && $0.at < windowEnd },
+                    grouping: (first.checks() + second.checks()).filter {
+                        $0.at - $0.lag >= windowStart && $0.at - $0.lag < windowEnd
+                    },
                     by: \.monitor)
                 #expect(
                     perMonitor.values.allSatisfy { (1...3).contains($0.count) },
@@ -143,8 +163,13 @@ struct ClusterModeTests {
                 first.stop(signal: SIGKILL)
                 let killedAt = Date().timeIntervalSince1970
                 let takeover = Double(2 * leaseMs) / 1000
-                Thread.sleep(forTimeInterval: takeover + 3)
-                let afterTakeover = monitors(second, from: killedAt + takeover, to: Date().timeIntervalSince1970)
+                // Owning every monitor within two leases means checking each at its first due time
+                // after them: every one due in the interval that follows.
+                let deadline = killedAt + takeover
+                try waitUntil(60, "the survivor checking past two leases and an interval") {
+                    latestDue(second) > deadline + 2 + 0.5
+                }
+                let afterTakeover = monitors(second, dueFrom: deadline, to: deadline + 2)
                 #expect(
                     afterTakeover.count == monitorCount,
                     "the survivor checks all \(monitorCount) monitors within two leases: \(afterTakeover.count)")

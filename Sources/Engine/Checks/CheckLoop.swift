@@ -71,7 +71,9 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     let statistics = LoopStatistics()
     private let configuration: Configuration
     private var table: MonitorTable
-    private let pendingCommands = Mutex<[MonitorCommand]>([])
+    /// Batches from other threads, in arrival order: a batch is appended whole (its array moves
+    /// in), where joining them copied every command (a take-over hands over a million).
+    private let pendingCommands = Mutex<[[MonitorCommand]]>([])
     private let results: ResultPipeline
 
     private let loop: EventLoop
@@ -237,19 +239,17 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     /// Thread-safe: queue monitor changes for the loop; they apply on its next iteration.
     func apply(_ commands: [MonitorCommand]) {
         guard !commands.isEmpty else { return }
-        pendingCommands.withLock { $0.append(contentsOf: commands) }
+        pendingCommands.withLock { $0.append(commands) }
         wakeup.send()
     }
 
     private func applyPendingCommands() {
-        let commands = pendingCommands.withLock { queued in
-            defer { queued.removeAll() }
-            return queued
-        }
-        guard !commands.isEmpty else { return }
+        var batches: [[MonitorCommand]] = []
+        pendingCommands.withLock { swap(&$0, &batches) }
+        guard !batches.isEmpty else { return }
         let wallNow = Clock.wallMicros()
         let now = Clock.monotonicMicros()
-        for command in commands {
+        for command in batches.joined() {
             switch command {
             case .upsert(let prepared):
                 upsert(prepared, wallNow: wallNow, now: now)
@@ -278,17 +278,16 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     }
 
     private func upsert(_ prepared: PreparedMonitor, wallNow: Int64, now: Int64) {
-        let previous = table.index(of: prepared.monitor.id).flatMap { table.monitors[$0] }
-        if let previous, previous.url != prepared.url || !prepared.monitor.tlsSessionReuse {
+        let change = table.upsert(prepared)
+        if let previous = change.replaced, previous.url != prepared.url || !prepared.monitor.tlsSessionReuse {
             // Sessions of another target, or of a monitor that no longer resumes: of no more use.
             tlsSessions.forget(monitorId: prepared.monitor.id)
         }
-        let change = table.upsert(prepared)
         guard change.needsSchedule else { return }
         if configuration.once {
             // A monitor of a `once` run that arrives late is checked at once, like the first ones
             // (and only once: an edit is not a second monitor).
-            guard previous == nil else { return }
+            guard change.replaced == nil else { return }
             onceRemaining += 1
             scheduler.schedule(monitor: Int32(change.index), due: now, generation: change.generation)
             return
@@ -789,7 +788,9 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     /// change waiting for confirmation asks for a quick extra check.
     private func trackHealth(of monitorIndex: Int, prepared: PreparedMonitor, result: CheckResult, now: Int64) {
         // The monitor may have been removed (or replaced) while the check ran.
-        guard table.holds(id: prepared.monitor.id, at: monitorIndex) else { return }
+        // `table.monitors[…]` reads one array in place; a method of the table (`holds`) called
+        // here would copy the whole table first, once per check.
+        guard table.monitors[monitorIndex]?.monitor.id == prepared.monitor.id else { return }
         let decision = table.health[monitorIndex].record(
             result.status,
             intervalSeconds: prepared.monitor.intervalSeconds,

@@ -17,6 +17,17 @@ struct MonitorTable {
         /// scheduler entries are stale now). False for an edit that keeps the interval, and so
         /// the schedule and phase.
         var needsSchedule: Bool
+        /// The definition this one replaced (an edit of a known monitor); nil for a new monitor.
+        /// Handed back so that the caller needs no look-up of its own: `index(of:)` called on a
+        /// table stored in a class copies the whole table first (a retain and a release of each
+        /// of its arrays), once per monitor of a take-over.
+        var replaced: PreparedMonitor? = nil
+
+        /// Equal when they say the same, the replaced definitions compared by value.
+        static func == (left: Upsert, right: Upsert) -> Bool {
+            left.index == right.index && left.generation == right.generation
+                && left.needsSchedule == right.needsSchedule && left.replaced?.monitor == right.replaced?.monitor
+        }
     }
 
     /// Indexed by monitor number; nil = removed (the number is reused later).
@@ -84,17 +95,17 @@ struct MonitorTable {
         Self.claim(&indexByID[prepared.monitor.id, default: -1], fresh: fresh, existing: &existing)
         if let existing {
             let index = Int(existing)
-            let previousInterval = monitors[index]?.intervalMicros
+            let replaced = monitors[index]
             monitors[index] = prepared
             literalAddresses[index] = prepared.url.address
             removalPending[index] = false
             retireAt[index] = .max
             // Same interval: keep the schedule (and the phase). Otherwise start over on the new grid.
-            if previousInterval == prepared.intervalMicros {
-                return Upsert(index: index, generation: generations[index], needsSchedule: false)
+            if replaced?.intervalMicros == prepared.intervalMicros {
+                return Upsert(index: index, generation: generations[index], needsSchedule: false, replaced: replaced)
             }
             generations[index] &+= 1
-            return Upsert(index: index, generation: generations[index], needsSchedule: true)
+            return Upsert(index: index, generation: generations[index], needsSchedule: true, replaced: replaced)
         }
         if let reused = freeIndices.popLast() {
             let index = Int(reused)

@@ -264,7 +264,7 @@ final class ClusterMonitorSync: @unchecked Sendable {
                 sql, parameters + [shards, String(after), String(limit), MonitorPageDecoding.defaultHTTPSettings])
             // The previous page was decoded while this one was read: its monitors go first,
             // handed over while the workers already decode this one.
-            let decoded = decoding?.rows()
+            let decoded = decoding?.takePieces()
             decoding = nil
             guard let result else {
                 if let decoded { handOver(decoded, found: &found, collectingIds: collectingIds) }
@@ -279,7 +279,7 @@ final class ClusterMonitorSync: @unchecked Sendable {
                 result, checkFrom: checkFrom, loopCount: loops.count, parallelism: configuration.decodeParallelism)
             if let decoded { handOver(decoded, found: &found, collectingIds: collectingIds) }
             if rowCount < limit {
-                handOver(page.rows(), found: &found, collectingIds: collectingIds)
+                handOver(page.takePieces(), found: &found, collectingIds: collectingIds)
                 break
             }
             decoding = page
@@ -291,24 +291,29 @@ final class ClusterMonitorSync: @unchecked Sendable {
 
     /// Upserts a decoded page into the loops (an invalid row is logged and, if it was loaded,
     /// removed) and records what runs.
-    private func handOver(_ rows: [MonitorPageDecoding.Row], found: inout Set<Int64>, collectingIds: Bool) {
-        var commands = Array(repeating: [MonitorCommand](), count: loops.count)
-        for index in commands.indices { commands[index].reserveCapacity(rows.count / loops.count + 16) }
-        for row in rows {
-            if collectingIds { found.insert(row.id) }
-            switch row.outcome {
-            case .prepared(let prepared):
-                commands[row.loop].append(.upsert(prepared))
-                running[row.id] = RunningMonitor(shard: row.shard, version: row.version)
-            case .invalid(let externalId, let reason):
-                log.warning("monitor \(row.id) (\(externalId)) is invalid and not checked: \(reason)")
-                if running[row.id] != nil { commands[row.loop].append(.remove(id: String(row.id))) }
-                running[row.id] = nil
+    private func handOver(_ pieces: [MonitorPageDecoding.Piece], found: inout Set<Int64>, collectingIds: Bool) {
+        var removals = Array(repeating: [MonitorCommand](), count: loops.count)
+        for piece in pieces {
+            for row in piece.rows {
+                if collectingIds { found.insert(row.id) }
+                if let invalid = row.invalid {
+                    log.warning(
+                        "monitor \(row.id) (\(invalid.externalId)) is invalid and not checked: \(invalid.reason)")
+                    if running[row.id] != nil { removals[row.loop].append(.remove(id: String(row.id))) }
+                    running[row.id] = nil
+                } else {
+                    running[row.id] = RunningMonitor(shard: row.shard, version: row.version)
+                }
             }
+            // The workers' batches go on as they are (an id is in a page once, so upserts and
+            // removals of one page never meet).
+            for (loop, upserts) in piece.upserts.enumerated() { loops[loop].apply(upserts) }
         }
-        for (index, batch) in commands.enumerated() { loops[index].apply(batch) }
+        for (loop, batch) in removals.enumerated() { loops[loop].apply(batch) }
         monitorCount.store(running.count, ordering: .relaxed)
-        configuration.pageHandedOver?(rows.map(\.id))
+        if let pageHandedOver = configuration.pageHandedOver {
+            pageHandedOver(pieces.flatMap { $0.rows.map(\.id) })
+        }
     }
 
     /// Before a load of `shards` gained shards: tells the loops (and the running map) about how

@@ -8,6 +8,11 @@ import LookoutFFI
 /// The columns are `MonitorPageDecoding.columns`, in that order. Threads: made and waited for on
 /// the sync thread; the workers only read the result (a PGresult is read-only once made, so
 /// several threads may read it at once) and each writes its own slot of `pieces`.
+///
+/// A worker puts each monitor it makes straight into the command batch of the monitor's loop:
+/// the sync thread passes the batches on without touching a monitor. (When it held each monitor
+/// in a row, letting go of the row was the first touch of that object's reference count on
+/// another core: 3% of a take-over's CPU.)
 final class MonitorPageDecoding: @unchecked Sendable {
     // @unchecked: `result` is only read; each worker writes one slot of `pieces`, which the sync
     // thread reads after `group.wait()`.
@@ -36,7 +41,7 @@ final class MonitorPageDecoding: @unchecked Sendable {
     /// number per running monitor rather than a string of 29 bytes).
     static let versionExpression = "coalesce((extract(epoch FROM monitors.updated_at) * 1000000)::bigint, 0)"
 
-    /// One row, decoded.
+    /// One row, decoded: what the sync thread keeps of it (the monitor went to its loop's batch).
     struct Row {
         var id: Int64
         var shard: Int32
@@ -44,13 +49,20 @@ final class MonitorPageDecoding: @unchecked Sendable {
         var version: Int64
         /// The loop the monitor belongs to (a stable hash of its id).
         var loop: Int
-        var outcome: Outcome
+        /// Set when the row does not describe a valid monitor: logged and not checked.
+        var invalid: Invalid?
     }
 
-    enum Outcome {
-        case prepared(PreparedMonitor)
-        /// The row does not describe a valid monitor: logged and not checked.
-        case invalid(externalId: String, reason: String)
+    struct Invalid {
+        var externalId: String
+        var reason: String
+    }
+
+    /// What one worker made of its share of the page, in page order.
+    struct Piece {
+        var rows: [Row] = []
+        /// Per loop: an upsert for each valid row of that loop.
+        var upserts: [[MonitorCommand]]
     }
 
     /// Rows a worker decodes at least: below this a page is decoded by one worker.
@@ -58,7 +70,7 @@ final class MonitorPageDecoding: @unchecked Sendable {
 
     private let result: PostgresResult
     private let group = DispatchGroup()
-    private let pieces: UnsafeMutableBufferPointer<[Row]>
+    private let pieces: UnsafeMutableBufferPointer<Piece>
 
     /// Starts decoding `result` on up to `parallelism` workers and returns at once.
     /// - Parameters:
@@ -69,18 +81,17 @@ final class MonitorPageDecoding: @unchecked Sendable {
         let rowCount = result.rowCount
         let workers = max(1, min(parallelism, rowCount / Self.rowsPerWorker))
         pieces = .allocate(capacity: workers)
-        pieces.initialize(repeating: [])
+        pieces.initialize(repeating: Piece(upserts: []))
         for worker in 0..<workers {
             let range = (rowCount * worker / workers)..<(rowCount * (worker + 1) / workers)
             DispatchQueue.global(qos: .userInitiated).async(group: group) { [self] in
-                var rows: [Row] = []
-                rows.reserveCapacity(range.count)
+                var piece = Piece(upserts: Array(repeating: [], count: loopCount))
+                piece.rows.reserveCapacity(range.count)
+                for loop in 0..<loopCount { piece.upserts[loop].reserveCapacity(range.count / loopCount + 16) }
                 for row in range {
-                    if let decoded = Self.decode(self.result, row: row, checkFrom: checkFrom, loopCount: loopCount) {
-                        rows.append(decoded)
-                    }
+                    Self.decode(self.result, row: row, checkFrom: checkFrom, loopCount: loopCount, into: &piece)
                 }
-                pieces[worker] = rows
+                pieces[worker] = piece
             }
         }
     }
@@ -91,16 +102,25 @@ final class MonitorPageDecoding: @unchecked Sendable {
         pieces.deallocate()
     }
 
-    /// Waits for the workers; the rows in page order (rows without an id or shard left out).
-    func rows() -> [Row] {
+    /// Waits for the workers and takes what they made, one piece per worker in page order (rows
+    /// without an id or shard left out).
+    func takePieces() -> [Piece] {
         group.wait()
-        if pieces.count == 1 { return pieces[0] }
-        return pieces.flatMap { $0 }
+        var taken: [Piece] = []
+        taken.reserveCapacity(pieces.count)
+        for worker in pieces.indices {
+            var piece = Piece(upserts: [])
+            swap(&piece, &pieces[worker])
+            taken.append(piece)
+        }
+        return taken
     }
 
-    private static func decode(_ result: PostgresResult, row: Int, checkFrom: Int64?, loopCount: Int) -> Row? {
+    private static func decode(
+        _ result: PostgresResult, row: Int, checkFrom: Int64?, loopCount: Int, into piece: inout Piece
+    ) {
         guard let id = result.int64(row: row, column: 0), let shard = result.int64(row: row, column: 8) else {
-            return nil
+            return
         }
         // In cluster mode results carry the database id: the writer and the control plane key
         // everything on it, and the loop is chosen by it as in a standalone run.
@@ -115,18 +135,15 @@ final class MonitorPageDecoding: @unchecked Sendable {
             timeoutMs: Int(result.int64(row: row, column: 5) ?? Int64(Monitor.defaultTimeoutMs)),
             connectTimeoutMs: Int(result.int64(row: row, column: 6) ?? 5000)
         )
-        let outcome: Outcome
+        var decoded = Row(id: id, shard: Int32(truncatingIfNeeded: shard), version: version, loop: loop)
         do {
             let prepared: PreparedMonitor
-            let quick =
-                result.withBytes(row: row, column: 7) {
-                    StoredMonitorDecoder.monitor(columns, settings: $0, checkedAs: monitorId)
-                }
-                ?? settingsAtDefaults.withUnsafeBytes {
-                    StoredMonitorDecoder.monitor(columns, settings: $0, checkedAs: monitorId)
-                }
-            if let quick {
-                prepared = PreparedMonitor(quick)
+            var quick = result.withBytes(row: row, column: 7, ifNull: settingsAtDefaults) {
+                StoredMonitorDecoder.monitor(columns, settings: $0, checkedAs: monitorId)
+            }
+            // Taken out, not bound: the validated monitor moves into the prepared one.
+            if let validated = quick.take() {
+                prepared = PreparedMonitor(validated)
             } else {
                 // Anything the quick reader does not know is judged (and a refusal worded) here.
                 let record = MonitorRecord(
@@ -149,10 +166,10 @@ final class MonitorPageDecoding: @unchecked Sendable {
             prepared.confirmedState =
                 result.string(row: row, column: 12).flatMap(MonitorState.init(rawValue:)) ?? .unknown
             prepared.checkFromWallMicros = checkFrom
-            outcome = .prepared(prepared)
+            piece.upserts[loop].append(.upsert(prepared))
         } catch {
-            outcome = .invalid(externalId: columns.externalId, reason: error.description)
+            decoded.invalid = Invalid(externalId: columns.externalId, reason: error.description)
         }
-        return Row(id: id, shard: Int32(truncatingIfNeeded: shard), version: version, loop: loop, outcome: outcome)
+        piece.rows.append(decoded)
     }
 }

@@ -71,7 +71,7 @@ enum StoredMonitorDecoder {
             httpVersion: fields.httpVersion ?? .http1_1,
             acceptEncoding: fields.acceptEncoding ?? false
         )
-        return try? monitor.validate()  // nil: the full reader words the refusal
+        return try? monitor.validated()  // nil: the full reader words the refusal
     }
 }
 
