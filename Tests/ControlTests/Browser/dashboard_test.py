@@ -417,8 +417,11 @@ class Scenario:
         self.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#detail-checks tbody tr")) >= 3, message="no checks table")
         self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#detail-incidents .incident-open"), timeout=30,
                   message="no open incident listed")
-        tips = d.find_elements(By.CSS_SELECTOR, "#detail-chart .chart-hit title")
-        assert tips and "Total" in tips[-1].get_attribute("textContent"), "bars have no tooltip"
+        # Live updates redraw the chart: read its last tooltip inside a wait, where an element
+        # made stale by a redraw is looked up again.
+        self.wait(lambda d: any("Total" in tip.get_attribute("textContent")
+                                for tip in d.find_elements(By.CSS_SELECTOR, "#detail-chart .chart-hit title")[-1:]),
+                  message="bars have no tooltip")
 
         step("the kind picker: arrow keys switch kinds, each shows its own labelled fields only")
         listener = BannerListener()
