@@ -188,10 +188,8 @@ package final class PostgresResult {
     /// Safe from several threads at once: a PGresult is read-only once made (libpq docs,
     /// "Behavior in Threaded Programs").
     package func withBytes<Value>(row: Int, column: Int, _ body: (UnsafeRawBufferPointer) -> Value) -> Value? {
-        let row32 = Int32(row)
-        let column32 = Int32(column)
-        guard PQgetisnull(raw, row32, column32) == 0, let value = PQgetvalue(raw, row32, column32) else { return nil }
-        return body(UnsafeRawBufferPointer(start: value, count: Int(PQgetlength(raw, row32, column32))))
+        guard let bytes = bytes(row: row, column: column) else { return nil }
+        return body(bytes)
     }
 
     /// `withBytes`, with `nullBytes` standing in for NULL: one result type, where the optional one
@@ -199,12 +197,16 @@ package final class PostgresResult {
     package func withBytes<Value>(
         row: Int, column: Int, ifNull nullBytes: [UInt8], _ body: (UnsafeRawBufferPointer) -> Value
     ) -> Value {
+        guard let bytes = bytes(row: row, column: column) else { return nullBytes.withUnsafeBytes(body) }
+        return body(bytes)
+    }
+
+    /// The field's bytes inside the result, nil for SQL NULL.
+    private func bytes(row: Int, column: Int) -> UnsafeRawBufferPointer? {
         let row32 = Int32(row)
         let column32 = Int32(column)
-        guard PQgetisnull(raw, row32, column32) == 0, let value = PQgetvalue(raw, row32, column32) else {
-            return nullBytes.withUnsafeBytes(body)
-        }
-        return body(UnsafeRawBufferPointer(start: value, count: Int(PQgetlength(raw, row32, column32))))
+        guard PQgetisnull(raw, row32, column32) == 0, let value = PQgetvalue(raw, row32, column32) else { return nil }
+        return UnsafeRawBufferPointer(start: value, count: Int(PQgetlength(raw, row32, column32)))
     }
 
     /// Rows affected by INSERT / UPDATE / DELETE / COPY (`PQcmdTuples`), 0 when not applicable.

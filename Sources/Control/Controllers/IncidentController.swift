@@ -17,7 +17,7 @@ struct IncidentController: Sendable {
     /// `?state=open|resolved&monitorId=&limit=&cursor=`.
     @Sendable func list(_ request: Request, context: ControlRequestContext) async throws -> Page<IncidentResource> {
         let identity = try context.requireIdentity()
-        let query = request.uri.queryParameters
+        let query = request.queryParameters
         var filter = IncidentFilter()
         if let state = query.get("state") {
             guard state == "open" || state == "resolved" else {

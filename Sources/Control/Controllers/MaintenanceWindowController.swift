@@ -23,7 +23,7 @@ struct MaintenanceWindowController: Sendable {
         let identity = try context.requireIdentity()
         let (items, next) = try await windows.list(
             ownerId: identity.userId,
-            after: try Cursor.decodeID(request.uri.queryParameters.get("cursor")),
+            after: try Cursor.decodeID(request.queryParameters.get("cursor")),
             limit: try PageLimit.parse(request)
         )
         return Page(data: items, nextCursor: next.map { Cursor.encode(String($0)) })

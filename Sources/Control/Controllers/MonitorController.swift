@@ -30,7 +30,7 @@ struct MonitorController: Sendable {
     @Sendable func list(_ request: Request, context: ControlRequestContext) async throws -> WrittenPage<MonitorResource>
     {
         let identity = try context.requireIdentity()
-        let query = request.uri.queryParameters
+        let query = request.queryParameters
         var filter = MonitorFilter()
         if let status = query.get("status") {
             guard ["UP", "DOWN", "UNKNOWN"].contains(status.uppercased()) else {

@@ -20,7 +20,7 @@ struct MonitorDataController: Sendable {
     @Sendable func checks(_ request: Request, context: ControlRequestContext) async throws -> WrittenPage<CheckRecord> {
         let identity = try context.requireIdentity()
         let id = try PathID.parse(context, "id")
-        let query = request.uri.queryParameters
+        let query = request.queryParameters
         let range = try TimeRange.parse(request, now: Date(), defaultSpan: Self.defaultCheckSpan)
         let statuses = try Self.statuses(query.get("status"))
         guard
@@ -41,7 +41,7 @@ struct MonitorDataController: Sendable {
     @Sendable func metrics(_ request: Request, context: ControlRequestContext) async throws -> MetricSeries {
         let identity = try context.requireIdentity()
         let id = try PathID.parse(context, "id")
-        let bucketName = request.uri.queryParameters.get("bucket") ?? RollupBucket.hour.rawValue
+        let bucketName = request.queryParameters.get("bucket") ?? RollupBucket.hour.rawValue
         guard let bucket = RollupBucket(rawValue: bucketName) else {
             throw APIError.validation("bucket must be minute, hour or day", field: "bucket")
         }

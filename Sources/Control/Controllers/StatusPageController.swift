@@ -30,7 +30,7 @@ struct StatusPageController: Sendable {
         let identity = try context.requireIdentity()
         let (items, next) = try await pages.list(
             ownerId: identity.userId,
-            after: try Cursor.decodeID(request.uri.queryParameters.get("cursor")),
+            after: try Cursor.decodeID(request.queryParameters.get("cursor")),
             limit: try PageLimit.parse(request)
         )
         return Page(data: items, nextCursor: next.map { Cursor.encode(String($0)) })

@@ -192,7 +192,7 @@ enum Cursor {
 /// `limit` of a list request: 1...500, default 50.
 enum PageLimit {
     static func parse(_ request: Request, default fallback: Int = 50, maximum: Int = 500) throws(APIError) -> Int {
-        guard let text = request.uri.queryParameters.get("limit") else { return fallback }
+        guard let text = request.queryParameters.get("limit") else { return fallback }
         guard let value = Int(text), (1...maximum).contains(value) else {
             throw APIError.validation("limit must be 1...\(maximum)", field: "limit")
         }

@@ -16,7 +16,7 @@ struct TimeRange: Sendable, Equatable {
         defaultSpan: TimeInterval,
         maximumSpan: TimeInterval? = nil
     ) throws(APIError) -> TimeRange {
-        let query = request.uri.queryParameters
+        let query = request.queryParameters
         let from = try date(query.get("from"), field: "from")
         let to = try date(query.get("to"), field: "to")
         let range: TimeRange
@@ -38,10 +38,19 @@ struct TimeRange: Sendable, Equatable {
 
     private static func date(_ text: String?, field: String) throws(APIError) -> Date? {
         guard let text else { return nil }
-        guard let date = RFC3339Date.parse(text) else {
+        guard let date = RFC3339Date.parse(text) ?? RFC3339Date.parse(restoringPlusOffset(text)) else {
             throw APIError.validation("\(field) must be an RFC 3339 time like 2026-12-01T10:00:00Z", field: field)
         }
         return date
+    }
+
+    /// `…T10:00:00 01:00` as `…T10:00:00+01:00`: a `+` offset typed unencoded into a query string
+    /// reads as a space (form encoding), and the time it meant is unambiguous.
+    static func restoringPlusOffset(_ text: String) -> String {
+        let bytes = Array(text.utf8)
+        guard bytes.count > 6, bytes[bytes.count - 6] == UInt8(ascii: " ") else { return text }
+        return String(decoding: bytes[..<(bytes.count - 6)], as: UTF8.self) + "+"
+            + String(decoding: bytes[(bytes.count - 5)...], as: UTF8.self)
     }
 
     /// `36 hours`, `90 days`.

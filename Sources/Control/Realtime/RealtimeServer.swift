@@ -48,10 +48,10 @@ struct RealtimeServer: Sendable {
         }
     }
 
-    /// The query's parameters, percent-decoded (the last of a repeated name wins).
+    /// The query's parameters, read as a form (the last of a repeated name wins).
     static func query(_ uri: URI) -> [String: String] {
         var result: [String: String] = [:]
-        for (key, value) in uri.queryParameters { result[String(key)] = String(value) }
+        for (name, value) in QueryParameters(uri).pairs { result[name] = value }
         return result
     }
 

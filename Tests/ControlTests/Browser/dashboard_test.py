@@ -444,7 +444,13 @@ class Scenario:
         slug = self.find("#pf-slug").get_attribute("value")
         assert slug == "browser-status", slug
         search = self.visible("#pf-picker input[type=search]")
+        self.visible('#pf-picker button[aria-label="Add Browser TCP"]')  # before typing: every monitor
         search.send_keys("Browser target")
+        # The answer to the typed words, not the list shown before typing: "Browser TCP" gone,
+        # "Browser target" offered (two words: the query string carries the space as "+").
+        self.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, '#pf-picker button[aria-label="Add Browser TCP"]')
+                  and d.find_elements(By.CSS_SELECTOR, '#pf-picker button[aria-label="Add Browser target"]'),
+                  message="the search for two words did not narrow the list to the one monitor")
         self.visible('#pf-picker button[aria-label="Add Browser target"]').click()
         self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, f'#pf-selected li[data-id="{monitor_id}"]'))
         self.find("#pf-submit").click()
