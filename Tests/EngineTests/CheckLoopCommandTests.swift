@@ -66,23 +66,40 @@ struct CheckLoopCommandTests {
         }
         thread.start()
 
-        Thread.sleep(forTimeInterval: 0.5)
-        loop.apply([.upsert(try Self.monitor("second", port: port))])
-        Thread.sleep(forTimeInterval: 0.5)
-        loop.apply([.remove(id: "first"), .upsert(try Self.monitor("second", port: port, interval: 60))])
-        let removedAt = Date()
-        Thread.sleep(forTimeInterval: 0.7)
-        loop.requestStop()
-        #expect(finished.wait(timeout: .now() + 10) == .success, "the loop stops when asked")
-        results.close()
-
-        let lines = try String(contentsOfFile: resultsPath, encoding: .utf8).split(separator: "\n")
-        let checks = try lines.map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        // The results file as written so far (the loop hands results on every 100 ms or so).
+        func written() -> [[String: Any]] {
+            let text = (try? String(contentsOfFile: resultsPath, encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+        }
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         func checkedAt(_ check: [String: Any]) -> Date {
             formatter.date(from: check["checkedAt"] as? String ?? "") ?? .distantPast
         }
+        func checks(of id: String, after start: Date = .distantPast) -> Int {
+            written().filter { $0["monitorId"] as? String == id && checkedAt($0) > start }.count
+        }
+
+        #expect(eventually(timeout: 20) { checks(of: "first") >= 8 }, "first is checked every 0.1 s")
+        loop.apply([.upsert(try Self.monitor("second", port: port))])
+        #expect(eventually(timeout: 20) { checks(of: "second") >= 3 }, "second is checked once added")
+        // `witness`, added with the change, shows how long the loop ran after it: half a second
+        // of its checks is half a second in which first and second (every 0.1 s before) were not.
+        loop.apply([
+            .remove(id: "first"), .upsert(try Self.monitor("second", port: port, interval: 60)),
+            .upsert(try Self.monitor("witness", port: port)),
+        ])
+        let removedAt = Date()
+        #expect(
+            eventually(timeout: 20) { checks(of: "witness", after: removedAt.addingTimeInterval(0.1)) >= 5 },
+            "the loop goes on after the change")
+        loop.requestStop()
+        #expect(finished.wait(timeout: .now() + 10) == .success, "the loop stops when asked")
+        results.close()
+
+        let checks = written()
         let first = checks.filter { $0["monitorId"] as? String == "first" }
         let second = checks.filter { $0["monitorId"] as? String == "second" }
         #expect(first.count >= 8, "first ran every 0.1 s for about a second: \(first.count)")

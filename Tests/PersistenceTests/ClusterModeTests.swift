@@ -217,7 +217,11 @@ struct ClusterModeTests {
                 let firstSeen = eventually(timeout: 15) { brokenChecks().count >= 1 }
                 #expect(firstSeen, "the broken monitor was checked within its first interval")
                 _ = eventually(timeout: 7) { brokenChecks().count >= 2 }
-                Thread.sleep(forTimeInterval: 0.5)  // the loop flushes state events every 50 ms
+                // The loop flushes state events every 50 ms: wait for the DOWN event to be on the stream.
+                _ = try eventually(timeout: 10) {
+                    let stream = try Self.redisCLI(redis, ["XRANGE", "\(prefix):events:state", "-", "+"])
+                    return Self.streamEvents(stream).contains { $0["monitorId"] == broken }
+                }
                 engine.stop()
 
                 let stream = try Self.redisCLI(redis, ["XRANGE", "\(prefix):events:state", "-", "+"])
@@ -262,7 +266,6 @@ struct ClusterModeTests {
                     id: "engine-n", databaseURL: schema.url, redisURL: redis, prefix: prefix, leaseMs: 1500,
                     directory: directory, extraArguments: ["--reconcile-seconds", "600"])
                 defer { engine.stop() }
-                Thread.sleep(forTimeInterval: 3)
 
                 let connection = try schema.connect()
                 func row(_ externalId: String) throws -> (id: String, shard: String) {
@@ -273,6 +276,9 @@ struct ClusterModeTests {
                 let edited = try row("edited")
                 let deleted = try row("deleted")
                 let kept = try row("kept")
+                try waitUntil(30, "the engine checking all three monitors") {
+                    Set(engine.checks().map(\.monitor)).isSuperset(of: [edited.id, deleted.id, kept.id])
+                }
                 try connection.execute(
                     "UPDATE monitors SET url = $1, updated_at = now() WHERE id = $2::bigint",
                     [farm.url("/status/503"), edited.id])
@@ -282,7 +288,11 @@ struct ClusterModeTests {
                     "[{\"monitorId\":\"\(edited.id)\",\"shard\":\(edited.shard),\"op\":\"upsert\"},"
                     + "{\"monitorId\":\"\(deleted.id)\",\"shard\":\(deleted.shard),\"op\":\"delete\"}]"
                 _ = try Self.redisCLI(redis, ["PUBLISH", "\(prefix):monitors:changed", message])
-                Thread.sleep(forTimeInterval: 2.5)
+                // Three checks of the edited monitor from a second after the change on (every
+                // 0.5 s): a second in which the deleted one would have been checked twice.
+                try waitUntil(30, "three checks of the edited monitor a second after the change") {
+                    engine.checks().filter { $0.monitor == edited.id && $0.at >= changed + 1.0 }.count >= 3
+                }
                 engine.stop()
 
                 let late = engine.checks().filter { $0.at >= changed + 1.0 }
