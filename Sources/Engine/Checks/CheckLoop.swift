@@ -546,7 +546,9 @@ final class CheckLoop: CurlMultiDelegate, @unchecked Sendable {
     /// queue is brought up to date before each start: a started check may finish at once and
     /// give its permit back (which comes here again).
     private func drainPermitQueue(bucket: Int) {
-        guard let hostPermits = configuration.hostPermits else { return }
+        // Nothing waits (the usual case, after every check): a retry timer still set fires once
+        // more and stops itself.
+        guard permitQueues.count > 0, let hostPermits = configuration.hostPermits else { return }
         while let head = permitQueues.first(inBucket: bucket), let permit = hostPermits.acquire(bucket: bucket) {
             let slot = Int(head)
             guard permitWaitBuckets[slot] != nil else {

