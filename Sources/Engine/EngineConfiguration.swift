@@ -39,6 +39,9 @@ struct EngineConfiguration: Sendable {
     /// Checks in flight to one address at most, across the loops (`--max-per-host`, default 8);
     /// the rest wait, and the wait shows as lag. 0 = no limit.
     var maxPerHost = 8
+    /// How late a due check may start so that checks due close together start in one wake-up of
+    /// the loop (`--schedule-slack-ms`, default 5); shows as lag. 0 = wake for each due time.
+    var scheduleSlackMs = Int(CheckLoop.defaultScheduleSlackMicros / 1_000)
     /// Extra CA certificates trusted besides the system store (`--ca-file`).
     var extraCAFile: String?
     /// DNS server as IP:PORT (`--dns-server`); default: the machine's resolv.conf servers.

@@ -98,6 +98,7 @@ struct EngineRuntime {
             dnsServer: configuration.dnsServer, dnsTimeoutMs: configuration.dnsTimeoutMs,
             dnsTries: configuration.dnsTries, dnsCache: configuration.dnsCache, once: configuration.once,
             userAgent: configuration.userAgent)
+        loopConfiguration.scheduleSlackMicros = Int64(configuration.scheduleSlackMs) * 1_000
         if configuration.maxPerHost > 0 {
             // One table for all loops: the limit is per process, not per loop.
             loopConfiguration.hostPermits = HostPermits(limit: configuration.maxPerHost, loopCount: loopCount)

@@ -128,13 +128,16 @@ struct CheckLoopCheckNowTests {
     }
 
     /// A loop on its own thread, writing results to a private file.
-    private final class RunningLoop {
+    fileprivate final class RunningLoop {
         let loop: CheckLoop
         let results: ResultPipeline
         let resultsPath: String
         private let finished = DispatchSemaphore(value: 0)
 
-        init(monitors: [PreparedMonitor], maxInFlight: Int) throws {
+        init(
+            monitors: [PreparedMonitor], maxInFlight: Int,
+            scheduleSlackMicros: Int64 = CheckLoop.defaultScheduleSlackMicros
+        ) throws {
             CurlGlobal.initialize()
             AresGlobal.initialize()
             resultsPath =
@@ -143,7 +146,7 @@ struct CheckLoopCheckNowTests {
                 ).path
             results = try ResultPipeline(path: resultsPath)
             results.start()
-            let configuration = CheckLoop.Configuration(
+            var configuration = CheckLoop.Configuration(
                 maxInFlight: maxInFlight,
                 policy: TargetPolicy(allowAll: true),
                 caBundlePath: nil,
@@ -154,6 +157,7 @@ struct CheckLoopCheckNowTests {
                 once: false,
                 userAgent: "test"
             )
+            configuration.scheduleSlackMicros = scheduleSlackMicros
             loop = try CheckLoop(index: 0, monitors: monitors, configuration: configuration, results: results)
             let thread = Thread { [loop, finished] in
                 loop.run()
@@ -233,7 +237,7 @@ struct CheckLoopCheckNowTests {
     }
 
     /// Waits for `condition`, polling every 10 ms, at most `seconds`.
-    private static func wait(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+    fileprivate static func wait(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if condition() { return true }
@@ -341,5 +345,63 @@ struct CheckLoopCheckNowTests {
         let checks = try running.stop()
         #expect(checks.map { $0["errorCode"] as? String } == ["timeout", "connect_refused"], "\(checks)")
         #expect(running.started == 2, "never two checks of the monitor at once")
+    }
+}
+
+/// The schedule's slack (`--schedule-slack-ms`): checks due close together start in one wake-up
+/// of the loop, none later than the slack; a due time further away is kept.
+@Suite("CheckLoop schedule slack", .blocksThreads)
+struct CheckLoopScheduleSlackTests {
+    @Test("a due time further away than the slack is met exactly; a sooner one waits for the slack")
+    func wakeDelay() {
+        #expect(CheckLoop.wakeDelay(untilDue: 40_000, slack: 5_000) == 40_000)
+        #expect(CheckLoop.wakeDelay(untilDue: 5_000, slack: 5_000) == 5_000)
+        #expect(CheckLoop.wakeDelay(untilDue: 300, slack: 5_000) == 5_000)
+        #expect(CheckLoop.wakeDelay(untilDue: -10, slack: 5_000) == 5_000)
+        #expect(CheckLoop.wakeDelay(untilDue: 300, slack: 0) == 300, "no slack: each due time on time")
+        #expect(CheckLoop.wakeDelay(untilDue: -10, slack: 0) == 0)
+    }
+
+    @Test("monitors due 60 ms or more apart start in shared wake-ups with 300 ms of slack, none later than that")
+    func dueTimesCloseTogetherShareAWakeUp() throws {
+        let port = CheckLoopCommandTests.closedPort()
+        let interval: Int64 = 1_000_000
+        // Ten monitors whose phases in a 1 s interval are at least 60 ms apart: without slack
+        // each check would start in a wake-up of its own.
+        var monitors: [PreparedMonitor] = []
+        var offsets: [Int64] = []
+        for n in 0..<10_000 where monitors.count < 10 {
+            let id = "spread-\(n)"
+            let offset = CheckPhase.offset(id: id, intervalMicros: interval)
+            let apart = offsets.allSatisfy { other in
+                let distance = abs(other - offset)
+                return min(distance, interval - distance) >= 60_000
+            }
+            guard apart else { continue }
+            offsets.append(offset)
+            monitors.append(
+                try PreparedMonitor(Monitor(id: id, url: "http://127.0.0.1:\(port)/", intervalSeconds: 1)))
+        }
+        try #require(monitors.count == 10)
+        let running = try CheckLoopCheckNowTests.RunningLoop(
+            monitors: monitors, maxInFlight: 20, scheduleSlackMicros: 300_000)
+        #expect(CheckLoopCheckNowTests.wait(30) { running.finishedChecks >= 40 }, "four rounds of checks")
+        let checks = try running.stop()
+
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let starts = checks.compactMap { formatter.date(from: $0["checkedAt"] as? String ?? "") }.sorted()
+        try #require(starts.count >= 40)
+        // A wake-up's checks start within a few ms of each other (each is a quick
+        // connect_refused); checks of different wake-ups at least ~60 ms apart.
+        var wakeUps = 1
+        for (earlier, later) in zip(starts, starts.dropFirst()) where later.timeIntervalSince(earlier) > 0.03 {
+            wakeUps += 1
+        }
+        #expect(wakeUps * 2 <= starts.count, "\(starts.count) checks in \(wakeUps) wake-ups")
+        let lags = checks.map { $0["lagMs"] as? Double ?? -1 }
+        #expect(
+            lags.allSatisfy { $0 >= 0 && $0 < 300 + 500 },
+            "at most the slack late (and a loaded machine's delay): \(lags)")
     }
 }

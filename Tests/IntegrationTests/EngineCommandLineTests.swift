@@ -55,6 +55,8 @@ struct EngineCommandLineTests {
             (["--loops", "-1"], "--loops must be 1...256, got -1"),
             (["--max-in-flight", "-5"], "--max-in-flight must be 1...100000, got -5"),
             (["--max-per-host", "-1"], "--max-per-host must be 0...100000 (0: no limit), got -1"),
+            (["--schedule-slack-ms", "-1"], "--schedule-slack-ms must be 0...1000, got -1"),
+            (["--schedule-slack-ms", "1001"], "--schedule-slack-ms must be 0...1000, got 1001"),
             (["--metrics-port", "-1"], "--metrics-port must be 0...65535 (0: any free port), got -1"),
             (["--duration", "-2"], "--duration must be a positive number of seconds, got -2.0"),
         ]

@@ -43,6 +43,14 @@ struct RunCommand: ParsableCommand {
     )
     var maxPerHost: Int = 8
 
+    @Option(
+        name: .long, parsing: .unconditional,
+        help: ArgumentHelp(
+            "How late a due check may start so that checks due close together share a wake-up of the loop; "
+                + "shows as lag (default 5, 0: each on time).")
+    )
+    var scheduleSlackMs: Int = 5
+
     @Option(name: .long, parsing: .unconditional, help: "Event loops (threads); default one per core.")
     var loops: Int?
 
@@ -162,6 +170,9 @@ struct RunCommand: ParsableCommand {
         if maxPerHost < 0 || maxPerHost > 100_000 {
             throw ValidationError("--max-per-host must be 0...100000 (0: no limit), got \(maxPerHost)")
         }
+        if scheduleSlackMs < 0 || scheduleSlackMs > 1_000 {
+            throw ValidationError("--schedule-slack-ms must be 0...1000, got \(scheduleSlackMs)")
+        }
         if let loops, loops < 1 || loops > 256 { throw ValidationError("--loops must be 1...256, got \(loops)") }
         if dnsTimeoutMs < 50 || dnsTimeoutMs > 60_000 {
             throw ValidationError("--dns-timeout-ms must be 50...60000, got \(dnsTimeoutMs)")
@@ -255,6 +266,7 @@ struct RunCommand: ParsableCommand {
             allowAll: allowPrivateTargets, allowedRanges: allowTarget.compactMap { try? CIDRRange($0) })
         configuration.maxInFlight = maxInFlight
         configuration.maxPerHost = maxPerHost
+        configuration.scheduleSlackMs = scheduleSlackMs
         configuration.extraCAFile = caFile
         configuration.dnsServer = dnsServer
         configuration.dnsTimeoutMs = dnsTimeoutMs
