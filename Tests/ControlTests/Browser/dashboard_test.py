@@ -29,7 +29,7 @@ import time
 import traceback
 import urllib.request
 
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import ElementClickInterceptedException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -63,7 +63,7 @@ window.__releaseRequests = () => {
 
 
 def step(name):
-    print(f"STEP {name}", flush=True)
+    print(f"STEP {name} ({time.monotonic():.1f})", flush=True)
 
 
 class BannerListener:
@@ -144,6 +144,22 @@ class Scenario:
         elements = self.driver.find_elements(By.CSS_SELECTOR, selector)
         return elements[0].text if elements else None
 
+    def click(self, selector, timeout=20):
+        """Clicks the first visible match, brought to the middle of the window first; a click
+        that a re-render made stale or that the sticky top bar would take is tried again."""
+        def clicked(d):
+            element = next((e for e in d.find_elements(By.CSS_SELECTOR, selector) if e.is_displayed()), None)
+            if element is None:
+                return False
+            try:
+                d.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+                element.click()
+                return True
+            except ElementClickInterceptedException:
+                return False
+
+        return self.wait(clicked, timeout, f"could not click {selector}")
+
     def type(self, selector, text, clear=True):
         element = self.visible(selector)
         if clear:
@@ -181,8 +197,8 @@ class Scenario:
 
     def tcp_monitor(self, listener):
         d = self.driver
-        self.visible('a[data-nav="monitors"]').click()
-        self.visible("#new-monitor").click()
+        self.click('a[data-nav="monitors"]')
+        self.click("#new-monitor")
         self.visible("#mf-url")
         assert self.form_kind_state()["kind"] == "http"
         # Keyboard only: focus the checked radio, then the arrow keys move through the kinds.
@@ -259,7 +275,7 @@ class Scenario:
                   message=f"the detail does not say {target}: {self.text_of('#detail-url')!r}")
 
         step("the list shows the TCP monitor with its target, checked and UP")
-        self.visible('a[data-nav="monitors"]').click()
+        self.click('a[data-nav="monitors"]')
         row = f'.vrow[data-id="{tcp_id}"]:not([hidden])'
         self.wait(lambda d: self.text_of(f"{row} .url") == target,
                   message=f"the row does not show {target}: {self.text_of(f'{row} .url')!r}")
@@ -318,7 +334,7 @@ class Scenario:
         assert self.find("#mf-server").get_attribute("value") == "127.0.0.1:1"
         assert self.find("#mf-expected-values").get_attribute("value") == "10 mx1.example.test\n20 mx2.example.test"
         assert not self.find("#mf-host").is_displayed() and not self.find("#mf-url").is_displayed()
-        self.visible('a[data-nav="monitors"]').click()
+        self.click('a[data-nav="monitors"]')
         self.wait(lambda d: self.text_of(f"{row} .url") == dns_target,
                   message=f"the row does not show {dns_target}: {self.text_of(f'{row} .url')!r}")
 
@@ -330,7 +346,7 @@ class Scenario:
         step("sign up")
         d.get(self.base + "/")
         self.visible("#signin-form")
-        self.visible('a[href="#/signup"]').click()
+        self.click('a[href="#/signup"]')
         self.type("#signup-name", "Browser Test")
         self.type("#signup-email", email)
         self.type("#signup-password", password)
@@ -346,7 +362,7 @@ class Scenario:
         assert self.text_of("#live .live-text") == "Live", self.text_of("#live .live-text")
 
         step("create a monitor: a bad URL first, shown next to the field")
-        self.visible("#new-monitor").click()
+        self.click("#new-monitor")
         self.type("#mf-name", "Browser target")
         self.type("#mf-url", "ftp://not-a-web-address")
         self.type("#mf-interval", "1")
@@ -368,7 +384,7 @@ class Scenario:
         self.wait(lambda d: self.text_of("#detail-name") == "Browser target", message="detail did not load")
 
         step("the list shows it UP")
-        self.visible('a[data-nav="monitors"]').click()
+        self.click('a[data-nav="monitors"]')
         row = f'.vrow[data-id="{monitor_id}"]:not([hidden])'
         self.wait(lambda d: self.text_of(f"{row} .badge") == "Up", timeout=60, message="the monitor never showed UP")
         self.wait(lambda d: self.text_of(f"{row} .c-latency") not in (None, "", "–"), message="no latency shown")
@@ -408,7 +424,7 @@ class Scenario:
         self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, row), message="search lost the monitor")
 
         step("the detail: chart by phase, failed checks, uptime, incident")
-        self.visible(f"{row} a.name").click()
+        self.click(f"{row} a.name")
         self.wait(lambda d: self.text_of("#detail-status") == "Down", message="the detail is not DOWN")
         self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#detail-chart svg.phase-chart path.phase-connect"),
                   message="no connect phase in the chart")
@@ -431,15 +447,15 @@ class Scenario:
             listener.stop()
 
         step("the channel form shows its type's fields only, the others out of the Tab order")
-        self.visible('a[data-nav="channels"]').click()
+        self.click('a[data-nav="channels"]')
         Select(self.visible("#cf-type")).select_by_value("webhook")
         self.wait(lambda d: self.find("#cf-url").is_displayed(), message="the webhook URL field is not shown")
         assert not self.find("#cf-to").is_displayed() and not self.find("#cf-to").is_enabled()
         assert self.find("#cf-url").is_enabled() and not self.find("#cf-bot").is_enabled()
 
         step("a status page from the editor, then its public page")
-        self.visible('a[data-nav="status-pages"]').click()
-        self.visible('a[href="#/status-pages/new"]').click()
+        self.click('a[data-nav="status-pages"]')
+        self.click('a[href="#/status-pages/new"]')
         self.type("#pf-title", "Browser Status")
         slug = self.find("#pf-slug").get_attribute("value")
         assert slug == "browser-status", slug
@@ -451,7 +467,7 @@ class Scenario:
         self.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, '#pf-picker button[aria-label="Add Browser TCP"]')
                   and d.find_elements(By.CSS_SELECTOR, '#pf-picker button[aria-label="Add Browser target"]'),
                   message="the search for two words did not narrow the list to the one monitor")
-        self.visible('#pf-picker button[aria-label="Add Browser target"]').click()
+        self.click('#pf-picker button[aria-label="Add Browser target"]')
         self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, f'#pf-selected li[data-id="{monitor_id}"]'))
         self.find("#pf-submit").click()
         self.wait(lambda d: "#/status-pages/" in d.current_url and d.current_url.split("/")[-1].isdigit(),
@@ -480,7 +496,7 @@ class Scenario:
 
         step("sign out and in again")
         d.get(self.base + "/#/monitors")
-        self.visible("#sign-out").click()
+        self.click("#sign-out")
         self.visible("#signin-form")
         self.type("#signin-email", email)
         self.type("#signin-password", password)
