@@ -29,7 +29,12 @@ import time
 import traceback
 import urllib.request
 
-from selenium.common.exceptions import ElementClickInterceptedException, StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    ElementNotInteractableException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -146,7 +151,8 @@ class Scenario:
 
     def click(self, selector, timeout=20):
         """Clicks the first visible match, brought to the middle of the window first; a click
-        that a re-render made stale or that the sticky top bar would take is tried again."""
+        that a re-render made stale or not interactable (a virtual list recycling its rows), or that
+        the sticky top bar would take, is tried again."""
         def clicked(d):
             element = next((e for e in d.find_elements(By.CSS_SELECTOR, selector) if e.is_displayed()), None)
             if element is None:
@@ -155,7 +161,7 @@ class Scenario:
                 d.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
                 element.click()
                 return True
-            except ElementClickInterceptedException:
+            except (ElementClickInterceptedException, ElementNotInteractableException):
                 return False
 
         return self.wait(clicked, timeout, f"could not click {selector}")
@@ -421,7 +427,11 @@ class Scenario:
                   and not d.find_elements(By.CSS_SELECTOR, row), message="status=UP still lists it")
         status.select_by_value("")
         self.type("#filter-q", "browser")
-        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, row), message="search lost the monitor")
+        # The search answers after a debounce and empties the list while it loads: wait for its
+        # own complete answer, not the row of the list shown before typing.
+        self.wait(lambda d: "q=browser" in d.current_url
+                  and d.find_element(By.ID, "monitor-table").get_attribute("data-complete") == "true"
+                  and d.find_elements(By.CSS_SELECTOR, row), message="search lost the monitor")
 
         step("the detail: chart by phase, failed checks, uptime, incident")
         self.click(f"{row} a.name")
