@@ -159,12 +159,11 @@ struct EndToEndTests {
     @Test("PostgreSQL away for seconds mid-run: rows spill, drain, and every check is stored once")
     func databaseAwayMidRun() throws {
         let base = try TestDatabase.url()
-        guard var components = URLComponents(string: base), let port = components.port,
-            ["127.0.0.1", "localhost"].contains(components.host ?? "")
-        else {
-            print("[persistence] database-away test needs a TCP PostgreSQL on 127.0.0.1 (got \(base)); not run")
-            return
-        }
+        var components = try #require(URLComponents(string: base), "DATABASE_URL is not a URI: \(base)")
+        let port = try #require(components.port, "DATABASE_URL has no port: \(base)")
+        try #require(
+            ["127.0.0.1", "localhost"].contains(components.host ?? ""),
+            "the outage is made by a proxy on loopback: PostgreSQL must be on 127.0.0.1 (got \(base))")
         let proxy = try CuttableProxy(targetPort: port)
         defer { proxy.stop() }
         components.host = "127.0.0.1"

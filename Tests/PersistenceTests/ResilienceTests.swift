@@ -40,15 +40,15 @@ struct ResilienceTests {
                 try ResilienceSupport.writeMonitors(
                     farm, prefix: "away", count: monitorCount, interval: 1, to: directory + "/monitors.jsonl")
                 let metricsPort = try ResilienceSupport.freePort()
-                // --db-buffer-rows 5000 (the least the default 5,000-row batch allows): a 10 s outage
-                // at 1,000 checks/s holds 5,000 rows in memory and spills the rest, so the
-                // spill-and-drain path is part of what is shown.
+                // --db-batch-rows 2000 --db-buffer-rows 2000 (the buffer holds at least one batch): a
+                // 10 s outage holds 2,000 rows in memory and spills the rest, so the spill-and-drain
+                // path is part of what is shown even on a machine that runs a few hundred checks/s.
                 let engine = try ChildProcess(
                     name: "engine-away", executable: try Binaries.url(of: "lookout-engine"),
                     arguments: [
                         "--monitors", "monitors.jsonl", "--database", proxied, "--allow-private-targets",
                         "--spill-dir", directory + "/spill", "--metrics-port", String(metricsPort),
-                        "--db-buffer-rows", "5000", "--summary-json", "summary.json",
+                        "--db-batch-rows", "2000", "--db-buffer-rows", "2000", "--summary-json", "summary.json",
                     ],
                     directory: directory)
                 defer { engine.stop(SIGKILL) }
@@ -69,6 +69,7 @@ struct ResilienceTests {
                 let duringEarly = try #require(scrape(), "metrics endpoint answers during the outage")
                 Thread.sleep(until: cutAt.addingTimeInterval(9.5))
                 let duringLate = try #require(scrape(), "metrics endpoint answers during the outage")
+                let farmAtLate = ResilienceSupport.farmRequests(farm, path: "/ok") ?? -1
                 Thread.sleep(until: cutAt.addingTimeInterval(10))
                 proxy.restore()
                 let restoredAt = Date()
@@ -93,8 +94,16 @@ struct ResilienceTests {
                 #expect(
                     value(duringLate, "rows_written_total") == value(duringEarly, "rows_written_total"),
                     "no row can be written through a cut proxy (between +1 s and +9.5 s)")
+                // Every check that finished since the cut is held (and the unwritten rows of before it):
+                // at least what the farm answered since the cut, less the checks still in flight
+                // (one per monitor at most). Counted, not assumed: a loaded machine runs fewer checks.
                 let heldLate = value(duringLate, "buffered_rows") + value(duringLate, "spilled_rows")
-                #expect(heldLate > 7_000, "about 9.5 s of results are held while the database is away: \(heldLate)")
+                let answeredSinceCut = farmAtLate - farmBeforeCut
+                #expect(answeredSinceCut > 2_000, "the engine kept checking while the database was away")
+                #expect(
+                    heldLate >= Double(answeredSinceCut - monitorCount),
+                    "the results of the outage are held: \(heldLate), the farm answered \(answeredSinceCut) since the cut"
+                )
                 #expect(value(duringLate, "spilled_rows") > 0, "beyond --db-buffer-rows rows go to the spill directory")
                 #expect(value(beforeStop, "dropped_rows_total") == 0)
 
@@ -104,11 +113,18 @@ struct ResilienceTests {
                 let duplicates = try schema.count("SELECT count(*) - count(DISTINCT check_id) FROM checks")
                 #expect(rows == okRequests, "rows in checks \(rows) == requests the farm saw for /ok \(okRequests)")
                 #expect(duplicates == 0, "duplicate check ids: \(duplicates)")
-                #expect(okRequests > 15_000, "the engine ran 1,000 monitors at 1 s for ~22 s: \(okRequests) requests")
+                #expect(okRequests > 10_000, "the engine ran 1,000 monitors at 1 s for ~22 s: \(okRequests) requests")
+                // The outage's checks are stored with their own times: the rows timed between the cut
+                // and the restore are about the requests the farm saw then (in-flight checks at the
+                // two edges, and a clock read a little before or after the request, make the rest).
                 let outageRows = try schema.count(
                     "SELECT count(*) FROM checks WHERE checked_at >= to_timestamp($1::double precision) AND checked_at < to_timestamp($2::double precision)",
-                    [String(cutAt.timeIntervalSince1970 + 0.5), String(restoredAt.timeIntervalSince1970 - 0.5)])
-                #expect(outageRows > 8_000, "checks made while the database was away are stored: \(outageRows) in 9 s")
+                    [String(cutAt.timeIntervalSince1970), String(restoredAt.timeIntervalSince1970)])
+                let answeredDuringOutage = farmAtRestore - farmBeforeCut
+                #expect(
+                    outageRows * 100 >= answeredDuringOutage * 85,
+                    "checks made while the database was away are stored: \(outageRows) rows timed in the outage, the farm answered \(answeredDuringOutage)"
+                )
 
                 let summary = try ResilienceSupport.json(directory + "/summary.json")
                 let database = try #require(summary["database"] as? [String: Any], "summary has database figures")
@@ -126,7 +142,7 @@ struct ResilienceTests {
                 let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: directory + "/spill")) ?? []
                 #expect(leftovers.filter { $0.hasSuffix(".copy") }.isEmpty, "spill files left: \(leftovers)")
                 print(
-                    "[resilience] postgres away 10 s: \(okRequests) farm requests (\(farmAtRestore - farmBeforeCut) during the outage),"
+                    "[resilience] postgres away 10 s: \(okRequests) farm requests (\(answeredDuringOutage) during the outage, \(outageRows) rows timed in it),"
                         + " \(rows) rows, \(duplicates) duplicates, held at +9.5 s \(Int(heldLate)) (spilled \(Int(value(duringLate, "spilled_rows")))),"
                         + " spilled total \(database["spilledRowsTotal"] ?? "?"), duplicates skipped \(database["rowsDuplicate"] ?? "?"),"
                         + " write errors \(database["writeErrors"] ?? "?"), reconnected \(String(format: "%.1f", reconnectSeconds)) s after the restore, dropped \(database["droppedRows"] ?? "?"),"
