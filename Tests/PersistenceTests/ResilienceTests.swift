@@ -329,7 +329,26 @@ struct ResilienceTests {
                     ResilienceSupport.results(directory + "/results-\(id).jsonl")
                 }
 
-                Thread.sleep(forTimeInterval: 4)
+                // Under load with a normal split first: both engines checking, every monitor once
+                // per interval between them, over 1.5 s that ended 0.5 s ago (results reach the
+                // files within a few milliseconds; the margin is for a loaded machine).
+                func split(_ from: Double, _ to: Double) -> (a: Set<String>, b: Set<String>) {
+                    func share(_ id: String) -> Set<String> {
+                        Set(checks(id).filter { $0.at >= from && $0.at < to }.map(\.monitor))
+                    }
+                    return (share("engine-a"), share("engine-b"))
+                }
+                var before: (a: Set<String>, b: Set<String>) = ([], [])
+                let settled = ResilienceSupport.waitFor(timeout: 60) {
+                    let now = Date().timeIntervalSince1970
+                    before = split(now - 2, now - 0.5)
+                    return !before.a.isEmpty && !before.b.isEmpty && before.a.isDisjoint(with: before.b)
+                        && before.a.union(before.b).count == monitorCount
+                }
+                #expect(
+                    settled,
+                    "before the restart both engines had a share, an exact split: \(before.a.count) + \(before.b.count), \(before.a.intersection(before.b).count) on both"
+                )
                 let killedAt = Date().timeIntervalSince1970
                 redisServer.kill()
                 Thread.sleep(forTimeInterval: 1.5)
@@ -346,21 +365,17 @@ struct ResilienceTests {
                         (redisServer.command("ZSCORE \(prefix):engines \(id)") ?? "$-1") != "$-1"
                     )
                 }
-                Thread.sleep(forTimeInterval: 0.5)  // let the last results of the window reach the files
+                // The window's last results in both files: each engine has written a check started
+                // after it (every monitor is checked each second).
+                let windowWritten = ResilienceSupport.waitFor(timeout: 10) {
+                    ["engine-a", "engine-b"].allSatisfy { id in checks(id).contains { $0.at >= windowEnd + 0.2 } }
+                }
+                #expect(windowWritten, "both engines wrote checks after the window")
 
                 let byEngine = ["engine-a": checks("engine-a"), "engine-b": checks("engine-b")]
                 func monitors(_ id: String, _ from: Double, _ to: Double) -> Set<String> {
                     Set(byEngine[id]!.filter { $0.at >= from && $0.at < to }.map(\.monitor))
                 }
-                // Before the restart: a normal split (so the restart really happened under load).
-                let beforeA = monitors("engine-a", killedAt - 1.5, killedAt)
-                let beforeB = monitors("engine-b", killedAt - 1.5, killedAt)
-                #expect(
-                    !beforeA.isEmpty && !beforeB.isEmpty,
-                    "before the restart both engines had a share: \(beforeA.count) + \(beforeB.count)")
-                #expect(
-                    beforeA.isDisjoint(with: beforeB) && beforeA.union(beforeB).count == monitorCount,
-                    "before the restart: an exact split")
                 // While Redis was away the engines kept their shards: checks went on.
                 let awayA = monitors("engine-a", killedAt + 0.1, restartedAt)
                 let awayB = monitors("engine-b", killedAt + 0.1, restartedAt)
@@ -408,7 +423,7 @@ struct ResilienceTests {
                     try schema.count("SELECT count(*) - count(DISTINCT check_id) FROM checks") == 0, "no duplicate rows"
                 )
                 print(
-                    "[resilience] redis restart: before \(beforeA.count)+\(beforeB.count), while away \(awayA.count)+\(awayB.count),"
+                    "[resilience] redis restart: before \(before.a.count)+\(before.b.count), while away \(awayA.count)+\(awayB.count),"
                         + " window \(windowA.count)+\(windowB.count) monitors, \(inWindow.count) checks in 2 s,"
                         + " max \(perMonitor.values.map(\.count).max() ?? 0) per monitor, smallest gap \(String(format: "%.3f", smallestGap)) s,"
                         + " \(lines) rows, test \(String(format: "%.1f", Date().timeIntervalSince(began))) s"
